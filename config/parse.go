@@ -1,0 +1,323 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// Keys vendorimg.yaml knows, for "unknown key" messages.
+var (
+	topKeys   = []string{"layout", "mirrors", "insecure", "images"}
+	imageKeys = []string{"ref", "digest", "platforms"}
+)
+
+// Parse parses the contents of a vendorimg.yaml read from path (used in
+// messages and to resolve the layout). Every error wraps errs.ErrConfig
+// (and errs.ErrInvalidReference, ErrInvalidDigest or ErrInvalidPlatform
+// where one applies) and starts with "path:line:".
+func Parse(path string, data []byte) (*Config, error) {
+	p := parser{path: path}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &FileError{Path: path, Line: yamlErrorLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	c := &Config{Path: path, Mirrors: map[string]string{}, doc: &doc}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, p.errorf(&doc, nil, "the file is empty: it needs at least images:")
+	}
+	root := doc.Content[0]
+	if err := p.checkNode(root); err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, p.errorf(root, nil, "the file must be a mapping with the keys %s", strings.Join(topKeys, ", "))
+	}
+	err := p.mapping(root, "the file", topKeys, func(key string, v *yaml.Node) error {
+		switch key {
+		case "layout":
+			s, err := p.str(v, "layout")
+			if err != nil {
+				return err
+			}
+			if s == "" {
+				return p.errorf(v, nil, "layout must not be empty")
+			}
+			c.Layout = filepath.ToSlash(s)
+		case "mirrors":
+			return p.mirrors(v, c)
+		case "insecure":
+			return p.insecure(v, c)
+		case "images":
+			return p.images(v, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Layout == "" {
+		c.Layout = DefaultLayout
+	}
+	return c, nil
+}
+
+type parser struct{ path string }
+
+// errorf returns a FileError at n's line. With a cause (which already
+// names the bad value) the message is the cause's; format describes the
+// problem otherwise.
+func (p parser) errorf(n *yaml.Node, cause error, format string, args ...any) error {
+	if cause != nil {
+		return &FileError{Path: p.path, Line: n.Line, Msg: cause.Error(), cause: cause}
+	}
+	return &FileError{Path: p.path, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FileError is a problem in vendorimg.yaml at a line. It matches
+// errs.ErrConfig, and the sentinel of its cause (errs.ErrInvalidReference,
+// ErrInvalidDigest, ErrInvalidPlatform) when there is one.
+type FileError struct {
+	Path  string
+	Line  int
+	Msg   string
+	cause error
+}
+
+func (e *FileError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
+
+// Unwrap returns errs.ErrConfig and the cause.
+func (e *FileError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{errs.ErrConfig}
+	}
+	return []error{errs.ErrConfig, e.cause}
+}
+
+// checkNode refuses aliases anywhere: they are never needed in this file
+// and are how YAML bombs are built.
+func (p parser) checkNode(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode {
+		return p.errorf(n, nil, "aliases (*%s) are not supported", n.Value)
+	}
+	for _, c := range n.Content {
+		if err := p.checkNode(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapping walks a mapping node, refusing keys not in known and duplicates.
+func (p parser) mapping(m *yaml.Node, what string, known []string, each func(key string, v *yaml.Node) error) error {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return p.errorf(k, nil, "keys in %s must be plain words", what)
+		}
+		if known != nil && !contains(known, k.Value) {
+			return p.errorf(k, nil, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
+		}
+		if line, dup := seen[k.Value]; dup {
+			return p.errorf(k, nil, "key %q appears twice in %s (first on line %d)", k.Value, what, line)
+		}
+		seen[k.Value] = k.Line
+		if err := each(k.Value, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p parser) str(v *yaml.Node, key string) (string, error) {
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		return "", p.errorf(v, nil, "%s must be a string", key)
+	}
+	return v.Value, nil
+}
+
+func (p parser) strList(v *yaml.Node, key string) ([]string, error) {
+	if v.Kind != yaml.SequenceNode {
+		return nil, p.errorf(v, nil, "%s must be a list", key)
+	}
+	out := make([]string, 0, len(v.Content))
+	for _, item := range v.Content {
+		s, err := p.str(item, key+" entries")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (p parser) mirrors(v *yaml.Node, c *Config) error {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil
+	}
+	if v.Kind != yaml.MappingNode {
+		return p.errorf(v, nil, "mirrors must map a registry host to its mirror, like docker.io: registry.internal:5000")
+	}
+	return p.mapping(v, "mirrors", nil, func(key string, mv *yaml.Node) error {
+		from, err := oci.ParseHost(key)
+		if err != nil {
+			return p.errorf(mv, err, "mirrors key %q", key)
+		}
+		s, err := p.str(mv, "a mirror")
+		if err != nil {
+			return err
+		}
+		to, err := oci.ParseHost(s)
+		if err != nil {
+			return p.errorf(mv, err, "mirror %q", s)
+		}
+		c.Mirrors[from] = to
+		return nil
+	})
+}
+
+func (p parser) insecure(v *yaml.Node, c *Config) error {
+	hosts, err := p.strList(v, "insecure")
+	if err != nil {
+		return err
+	}
+	for i, h := range hosts {
+		if _, err := oci.ParseHost(h); err != nil {
+			return p.errorf(v.Content[i], err, "insecure host %q", h)
+		}
+	}
+	c.Insecure = hosts
+	return nil
+}
+
+func (p parser) images(v *yaml.Node, c *Config) error {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		return p.errorf(v, nil, "images must be a list of entries with ref, digest and platforms")
+	}
+	names := map[string]int{}
+	for _, item := range v.Content {
+		im, err := p.image(item)
+		if err != nil {
+			return err
+		}
+		name := im.Name()
+		if line, dup := names[name]; dup {
+			return p.errorf(item, nil, "image %s is listed twice (first on line %d)", name, line)
+		}
+		names[name] = item.Line
+		c.Images = append(c.Images, im)
+	}
+	return nil
+}
+
+func (p parser) image(item *yaml.Node) (Image, error) {
+	im := Image{Line: item.Line}
+	if item.Kind != yaml.MappingNode {
+		return im, p.errorf(item, nil, "an image must be a mapping with ref, digest and platforms")
+	}
+	var refNode, digestNode, platNode *yaml.Node
+	err := p.mapping(item, "an image", imageKeys, func(key string, v *yaml.Node) error {
+		switch key {
+		case "ref":
+			refNode = v
+		case "digest":
+			digestNode = v
+		case "platforms":
+			platNode = v
+		}
+		return nil
+	})
+	if err != nil {
+		return im, err
+	}
+	if refNode == nil {
+		return im, p.errorf(item, nil, "image has no ref")
+	}
+	s, err := p.str(refNode, "ref")
+	if err != nil {
+		return im, err
+	}
+	if im.Ref, err = oci.ParseReference(s); err != nil {
+		return im, p.errorf(refNode, err, "ref %q", s)
+	}
+	if digestNode != nil {
+		ds, err := p.str(digestNode, "digest")
+		if err != nil {
+			return im, err
+		}
+		if im.Digest, err = oci.ParseDigest(ds); err != nil {
+			return im, p.errorf(digestNode, err, "digest %q", ds)
+		}
+	}
+	switch {
+	case im.Ref.Digest != "" && im.Digest != "" && im.Ref.Digest != im.Digest:
+		return im, p.errorf(digestNode, nil, "digest %s disagrees with the digest in ref %s", im.Digest, s)
+	case im.Digest == "":
+		if im.Ref.Digest == "" {
+			return im, p.errorf(item, nil, "image %s has no digest: pin it with \"vendorimg add %s\"", s, s)
+		}
+		im.Digest = im.Ref.Digest
+	}
+	im.Ref = im.Ref.WithoutDigest()
+	if platNode == nil {
+		return im, p.errorf(item, nil, "image %s has no platforms: list them, like [linux/amd64], or write all", s)
+	}
+	var specs []string
+	if platNode.Kind == yaml.ScalarNode {
+		if platNode.Value != "all" {
+			return im, p.errorf(platNode, errs.ErrInvalidPlatform, "platforms must be a list, like [linux/amd64], or all, not %q", platNode.Value)
+		}
+		specs = []string{"all"}
+	} else if specs, err = p.strList(platNode, "platforms"); err != nil {
+		return im, err
+	}
+	if im.Platforms, err = platform.ParseSelection(specs); err != nil {
+		var bad string
+		for i, sp := range specs {
+			if _, perr := platform.Parse(sp); perr != nil && sp != "all" && platNode.Kind == yaml.SequenceNode {
+				bad = sp
+				return im, p.errorf(platNode.Content[i], err, "platform %q", bad)
+			}
+		}
+		return im, p.errorf(platNode, unwrapPlatform(err), "platforms")
+	}
+	return im, nil
+}
+
+// yamlErrorLine digs the line out of a yaml.v3 syntax error ("yaml: line
+// 3: did not find expected key"), or 0.
+func yamlErrorLine(err error) int {
+	var line int
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr != nil {
+		return 0
+	}
+	return line
+}
+
+func unwrapPlatform(err error) error {
+	if errors.Is(err, errs.ErrInvalidPlatform) {
+		return err
+	}
+	return errors.Join(errs.ErrInvalidPlatform, err)
+}

@@ -1,0 +1,17 @@
+// Package vendorimg vendors container images into a repository: it pulls
+// images pinned by digest from any registry over the distribution API into
+// an OCI image layout committed next to the code, keeps that layout in
+// step with vendorimg.yaml, verifies it, and collects its garbage.
+//
+// It is the library behind the vendorimg command; every command is one
+// call here:
+//
+//	cfg, _ := config.Load("vendorimg.yaml")
+//	res, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{})
+//
+// Loading images into docker lives in package daemon, so that only
+// programs that need the docker client import it.
+//
+// The package never prints: progress comes through a callback, logs
+// through an injected *slog.Logger that defaults to discarding.
+package vendorimg

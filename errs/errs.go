@@ -1,0 +1,54 @@
+// Package errs holds the sentinel errors that vendorimg's packages wrap and
+// that callers branch on with errors.Is. Every error the library returns
+// that matches one of these wraps it with context (which image, blob, file
+// or registry), so the message alone is enough for a human and the sentinel
+// is enough for a program.
+package errs
+
+import "errors"
+
+var (
+	// ErrInvalidReference: an image reference does not follow the
+	// distribution reference grammar.
+	ErrInvalidReference = errors.New("invalid reference")
+	// ErrInvalidDigest: a digest is not "sha256:" followed by 64 lowercase
+	// hexadecimal characters.
+	ErrInvalidDigest = errors.New("invalid digest")
+	// ErrInvalidPlatform: a platform is not os/arch[/variant] with a known
+	// os and architecture.
+	ErrInvalidPlatform = errors.New("invalid platform")
+	// ErrConfig: vendorimg.yaml is malformed or inconsistent.
+	ErrConfig = errors.New("invalid config")
+	// ErrNoConfig: no vendorimg.yaml was found.
+	ErrNoConfig = errors.New("no vendorimg.yaml found")
+
+	// ErrNotFound: the registry does not have the manifest, blob or tag.
+	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized: the registry refused the credentials (or their absence).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrInsecure: plain http was needed for a registry that is neither on
+	// a loopback address nor declared insecure.
+	ErrInsecure = errors.New("plain http not allowed")
+	// ErrDigestMismatch: bytes do not hash to the digest they were asked for.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrSizeMismatch: a blob is shorter or longer than its descriptor says.
+	ErrSizeMismatch = errors.New("size mismatch")
+	// ErrTooLarge: a manifest or config is larger than vendorimg accepts to
+	// hold in memory.
+	ErrTooLarge = errors.New("too large")
+
+	// ErrOffline: the operation needs the network but was told not to use it.
+	ErrOffline = errors.New("offline")
+	// ErrPlatformMissing: the requested platform is not in the image (or not
+	// vendored).
+	ErrPlatformMissing = errors.New("platform not available")
+	// ErrUnsupportedMediaType: a manifest's media type is not one vendorimg
+	// knows how to walk.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrInvalidLayout: the layout on disk is malformed (index.json,
+	// oci-layout, or a file where a folder should be).
+	ErrInvalidLayout = errors.New("invalid layout")
+	// ErrVerifyFailed: verification found at least one problem; the report
+	// lists them all.
+	ErrVerifyFailed = errors.New("verification failed")
+)

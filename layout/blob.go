@@ -1,0 +1,193 @@
+package layout
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/manifest"
+)
+
+// BlobPath is where the blob with digest d lives. It fails for anything but
+// a canonical sha256 digest, so a hostile digest never becomes a path.
+func (l *Layout) BlobPath(d digest.Digest) (string, error) {
+	if err := manifest.CheckDigest(d); err != nil {
+		return "", err
+	}
+	return filepath.Join(l.blobDir(), d.Encoded()), nil
+}
+
+// RelBlobPath is BlobPath relative to the layout's root, with slashes, as
+// reports print it ("blobs/sha256/4abc...").
+func RelBlobPath(d digest.Digest) string { return BlobsDir + "/" + d.Algorithm().String() + "/" + d.Encoded() }
+
+// BlobSize returns the size of the stored blob d, or fs.ErrNotExist. A
+// symlink or a non-regular file in its place is an error, never followed.
+func (l *Layout) BlobSize(d digest.Digest) (int64, error) {
+	path, err := l.BlobPath(d)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("blob %s: %w: %s is not a regular file", d, errs.ErrInvalidLayout, RelBlobPath(d))
+	}
+	return fi.Size(), nil
+}
+
+// HasBlob reports whether blob desc is stored with the size desc gives. It
+// does not rehash (Verify does); a blob of another size is treated as
+// absent, so that sync replaces it.
+func (l *Layout) HasBlob(desc ocispec.Descriptor) (bool, error) {
+	size, err := l.BlobSize(desc.Digest)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return size == desc.Size, nil
+}
+
+// OpenBlob opens the stored blob d for reading, refusing symlinks and
+// special files. The caller must close it and, unless it only needs the
+// bytes for something that is itself verified, hash what it reads.
+func (l *Layout) OpenBlob(d digest.Digest) (*os.File, error) {
+	path, err := l.BlobPath(d)
+	if err != nil {
+		return nil, err
+	}
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening blob %s: %w", d, err)
+	}
+	return f, nil
+}
+
+// ReadBlob reads the whole blob d, of at most limit bytes, and checks that
+// it hashes to d. It is for manifests and configs; layers are streamed.
+func (l *Layout) ReadBlob(ctx context.Context, d digest.Digest, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := l.OpenBlob(d)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(limitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", d, err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("reading blob %s: %w (more than %d bytes)", d, errs.ErrTooLarge, limit)
+	}
+	if got := digest.FromBytes(buf.Bytes()); got != d {
+		return nil, fmt.Errorf("reading blob %s: %w: %s hashes to %s", d, errs.ErrDigestMismatch, RelBlobPath(d), got)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteBlob stores the blob desc from r. The bytes go to a temporary file
+// in the layout's blob folder and are hashed as they are written; the file
+// is renamed into place only when exactly desc.Size bytes hash to
+// desc.Digest. On any error, including a cancelled ctx, nothing is left
+// behind and an existing blob is untouched. progress, if not nil, is
+// called with the number of bytes written so far.
+//
+// If the blob is already stored with the right size, WriteBlob still reads
+// r (so a caller streaming from a registry sees the same behaviour) but
+// replaces the file only if the new bytes verify.
+func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Reader, progress func(written int64)) error {
+	path, err := l.BlobPath(desc.Digest)
+	if err != nil {
+		return err
+	}
+	if desc.Size < 0 {
+		return fmt.Errorf("writing blob %s: %w: negative size %d", desc.Digest, errs.ErrSizeMismatch, desc.Size)
+	}
+	if err := mkdir(l.blobDir()); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(l.blobDir(), tempPrefix+desc.Digest.Encoded()[:12]+"-*")
+	if err != nil {
+		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+	}
+	tmp := f.Name()
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	h := sha256.New()
+	w := &countingWriter{ctx: ctx, w: io.MultiWriter(f, h), progress: progress}
+	// Read one byte more than expected, to tell "too long" from "exact".
+	if _, err := io.Copy(w, limitReader(r, desc.Size+1)); err != nil {
+		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+	}
+	if w.n != desc.Size {
+		if w.n < desc.Size {
+			// Also io.ErrUnexpectedEOF: a body cut short is worth another try.
+			return fmt.Errorf("writing blob %s: %w: content ended after %d of %d bytes: %w", desc.Digest, errs.ErrSizeMismatch, w.n, desc.Size, io.ErrUnexpectedEOF)
+		}
+		return fmt.Errorf("writing blob %s: %w: content is longer than %d bytes", desc.Digest, errs.ErrSizeMismatch, desc.Size)
+	}
+	if got := digestOf(h); got != desc.Digest {
+		return fmt.Errorf("writing blob %s: %w: content hashes to %s", desc.Digest, errs.ErrDigestMismatch, got)
+	}
+	if err := finishFile(f); err != nil {
+		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+	}
+	done = true
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+	}
+	return nil
+}
+
+// WriteBlobBytes stores b as the blob desc, with WriteBlob's checks.
+func (l *Layout) WriteBlobBytes(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
+	return l.WriteBlob(ctx, desc, bytes.NewReader(b), nil)
+}
+
+func digestOf(h hash.Hash) digest.Digest { return digest.NewDigest(digest.SHA256, h) }
+
+func limitReader(r io.Reader, n int64) io.Reader { return io.LimitReader(r, n) }
+
+// countingWriter counts bytes, reports progress and stops when ctx is done.
+type countingWriter struct {
+	ctx      context.Context
+	w        io.Writer
+	n        int64
+	progress func(int64)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if c.progress != nil {
+		c.progress(c.n)
+	}
+	return n, err
+}

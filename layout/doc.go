@@ -1,0 +1,19 @@
+// Package layout owns the OCI image layout on disk (image-spec v1.1,
+// image-layout.md): the oci-layout file, index.json and blobs/sha256. It
+// writes blobs atomically (a temporary file in the layout's folder, hashed
+// while it is written, renamed only when digest and size match), writes a
+// deterministic index.json last, verifies every byte, collects garbage on
+// request and serialises writers with a lock.
+//
+// The layout is meant to be committed to git, so everything it writes is
+// reproducible: sorted index.json with fixed indentation and a trailing
+// newline, no timestamps, 0644 files and 0755 folders, and no temporary
+// file left behind.
+//
+// It trusts nothing it reads: digests are checked before they become
+// paths, symlinks are never followed, sizes read from disk are compared but
+// never used to allocate, and documents are read with a fixed limit.
+//
+// This package opens no network connection and imports no networking code;
+// a test enforces it.
+package layout

@@ -1,0 +1,150 @@
+package layout
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/manifest"
+)
+
+// Annotations that name an image in index.json. vendorimg sets both to
+// the full reference ("docker.io/library/alpine:3.19.1"): image-spec's
+// ref.name is what skopeo, crane and umoci look up, containerd's
+// image.name is what containerd and docker 25+ tag an imported image as.
+const (
+	AnnotationRefName       = ocispec.AnnotationRefName // "org.opencontainers.image.ref.name"
+	AnnotationContainerName = "io.containerd.image.name"
+)
+
+// MaxIndexSize bounds how much of index.json vendorimg reads: 16 MiB is
+// tens of thousands of entries.
+const MaxIndexSize = 16 << 20
+
+// Entry is the index.json descriptor for an image: the upstream
+// descriptor's media type, digest and size, with both name annotations set
+// to name. Nothing else from the upstream descriptor is kept, so that the
+// entry depends only on the pin and the name.
+func Entry(top ocispec.Descriptor, name string) ocispec.Descriptor {
+	return ocispec.Descriptor{
+		MediaType: top.MediaType,
+		Digest:    top.Digest,
+		Size:      top.Size,
+		Annotations: map[string]string{
+			AnnotationRefName:       name,
+			AnnotationContainerName: name,
+		},
+	}
+}
+
+// NameOf is the image name of an index.json entry: containerd's
+// annotation if set, else image-spec's ref.name (which other tools may have
+// written as a bare tag), else "".
+func NameOf(d ocispec.Descriptor) string {
+	if n := d.Annotations[AnnotationContainerName]; n != "" {
+		return n
+	}
+	return d.Annotations[AnnotationRefName]
+}
+
+// EncodeIndex is the canonical index.json for entries: sorted by name then
+// digest, two-space indentation, a trailing newline. The same entries
+// always give the same bytes.
+func EncodeIndex(entries []ocispec.Descriptor) ([]byte, error) {
+	sorted := slices.Clone(entries)
+	slices.SortStableFunc(sorted, func(a, b ocispec.Descriptor) int {
+		if c := strings.Compare(NameOf(a), NameOf(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+	if sorted == nil {
+		sorted = []ocispec.Descriptor{}
+	}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: sorted}
+	idx.SchemaVersion = 2
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	// A reference never needs escaping, and "&" or "<" in one would be a
+	// bug elsewhere; keep the bytes as readable as the names.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(idx); err != nil {
+		return nil, fmt.Errorf("encoding index.json: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteIndex replaces index.json with the canonical encoding of entries,
+// atomically, and reports whether its bytes changed. Entries with the same
+// name are an error: one name, one image.
+func (l *Layout) WriteIndex(entries []ocispec.Descriptor) (bool, error) {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if err := manifest.CheckDescriptor(e); err != nil {
+			return false, fmt.Errorf("writing index.json: %w", err)
+		}
+		n := NameOf(e)
+		if n != "" && seen[n] {
+			return false, fmt.Errorf("writing index.json: %w: two entries named %q", errs.ErrInvalidLayout, n)
+		}
+		seen[n] = true
+	}
+	b, err := EncodeIndex(entries)
+	if err != nil {
+		return false, err
+	}
+	old, _ := readSmallFile(filepath.Join(l.root, IndexFile), MaxIndexSize)
+	if err := writeFileAtomic(l.root, IndexFile, b); err != nil {
+		return false, err
+	}
+	return !bytes.Equal(old, b), nil
+}
+
+// ReadIndex reads and checks index.json: it must be an image index whose
+// entries all have canonical sha256 digests, non-negative sizes and media
+// types.
+func (l *Layout) ReadIndex() (*ocispec.Index, error) {
+	path := filepath.Join(l.root, IndexFile)
+	b, err := readSmallFile(path, MaxIndexSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading index.json: %w", err)
+	}
+	return ParseIndex(b)
+}
+
+// ParseIndex parses the bytes of an index.json with ReadIndex's checks.
+func ParseIndex(b []byte) (*ocispec.Index, error) {
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("reading index.json: %w: %v", errs.ErrInvalidLayout, err)
+	}
+	if idx.SchemaVersion != 2 {
+		return nil, fmt.Errorf("reading index.json: %w: schemaVersion %d, want 2", errs.ErrInvalidLayout, idx.SchemaVersion)
+	}
+	if idx.MediaType != "" && idx.MediaType != ocispec.MediaTypeImageIndex {
+		return nil, fmt.Errorf("reading index.json: %w: mediaType %q, want %q", errs.ErrInvalidLayout, idx.MediaType, ocispec.MediaTypeImageIndex)
+	}
+	for i, d := range idx.Manifests {
+		if err := manifest.CheckDescriptor(d); err != nil {
+			return nil, fmt.Errorf("reading index.json: %w: manifests[%d]: %w", errs.ErrInvalidLayout, i, err)
+		}
+	}
+	return &idx, nil
+}
+
+// Lookup returns the index.json entry named name.
+func Lookup(idx *ocispec.Index, name string) (ocispec.Descriptor, bool) {
+	for _, d := range idx.Manifests {
+		if NameOf(d) == name {
+			return d, true
+		}
+	}
+	return ocispec.Descriptor{}, false
+}

@@ -1,0 +1,203 @@
+package layout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/errs"
+)
+
+// File and folder names of an OCI image layout.
+const (
+	LayoutFile = ocispec.ImageLayoutFile // "oci-layout"
+	IndexFile  = "index.json"
+	BlobsDir   = ocispec.ImageBlobsDir // "blobs"
+	// GitAttributesFile may sit in the layout's root; vendorimg writes it
+	// so that git treats blobs as binary, and verify accepts it.
+	GitAttributesFile = ".gitattributes"
+	// tempPrefix starts the names of blobs being written; a crashed writer
+	// may leave one, which the next writer removes.
+	tempPrefix = ".tmp-"
+)
+
+// Permissions of everything vendorimg writes, whatever the umask: the
+// layout is committed to git, and git records the executable bit only.
+const (
+	FileMode = 0o644
+	DirMode  = 0o755
+)
+
+// layoutFileContent is what vendorimg writes to oci-layout, the example
+// from image-spec's image-layout.md.
+var layoutFileContent = []byte(`{"imageLayoutVersion": "1.0.0"}` + "\n")
+
+// gitAttributesContent tells git that blobs are binary: no diffs, no
+// end-of-line conversion of a JSON manifest, whose digest depends on it.
+var gitAttributesContent = []byte("blobs/** binary\n")
+
+// Layout is an OCI image layout at a path. Its methods are safe for
+// concurrent use by one process; across processes, writers take Lock.
+type Layout struct {
+	root string
+}
+
+// New returns the layout at root. It does no I/O: the folder may not exist
+// yet (Init creates it).
+func New(root string) *Layout { return &Layout{root: filepath.Clean(root)} }
+
+// Root is the layout's folder.
+func (l *Layout) Root() string { return l.root }
+
+func (l *Layout) blobDir() string { return filepath.Join(l.root, BlobsDir, "sha256") }
+
+// Exists reports whether the layout's folder holds an oci-layout file.
+func (l *Layout) Exists() bool {
+	fi, err := os.Lstat(filepath.Join(l.root, LayoutFile))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Init creates the layout's folders, its oci-layout file, an empty
+// index.json and a .gitattributes marking blobs as binary, each only if it
+// is missing. An existing oci-layout must declare version 1.0.0.
+func (l *Layout) Init() error {
+	for _, dir := range []string{l.root, filepath.Join(l.root, BlobsDir), l.blobDir()} {
+		if err := mkdir(dir); err != nil {
+			return err
+		}
+	}
+	if err := l.checkLayoutFile(); errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(l.root, LayoutFile, layoutFileContent); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(filepath.Join(l.root, IndexFile)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := l.WriteIndex(nil); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(l.root, GitAttributesFile)); errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(l.root, GitAttributesFile, gitAttributesContent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mkdir(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("creating %s: %w: exists and is not a folder", dir, errs.ErrInvalidLayout)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	// MkdirAll honours the umask; the layout's folders are 0755 whatever it is.
+	if err := os.Chmod(dir, DirMode); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return nil
+}
+
+// checkLayoutFile reads oci-layout; a missing file is fs.ErrNotExist.
+func (l *Layout) checkLayoutFile() error {
+	b, err := readSmallFile(filepath.Join(l.root, LayoutFile), 4096)
+	if err != nil {
+		return err
+	}
+	var lf ocispec.ImageLayout
+	if err := json.Unmarshal(b, &lf); err != nil {
+		return fmt.Errorf("reading %s: %w: %v", filepath.Join(l.root, LayoutFile), errs.ErrInvalidLayout, err)
+	}
+	if lf.Version != ocispec.ImageLayoutVersion {
+		return fmt.Errorf("reading %s: %w: imageLayoutVersion %q, want %q", filepath.Join(l.root, LayoutFile), errs.ErrInvalidLayout, lf.Version, ocispec.ImageLayoutVersion)
+	}
+	return nil
+}
+
+// readSmallFile reads a regular file (never through a symlink) of at most
+// limit bytes.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(limitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("reading %s: %w (more than %d bytes)", path, errs.ErrTooLarge, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeFileAtomic writes name in dir through a temporary file in dir,
+// synced, then renamed: readers see the old content or the new, never part.
+// It leaves the file alone when it already holds exactly content, so that a
+// no-op run does not even touch modification times.
+func writeFileAtomic(dir, name string, content []byte) error {
+	path := filepath.Join(dir, name)
+	if old, err := readSmallFile(path, int64(len(content))); err == nil && bytes.Equal(old, content) {
+		if fi, err := os.Lstat(path); err == nil && fi.Mode().Perm() == FileMode {
+			return nil
+		}
+	}
+	f, err := os.CreateTemp(dir, tempPrefix+name+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := finishFile(f); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// finishFile gives f its final mode, flushes it to disk and closes it.
+func finishFile(f *os.File) error {
+	if err := f.Chmod(FileMode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir makes renames in dir durable. Failure to open a folder for
+// syncing (some filesystems refuse) is not an error: the rename happened.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	_ = d.Sync()
+	return nil
+}

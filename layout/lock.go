@@ -1,0 +1,58 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Lock is a held lock on a layout; Unlock releases it.
+type Lock struct {
+	release func() error
+}
+
+// Unlock releases the lock. It is safe to call more than once.
+func (lk *Lock) Unlock() error {
+	if lk == nil || lk.release == nil {
+		return nil
+	}
+	r := lk.release
+	lk.release = nil
+	return r()
+}
+
+// errWouldBlock is what a try-lock returns when another process holds it.
+var errWouldBlock = errors.New("lock held by another process")
+
+// lockPoll is how often a waiting Lock tries again.
+const lockPoll = 50 * time.Millisecond
+
+// Lock takes the layout's lock, waiting until it is free or ctx is done.
+// Writers (sync, gc) take it exclusive; readers (verify, status, load) take
+// it shared, so that they never see a half-finished sync and never block
+// each other. waiting, if not nil, is called once when the lock is busy, so
+// that a command can say why it pauses.
+//
+// The lock is an advisory flock on the layout's own folder, which must
+// exist: no lock file is created, so none can be left behind or committed
+// by mistake, and a crashed holder releases it with its last descriptor.
+func (l *Layout) Lock(ctx context.Context, exclusive bool, waiting func()) (*Lock, error) {
+	for first := true; ; first = false {
+		release, err := tryLock(l.root, exclusive)
+		if err == nil {
+			return &Lock{release: release}, nil
+		}
+		if !errors.Is(err, errWouldBlock) {
+			return nil, fmt.Errorf("locking %s: %w", l.root, err)
+		}
+		if first && waiting != nil {
+			waiting()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("locking %s: waiting for another vendorimg: %w", l.root, ctx.Err())
+		case <-time.After(lockPoll):
+		}
+	}
+}

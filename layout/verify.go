@@ -1,0 +1,212 @@
+package layout
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// Kind names what a Finding is about. The values are part of vendorimg's
+// --json output and do not change.
+type Kind string
+
+// Finding kinds.
+const (
+	// KindMissing: a selected blob, or a layout file, is absent.
+	KindMissing Kind = "missing"
+	// KindDigest: a file does not hash to the digest it is stored under.
+	KindDigest Kind = "digest"
+	// KindSize: a file's size differs from its descriptor's.
+	KindSize Kind = "size"
+	// KindMediaType: a document's mediaType differs from its descriptor's.
+	KindMediaType Kind = "media-type"
+	// KindMalformed: a document, index.json or oci-layout cannot be parsed.
+	KindMalformed Kind = "malformed"
+	// KindDiffID: (--deep) an uncompressed layer does not hash to the
+	// config's diff_id, or the counts differ.
+	KindDiffID Kind = "diff-id"
+	// KindPlatform: a selected platform is not in the image.
+	KindPlatform Kind = "platform"
+	// KindPin: an index.json entry's digest differs from the pin.
+	KindPin Kind = "pin"
+	// KindNotSynced: a configured image has no index.json entry.
+	KindNotSynced Kind = "not-synced"
+	// KindUnconfigured: an index.json entry names no configured image.
+	KindUnconfigured Kind = "unconfigured"
+	// KindUnreferenced: a blob nothing in index.json reaches.
+	KindUnreferenced Kind = "unreferenced"
+	// KindTemporary: a temporary file left by an interrupted writer.
+	KindTemporary Kind = "temporary"
+	// KindSymlink: a symlink, which a layout must not hold.
+	KindSymlink Kind = "symlink"
+	// KindNotRegular: a device, pipe, socket, or a folder where a file
+	// belongs.
+	KindNotRegular Kind = "not-regular"
+	// KindStray: a file that is not part of an OCI layout.
+	KindStray Kind = "stray"
+)
+
+// Incomplete reports whether an interrupted or not-yet-run sync explains a
+// finding of this kind, so that the next sync fixes it. Every other kind
+// means the layout holds something it must not.
+func (k Kind) Incomplete() bool {
+	switch k {
+	case KindMissing, KindNotSynced, KindTemporary, KindUnreferenced, KindUnconfigured:
+		return true
+	}
+	return false
+}
+
+// Finding is one problem Verify found.
+type Finding struct {
+	Kind Kind `json:"kind"`
+	// Path is the file, relative to the layout, with slashes.
+	Path string `json:"path,omitempty"`
+	// Image is the index.json name of the image the file belongs to, if any.
+	Image string `json:"image,omitempty"`
+	// Expected is what the file should be: a digest, a size, a media type.
+	Expected string `json:"expected,omitempty"`
+	// Actual is what it is.
+	Actual string `json:"actual,omitempty"`
+	// Message says it in a sentence.
+	Message string `json:"message"`
+}
+
+func (f Finding) String() string {
+	s := string(f.Kind) + ": "
+	if f.Path != "" {
+		s += f.Path + ": "
+	}
+	s += f.Message
+	if f.Image != "" {
+		s += " (image " + f.Image + ")"
+	}
+	return s
+}
+
+// Expect is what Verify checks an image against.
+type Expect struct {
+	// Name is the image's name in index.json.
+	Name string
+	// Digest is the pin.
+	Digest digest.Digest
+	// Platforms are the platforms that must be complete. Others may be
+	// absent (on purpose) but, if present, must verify.
+	Platforms platform.Selection
+}
+
+// VerifyOptions says what Verify checks.
+type VerifyOptions struct {
+	// Images, when not nil, are the configured images: each must have an
+	// index.json entry with its pin and its selected platforms complete, and
+	// any other entry is a finding. When nil, index.json's entries are
+	// checked as they are and absent children of an index are allowed.
+	Images []Expect
+	// Deep also decompresses every layer and checks it against the
+	// config's diff_ids. Default false.
+	Deep bool
+	// Jobs is how many blobs are hashed at once. Default GOMAXPROCS.
+	Jobs int
+	// Progress, if not nil, is called with the bytes hashed so far and the
+	// total, from several goroutines but never concurrently.
+	Progress func(done, total int64)
+}
+
+// Report is what Verify found.
+type Report struct {
+	Layout string `json:"layout"`
+	Deep   bool   `json:"deep"`
+	// Blobs and Bytes count the blobs hashed.
+	Blobs    int           `json:"blobs"`
+	Bytes    int64         `json:"bytes"`
+	Images   []ImageReport `json:"images"`
+	Findings []Finding     `json:"findings"`
+}
+
+// ImageReport summarises one index.json entry.
+type ImageReport struct {
+	Name      string        `json:"name"`
+	Digest    digest.Digest `json:"digest"`
+	MediaType string        `json:"mediaType"`
+	// Platforms are the platforms whose manifests are stored.
+	Platforms []string `json:"platforms"`
+	Blobs     int      `json:"blobs"`
+	Bytes     int64    `json:"bytes"`
+}
+
+// OK reports whether nothing was found.
+func (r *Report) OK() bool { return len(r.Findings) == 0 }
+
+// Incomplete reports whether there are findings and all of them are of
+// kinds an interrupted sync explains.
+func (r *Report) Incomplete() bool {
+	return len(r.Findings) > 0 && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() })
+}
+
+// Verify checks the layout and reports everything it finds, not just the
+// first problem: every blob reachable from index.json is rehashed (in
+// parallel, streaming), sizes and media types are compared with their
+// descriptors, the selected platforms must be complete, index.json must
+// match the expected pins, and anything else in the folder (unreferenced
+// blobs, temporary files, symlinks, special files, strays) is reported.
+// It reads nothing through a symlink and never allocates from a size read
+// from disk. The error is for what stops verification (a cancelled ctx);
+// problems in the layout are findings.
+func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.GOMAXPROCS(0)
+	}
+	v := &verifier{
+		l:       l,
+		opts:    opts,
+		report:  &Report{Layout: l.root, Deep: opts.Deep, Images: []ImageReport{}, Findings: []Finding{}},
+		reached: map[digest.Digest]bool{},
+		tasks:   map[string]*hashTask{},
+	}
+	if err := v.run(ctx); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(v.report.Findings, func(a, b Finding) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Kind), string(b.Kind))
+	})
+	return v.report, nil
+}
+
+type verifier struct {
+	l      *Layout
+	opts   VerifyOptions
+	report *Report
+	// reached are the blobs index.json reaches (present or not).
+	reached map[digest.Digest]bool
+	// tasks are the blobs to hash, keyed by digest and diff_id.
+	tasks map[string]*hashTask
+	order []*hashTask
+	done  atomic.Int64
+}
+
+func (v *verifier) add(f Finding) { v.report.Findings = append(v.report.Findings, f) }
+
+func (v *verifier) run(ctx context.Context) error {
+	idx, ok := v.checkLayoutFiles()
+	if ok {
+		if err := v.walkIndex(ctx, idx); err != nil {
+			return err
+		}
+	}
+	if err := v.hashAll(ctx); err != nil {
+		return err
+	}
+	return v.scanStrays(ctx)
+}
+
+func sizeStr(n int64) string { return fmt.Sprintf("%d bytes", n) }

@@ -1,0 +1,376 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/manifest"
+)
+
+// Client talks to registries over the distribution API: it resolves tags
+// and fetches manifests and blobs by digest. It authenticates with
+// credentials from a keychain (by default the docker config and its
+// credential helpers, as docker does), retries passing failures, tries a
+// configured mirror before the registry itself, and allows plain http only
+// for loopback or declared-insecure hosts.
+//
+// A Client makes no request until one of its methods needs the network;
+// the first request to a repository pings the registry and fetches a token.
+// It is safe for concurrent use.
+type Client struct {
+	keychain  authn.Keychain
+	base      http.RoundTripper
+	mirrors   map[string]string
+	insecure  map[string]bool
+	logger    *slog.Logger
+	retry     RetryPolicy
+	userAgent string
+
+	mu    sync.Mutex
+	repos map[string]*repoTransport
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithKeychain sets where credentials come from. Default
+// authn.DefaultKeychain: $DOCKER_CONFIG/config.json (or ~/.docker) and the
+// credential helpers it names. Credentials are never logged or printed.
+func WithKeychain(k authn.Keychain) Option { return func(c *Client) { c.keychain = k } }
+
+// WithTransport sets the HTTP transport under authentication and retries.
+// Default: a clone of http.DefaultTransport.
+func WithTransport(rt http.RoundTripper) Option { return func(c *Client) { c.base = rt } }
+
+// WithMirrors maps a registry host to a mirror host that serves the same
+// repositories ("docker.io" to "registry.internal:5000"). The mirror is
+// tried first; if it fails, the registry itself. Default: none.
+func WithMirrors(m map[string]string) Option {
+	return func(c *Client) {
+		for k, v := range m {
+			c.mirrors[k] = v
+		}
+	}
+}
+
+// WithInsecure allows plain http to the given hosts (host or host:port,
+// exactly as in references). Loopback hosts are always allowed. Default:
+// none.
+func WithInsecure(hosts ...string) Option {
+	return func(c *Client) {
+		for _, h := range hosts {
+			c.insecure[h] = true
+		}
+	}
+}
+
+// WithLogger sets the logger for requests, retries and mirror fallbacks,
+// at debug level. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
+
+// WithRetry sets the retry policy; zero fields keep DefaultRetryPolicy's.
+func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
+
+// WithUserAgent sets the User-Agent sent with every request. Default
+// "vendorimg".
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// NewClient returns a Client with the given options.
+func NewClient(opts ...Option) *Client {
+	c := &Client{
+		keychain:  authn.DefaultKeychain,
+		mirrors:   map[string]string{},
+		insecure:  map[string]bool{},
+		logger:    slog.New(slog.DiscardHandler),
+		userAgent: "vendorimg",
+		repos:     map[string]*repoTransport{},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.base == nil {
+		c.base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	c.retry = c.retry.withDefaults()
+	return c
+}
+
+// endpoints are the hosts to ask for ref's repository, in order.
+func (c *Client) endpoints(ref Reference) []string {
+	if m, ok := c.mirrors[ref.Registry]; ok && m != ref.Registry {
+		return []string{m, ref.Registry}
+	}
+	return []string{ref.Registry}
+}
+
+// apiHost is the host that serves the distribution API for a registry
+// name: Docker Hub's API is not at docker.io.
+func apiHost(registry string) string {
+	if registry == DockerHub {
+		return name.DefaultRegistry // index.docker.io
+	}
+	return registry
+}
+
+type repoTransport struct {
+	once   sync.Once
+	rt     http.RoundTripper
+	err    error
+	host   string
+	prefix string // https://host/v2/repo
+}
+
+// transport returns the authenticated transport for repo on host, pinging
+// the registry and fetching a token on first use.
+func (c *Client) transport(ctx context.Context, host, repo string) (*repoTransport, error) {
+	key := host + "/" + repo
+	c.mu.Lock()
+	r, ok := c.repos[key]
+	if !ok {
+		r = &repoTransport{host: host, prefix: "https://" + apiHost(host) + "/v2/" + repo}
+		c.repos[key] = r
+	}
+	c.mu.Unlock()
+	r.once.Do(func() {
+		r.rt, r.err = c.newTransport(ctx, host, repo)
+	})
+	if r.err != nil {
+		// Let a later call try again rather than caching a passing failure.
+		c.mu.Lock()
+		if c.repos[key] == r {
+			delete(c.repos, key)
+		}
+		c.mu.Unlock()
+	}
+	return r, r.err
+}
+
+func (c *Client) newTransport(ctx context.Context, host, repo string) (http.RoundTripper, error) {
+	var nameOpts []name.Option
+	if c.insecure[host] || IsLoopback(host) {
+		// Lets go-containerregistry fall back to http after https; the
+		// policy transport still has the last word.
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(apiHost(host), nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: registry %q: %v", errs.ErrInvalidReference, host, err)
+	}
+	auth, err := authn.Resolve(ctx, c.keychain, reg)
+	if err != nil {
+		return nil, fmt.Errorf("reading credentials for %s: %w", host, err)
+	}
+	inner := &retryTransport{
+		inner:  &policyTransport{inner: c.base, insecure: c.insecure},
+		policy: c.retry,
+		logger: c.logger,
+		sleep:  sleepCtx,
+	}
+	scope := "repository:" + repo + ":" + transport.PullScope
+	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(inner, c.userAgent), []string{scope})
+	if err != nil {
+		return nil, classify(fmt.Errorf("connecting to %s: %w", host, err))
+	}
+	return rt, nil
+}
+
+// classify wraps errors from go-containerregistry's transport with our
+// sentinels.
+func classify(err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("%w: %w", errs.ErrUnauthorized, err)
+		case http.StatusNotFound:
+			return fmt.Errorf("%w: %w", errs.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// get sends a GET or HEAD for path under ref's repository to each endpoint
+// in turn and returns the first 200 response.
+func (c *Client) get(ctx context.Context, method string, ref Reference, path string, accept []string) (*http.Response, string, error) {
+	var failures []string
+	var last error
+	for i, host := range c.endpoints(ref) {
+		resp, err := c.getFrom(ctx, method, host, ref.Repository, path, accept)
+		if err == nil {
+			return resp, host, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", err
+		}
+		last = err
+		failures = append(failures, err.Error())
+		if i == 0 && len(c.endpoints(ref)) > 1 {
+			c.logger.Debug("mirror failed, trying the registry", "mirror", host, "registry", ref.Registry, "error", err)
+		}
+	}
+	if len(failures) > 1 {
+		return nil, "", fmt.Errorf("%w (mirror and registry both failed: %s)", last, strings.Join(failures[:len(failures)-1], "; "))
+	}
+	return nil, "", last
+}
+
+func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, accept []string) (*http.Response, error) {
+	r, err := c.transport(ctx, host, repo)
+	if err != nil {
+		return nil, err
+	}
+	url := r.prefix + path
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(accept) > 0 {
+		req.Header.Set("Accept", strings.Join(accept, ", "))
+	}
+	start := time.Now()
+	resp, err := (&http.Client{Transport: r.rt}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s%s: %w", method, host, repo, path, err)
+	}
+	c.logger.Debug("request", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "elapsed", time.Since(start))
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, classify(fmt.Errorf("%s %s/%s%s: %w", method, host, repo, path, transport.CheckError(resp, http.StatusOK)))
+}
+
+// Resolve returns the descriptor of the manifest or index ref's tag points
+// to, as the registry serves it: its digest is what vendorimg pins. It
+// sends a HEAD request, and a GET (whose body it hashes) only if the HEAD
+// response lacks a usable digest. A reference that already has a digest is
+// resolved by that digest.
+func (c *Client) Resolve(ctx context.Context, ref Reference) (ocispec.Descriptor, error) {
+	target := ref.Tag
+	if ref.Digest != "" {
+		target = ref.Digest.String()
+	}
+	resp, host, err := c.get(ctx, http.MethodHead, ref, "/manifests/"+target, manifest.Accept)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	resp.Body.Close()
+	d, derr := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	mt := mediaTypeOf(resp)
+	if derr == nil && manifest.CheckDigest(d) == nil && resp.ContentLength > 0 && manifest.IsWalkable(mt) &&
+		(ref.Digest == "" || d == ref.Digest) {
+		return ocispec.Descriptor{MediaType: mt, Digest: d, Size: resp.ContentLength}, nil
+	}
+	c.logger.Debug("HEAD gave no usable digest; fetching the manifest", "reference", ref.String(), "host", host)
+	raw, mt, err := c.fetchManifest(ctx, ref, target)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	got := digest.FromBytes(raw)
+	if ref.Digest != "" && got != ref.Digest {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w: registry served bytes hashing to %s", ref, errs.ErrDigestMismatch, got)
+	}
+	n, err := manifest.Parse(mt, raw)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	return ocispec.Descriptor{MediaType: n.MediaType, Digest: got, Size: int64(len(raw))}, nil
+}
+
+// Manifest fetches the manifest or index d from ref's repository and
+// returns its bytes exactly as served, after checking that they hash to d,
+// with the media type the registry gave it.
+func (c *Client) Manifest(ctx context.Context, ref Reference, d digest.Digest) ([]byte, string, error) {
+	if err := manifest.CheckDigest(d); err != nil {
+		return nil, "", err
+	}
+	raw, mt, err := c.fetchManifest(ctx, ref, d.String())
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching manifest %s of %s: %w", d, ref.Name(), err)
+	}
+	if got := digest.FromBytes(raw); got != d {
+		return nil, "", fmt.Errorf("fetching manifest %s of %s: %w: the registry served bytes hashing to %s", d, ref.Name(), errs.ErrDigestMismatch, got)
+	}
+	return raw, mt, nil
+}
+
+func (c *Client) fetchManifest(ctx context.Context, ref Reference, target string) ([]byte, string, error) {
+	resp, _, err := c.get(ctx, http.MethodGet, ref, "/manifests/"+target, manifest.Accept)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > manifest.MaxManifestSize {
+		return nil, "", fmt.Errorf("manifest of %d bytes: %w (limit %d)", resp.ContentLength, errs.ErrTooLarge, manifest.MaxManifestSize)
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, manifest.MaxManifestSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading manifest body: %w", err)
+	}
+	if n > manifest.MaxManifestSize {
+		return nil, "", fmt.Errorf("manifest: %w (more than %d bytes)", errs.ErrTooLarge, manifest.MaxManifestSize)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return nil, "", fmt.Errorf("reading manifest body: %w: %d of %d bytes", errs.ErrSizeMismatch, n, resp.ContentLength)
+	}
+	return buf.Bytes(), mediaTypeOf(resp), nil
+}
+
+// Blob opens the blob desc of ref's repository for streaming. The caller
+// hashes what it reads (layout.WriteBlob does) and closes it. A
+// Content-Length that disagrees with desc.Size is refused before any byte
+// is read.
+func (c *Client) Blob(ctx context.Context, ref Reference, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := manifest.CheckDigest(desc.Digest); err != nil {
+		return nil, err
+	}
+	resp, _, err := c.get(ctx, http.MethodGet, ref, "/blobs/"+desc.Digest.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetching blob %s of %s: %w", desc.Digest, ref.Name(), err)
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetching blob %s of %s: %w: the registry announces %d bytes, the manifest says %d", desc.Digest, ref.Name(), errs.ErrSizeMismatch, resp.ContentLength, desc.Size)
+	}
+	return resp.Body, nil
+}
+
+func mediaTypeOf(resp *http.Response) string {
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		return mt
+	}
+	return ct
+}
+
+// Ping checks that the registry (or its mirror) answers for ref's
+// repository with the configured credentials, without fetching anything.
+func (c *Client) Ping(ctx context.Context, ref Reference) error {
+	var last error
+	for _, host := range c.endpoints(ref) {
+		if _, err := c.transport(ctx, host, ref.Repository); err != nil {
+			last = err
+			continue
+		}
+		return nil
+	}
+	return last
+}
+

@@ -1,0 +1,110 @@
+package vendorimg
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// StatusReport is what Status found: per configured image, its pin and
+// what the layout holds of it, checked by size only (verify rehashes).
+type StatusReport struct {
+	Config string        `json:"config"`
+	Layout string        `json:"layout"`
+	Images []ImageStatus `json:"images"`
+	// Unconfigured are index.json entries vendorimg.yaml does not list.
+	Unconfigured []string `json:"unconfigured"`
+}
+
+// ImageStatus is one image's state.
+type ImageStatus struct {
+	Name   string        `json:"name"`
+	Digest digest.Digest `json:"digest"`
+	// Platforms are the selected platforms, as in vendorimg.yaml.
+	Platforms []string `json:"platforms"`
+	// Vendored are the platforms whose manifests are stored.
+	Vendored []string `json:"vendored"`
+	// InIndex says whether index.json has the image with its pin.
+	InIndex bool `json:"inIndex"`
+	// Complete: in index.json and nothing selected is missing.
+	Complete  bool          `json:"complete"`
+	MediaType string        `json:"mediaType,omitempty"`
+	Blobs     int           `json:"blobs"`
+	Bytes     int64         `json:"bytes"`
+	Missing   []MissingBlob `json:"missing"`
+	// Error is why the image's graph cannot be read ("" normally).
+	Error string `json:"error,omitempty"`
+}
+
+// MissingBlob is a selected blob the layout lacks.
+type MissingBlob struct {
+	Digest   digest.Digest `json:"digest"`
+	Role     layout.Role   `json:"role"`
+	Size     int64         `json:"size,omitempty"`
+	Platform string        `json:"platform,omitempty"`
+}
+
+// Status reports each configured image's pin, platforms, size and what is
+// missing, without the network and without rehashing layers.
+func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
+	l := layout.New(cfg.LayoutDir())
+	rep := &StatusReport{Config: cfg.Path, Layout: l.Root(), Images: []ImageStatus{}, Unconfigured: []string{}}
+	idx := &ocispec.Index{}
+	if l.Exists() {
+		lock, err := l.Lock(ctx, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+		if idx, err = l.ReadIndex(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		} else if err != nil {
+			idx = &ocispec.Index{}
+		}
+	}
+	for _, im := range cfg.Images {
+		st := ImageStatus{Name: im.Name(), Digest: im.Digest, Platforms: im.Platforms.Strings(), Vendored: []string{}, Missing: []MissingBlob{}}
+		top := ocispec.Descriptor{Digest: im.Digest}
+		if d, ok := layout.Lookup(idx, im.Name()); ok && d.Digest == im.Digest {
+			st.InIndex, top = true, d
+		}
+		inv, err := l.Inventory(ctx, top, im.Platforms)
+		if err != nil {
+			st.Error = err.Error()
+			rep.Images = append(rep.Images, st)
+			continue
+		}
+		st.MediaType = inv.Top.MediaType
+		st.Blobs, st.Bytes = len(inv.Present), inv.Bytes()
+		for _, p := range inv.Platforms() {
+			st.Vendored = append(st.Vendored, platform.FromOCI(p).String())
+		}
+		for _, b := range inv.Missing {
+			m := MissingBlob{Digest: b.Digest, Role: b.Role, Size: b.Size}
+			if b.Platform != nil {
+				m.Platform = platform.FromOCI(*b.Platform).String()
+			}
+			st.Missing = append(st.Missing, m)
+		}
+		st.Complete = st.InIndex && inv.Complete()
+		rep.Images = append(rep.Images, st)
+	}
+	for _, d := range idx.Manifests {
+		name := layout.NameOf(d)
+		found := false
+		for _, im := range cfg.Images {
+			found = found || im.Name() == name
+		}
+		if !found {
+			rep.Unconfigured = append(rep.Unconfigured, name)
+		}
+	}
+	return rep, nil
+}
