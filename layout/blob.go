@@ -30,7 +30,9 @@ func (l *Layout) BlobPath(d digest.Digest) (string, error) {
 
 // RelBlobPath is BlobPath relative to the layout's root, with slashes, as
 // reports print it ("blobs/sha256/4abc...").
-func RelBlobPath(d digest.Digest) string { return BlobsDir + "/" + d.Algorithm().String() + "/" + d.Encoded() }
+func RelBlobPath(d digest.Digest) string {
+	return BlobsDir + "/" + d.Algorithm().String() + "/" + d.Encoded()
+}
 
 // BlobSize returns the size of the stored blob d, or fs.ErrNotExist. A
 // symlink or a non-regular file in its place is an error, never followed.

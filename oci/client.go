@@ -373,4 +373,3 @@ func (c *Client) Ping(ctx context.Context, ref Reference) error {
 	}
 	return last
 }
-
