@@ -58,7 +58,7 @@ type SyncResult struct {
 	// Removed are index.json entries dropped because vendorimg.yaml no
 	// longer lists them (their blobs stay until gc).
 	Removed []string `json:"removed"`
-	// Fetched and FetchedBytes count the blobs downloaded.
+	// Fetched and FetchedBytes count the blobs downloaded, each once.
 	Fetched      int   `json:"fetched"`
 	FetchedBytes int64 `json:"fetchedBytes"`
 	// IndexChanged says whether index.json's bytes changed.
@@ -73,11 +73,13 @@ type ImageResult struct {
 	Digest    digest.Digest `json:"digest"`
 	MediaType string        `json:"mediaType,omitempty"`
 	// Platforms are the platforms now stored.
-	Platforms    []string `json:"platforms"`
-	Blobs        int      `json:"blobs"`
-	Bytes        int64    `json:"bytes"`
-	Fetched      int      `json:"fetched"`
-	FetchedBytes int64    `json:"fetchedBytes"`
+	Platforms []string `json:"platforms"`
+	Blobs     int      `json:"blobs"`
+	Bytes     int64    `json:"bytes"`
+	// Fetched and FetchedBytes count the image's blobs downloaded in this
+	// run; a blob shared by two images counts for both.
+	Fetched      int   `json:"fetched"`
+	FetchedBytes int64 `json:"fetchedBytes"`
 	// Error is why the image could not be synced ("" on success).
 	Error string `json:"error,omitempty"`
 	err   error
@@ -166,8 +168,6 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 		}
 		r.Blobs, r.Bytes = len(inv.Present), inv.Bytes()
 		r.Fetched, r.FetchedBytes = s.fetchedFor(p)
-		res.Fetched += r.Fetched
-		res.FetchedBytes += r.FetchedBytes
 		entries = append(entries, layout.Entry(inv.Top, p.image.Name()))
 		s.emit(Event{Kind: EventImageDone, Image: p.image.Name(), Digest: p.image.Digest})
 		res.Images = append(res.Images, r)
@@ -177,6 +177,12 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 			res.Removed = append(res.Removed, name)
 		}
 	}
+	s.emitMu.Lock()
+	for _, size := range s.fetched {
+		res.Fetched++
+		res.FetchedBytes += size
+	}
+	s.emitMu.Unlock()
 	changed, err := l.WriteIndex(entries)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
@@ -191,7 +192,10 @@ type verifier struct {
 	// tasks are the blobs to hash, keyed by digest and diff_id.
 	tasks map[string]*hashTask
 	order []*hashTask
-	done  atomic.Int64
+	// done and total are the bytes hashed and to hash, for progress.
+	done       atomic.Int64
+	total      atomic.Int64
+	progressMu sync.Mutex
 }
 
 func (v *verifier) add(f Finding) { v.report.Findings = append(v.report.Findings, f) }

@@ -34,27 +34,24 @@ func (v *verifier) queue(d ocispec.Descriptor, image string, diffID digest.Diges
 	v.order = append(v.order, t)
 }
 
-var progressMu sync.Mutex
-
 func (v *verifier) progress(n int64) {
 	done := v.done.Add(n)
 	if v.opts.Progress != nil {
-		progressMu.Lock()
-		v.opts.Progress(done, v.total())
-		progressMu.Unlock()
+		v.progressMu.Lock()
+		v.opts.Progress(done, max(v.total.Load(), done))
+		v.progressMu.Unlock()
 	}
-}
-
-func (v *verifier) total() int64 {
-	var t int64
-	for _, task := range v.order {
-		t += task.desc.Size
-	}
-	return t + v.report.Bytes
 }
 
 // hashAll rehashes the queued blobs in parallel and records findings.
 func (v *verifier) hashAll(ctx context.Context) error {
+	// The total is fixed before the workers start: documents already read
+	// plus every queued blob.
+	total := v.done.Load()
+	for _, t := range v.order {
+		total += t.desc.Size
+	}
+	v.total.Store(total)
 	var mu sync.Mutex
 	hashed := map[digest.Digest]bool{}
 	g, ctx := errgroup.WithContext(ctx)

@@ -253,7 +253,8 @@ func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, a
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, classify(fmt.Errorf("%s %s/%s%s: %w", method, host, repo, path, transport.CheckError(resp, http.StatusOK)))
+	// CheckError's message already says the method, URL and status.
+	return nil, classify(transport.CheckError(resp, http.StatusOK))
 }
 
 // Resolve returns the descriptor of the manifest or index ref's tag points

@@ -146,9 +146,17 @@ func (r Reference) String() string {
 // "docker.io/library/alpine:3.19".
 func (r Reference) Familiar() string {
 	s := r.String()
-	if r.Registry == DockerHub {
-		s = strings.TrimPrefix(s, DockerHub+"/")
-		s = strings.TrimPrefix(s, "library/")
+	if r.Registry != DockerHub {
+		return s
+	}
+	// Shorten only as far as the short form still names r: "library/a/b"
+	// without "library/" would be the user "a"'s repository, and a first
+	// component that looks like a host would become the registry.
+	short := strings.TrimPrefix(s, DockerHub+"/")
+	for _, f := range []string{strings.TrimPrefix(short, "library/"), short} {
+		if again, err := ParseReference(f); err == nil && again == r {
+			return f
+		}
 	}
 	return s
 }

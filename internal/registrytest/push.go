@@ -29,9 +29,20 @@ const (
 // reproducible; images with different seeds share no layer.
 func Image(t testing.TB, platform string, layers int, size int64, seed int64, f Format) v1.Image {
 	t.Helper()
-	img, err := random.Image(size, int64(layers), random.WithSource(rand.NewSource(seed)))
-	if err != nil {
-		t.Fatal(err)
+	layerType := types.DockerLayer
+	if f == OCI {
+		layerType = types.OCILayer
+	}
+	src := rand.NewSource(seed)
+	var img v1.Image = empty.Image
+	for i := 0; i < layers; i++ {
+		l, err := random.Layer(size, layerType, random.WithSource(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {

@@ -1,0 +1,141 @@
+// Command pushrandom pushes an image of random gzip-compressed tar layers
+// to a registry, for benchmarks: pushrandom -ref 127.0.0.1:5000/bench:1
+// -layers 4 -size 64MiB [-platforms linux/amd64,linux/arm64]. It prints
+// the pushed digest.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+func main() {
+	ref := flag.String("ref", "", "where to push, e.g. 127.0.0.1:5000/bench:1")
+	layers := flag.Int("layers", 4, "number of layers")
+	size := flag.String("size", "64MiB", "size of each layer's file (KiB, MiB suffixes)")
+	platforms := flag.String("platforms", "linux/amd64", "comma-separated platforms; more than one pushes an index")
+	flag.Parse()
+	if err := run(*ref, *layers, *size, strings.Split(*platforms, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "pushrandom:", err)
+		os.Exit(1)
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "MiB"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "MiB")
+	case strings.HasSuffix(s, "KiB"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "KiB")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n * mult, err
+}
+
+func layer(size int64) (v1.Layer, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "random.bin", Size: size, Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+		return nil, err
+	}
+	chunk := make([]byte, 1<<20)
+	for left := size; left > 0; left -= int64(len(chunk)) {
+		n := min(left, int64(len(chunk)))
+		if _, err := rand.Read(chunk[:n]); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(chunk[:n]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return static.NewLayer(buf.Bytes(), types.OCILayer), nil
+}
+
+func image(p string, layers int, size int64) (v1.Image, error) {
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	for i := 0; i < layers; i++ {
+		l, err := layer(size)
+		if err != nil {
+			return nil, err
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			return nil, err
+		}
+	}
+	pl, err := v1.ParsePlatform(p)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Variant = pl.OS, pl.Architecture, pl.Variant
+	return mutate.ConfigFile(img, cf)
+}
+
+func run(ref string, layers int, sizeStr string, platforms []string) error {
+	size, err := parseSize(sizeStr)
+	if err != nil {
+		return fmt.Errorf("-size %q: %w", sizeStr, err)
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return err
+	}
+	if len(platforms) == 1 {
+		img, err := image(platforms[0], layers, size)
+		if err != nil {
+			return err
+		}
+		if err := remote.Write(r, img); err != nil {
+			return err
+		}
+		d, _ := img.Digest()
+		fmt.Println(d)
+		return nil
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, p := range platforms {
+		img, err := image(p, layers, size)
+		if err != nil {
+			return err
+		}
+		pl, _ := v1.ParsePlatform(p)
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: pl}})
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		return err
+	}
+	d, _ := idx.Digest()
+	fmt.Println(d)
+	return nil
+}

@@ -1,0 +1,829 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/manifest"
+)
+
+// faultServer is go-containerregistry's in-process registry behind a
+// handler that records every request and can misbehave on chosen ones.
+type faultServer struct {
+	*httptest.Server
+	host string // 127.0.0.1:PORT
+
+	conns atomic.Int64
+
+	mu     sync.Mutex
+	reqs   []string // "METHOD PATH"
+	faults []*fault
+	auth   *tokenAuth
+}
+
+// action answers a request in place of the registry (next).
+type action func(w http.ResponseWriter, r *http.Request, next http.Handler)
+
+type fault struct {
+	match func(*http.Request) bool
+	left  int // answers left; negative: forever
+	act   action
+}
+
+// tokenAuth makes the server demand a bearer token, which its /token
+// endpoint hands out for the right basic credentials.
+type tokenAuth struct{ user, password, token string }
+
+func newFaultServer(t *testing.T) *faultServer {
+	t.Helper()
+	s := &faultServer{}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, reg)
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	s.host = strings.TrimPrefix(s.URL, "http://")
+	return s
+}
+
+func (s *faultServer) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	s.mu.Lock()
+	s.reqs = append(s.reqs, r.Method+" "+r.URL.Path)
+	auth := s.auth
+	var act action
+	for _, f := range s.faults {
+		if f.left != 0 && f.match(r) {
+			f.left--
+			act = f.act
+			break
+		}
+	}
+	s.mu.Unlock()
+	if auth != nil {
+		if r.URL.Path == "/token" {
+			if u, p, ok := r.BasicAuth(); !ok || u != auth.user || p != auth.password {
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`, http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"token":%q}`, auth.token)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+auth.token {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="faultserver"`, s.host))
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}`, http.StatusUnauthorized)
+			return
+		}
+	}
+	if act != nil {
+		act(w, r, next)
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// on makes the server answer the next n requests that match with act (n
+// negative: all of them). Faults are tried in the order they were added.
+func (s *faultServer) on(match func(*http.Request) bool, n int, act action) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{match: match, left: n, act: act})
+}
+
+func (s *faultServer) requireToken(user, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = &tokenAuth{user: user, password: password, token: "tok-" + user}
+}
+
+// requests returns the requests since the last reset.
+func (s *faultServer) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reqs)
+}
+
+func (s *faultServer) count(method, path string) int {
+	n := 0
+	for _, r := range s.requests() {
+		if r == method+" "+path {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *faultServer) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = nil
+	s.conns.Store(0)
+}
+
+// request matches method (any if "") and a path ending in suffix.
+func request(method, suffix string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return (method == "" || r.Method == method) && strings.HasSuffix(r.URL.Path, suffix)
+	}
+}
+
+// respond answers with code and the given header pairs.
+func respond(code int, header ...string) action {
+	return func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		http.Error(w, http.StatusText(code), code)
+	}
+}
+
+// rewrite lets the registry answer, then changes the headers and body
+// before they are sent; Content-Length follows the new body.
+func rewrite(f func(h http.Header, body []byte) []byte) action {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := f(rec.Header(), rec.Body.Bytes())
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		if r.Method != http.MethodHead {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}
+}
+
+// truncate lets the registry answer, announces the full length, sends half
+// the body and drops the connection.
+func truncate() action {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		body := rec.Body.Bytes()
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// fastRetry keeps retries to milliseconds.
+var fastRetry = WithRetry(RetryPolicy{Attempts: 3, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+
+// anonymous is a keychain with no credentials, so tests never read the
+// machine's docker config.
+var anonymous = WithKeychain(authn.NewMultiKeychain())
+
+type basicKeychain struct{ user, password string }
+
+func (k basicKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return &authn.Basic{Username: k.user, Password: k.password}, nil
+}
+
+func mustRef(t *testing.T, s string) Reference {
+	t.Helper()
+	ref, err := ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// pushImage pushes a small random OCI image to s as repo:tag and returns
+// it with its descriptor.
+func pushImage(t *testing.T, s *faultServer, repoTag string, seed int64) (v1.Image, ocispec.Descriptor) {
+	t.Helper()
+	img := registrytest.Image(t, "linux/amd64", 1, 1024, seed, registrytest.OCI)
+	d := registrytest.Push(t, s.host+"/"+repoTag, img)
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reset()
+	return img, ocispec.Descriptor{MediaType: manifest.MediaTypeOCIManifest, Digest: d, Size: int64(len(raw))}
+}
+
+func TestResolveTagWithOneHead(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 1)
+	s.requireToken("ci", "s3cret")
+	c := NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry)
+
+	got, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+	if err != nil {
+		t.Fatalf("Resolve = %v", err)
+	}
+	if got.Digest != want.Digest || got.Size != want.Size || got.MediaType != want.MediaType {
+		t.Errorf("Resolve = %+v, want %+v", got, want)
+	}
+	wantReqs := []string{"GET /v2/", "GET /token", "HEAD /v2/app/web/manifests/1"}
+	if reqs := s.requests(); !slices.Equal(reqs, wantReqs) {
+		t.Errorf("requests = %q, want %q", reqs, wantReqs)
+	}
+}
+
+func TestResolveWithoutDigestHeaderHashesBody(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 2)
+	s.on(request(http.MethodHead, "/manifests/1"), -1, rewrite(func(h http.Header, b []byte) []byte {
+		h.Del("Docker-Content-Digest")
+		return b
+	}))
+	c := NewClient(anonymous, fastRetry)
+
+	got, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+	if err != nil {
+		t.Fatalf("Resolve = %v", err)
+	}
+	if got.Digest != want.Digest || got.Size != want.Size || got.MediaType != want.MediaType {
+		t.Errorf("Resolve = %+v, want %+v", got, want)
+	}
+	wantReqs := []string{"GET /v2/", "HEAD /v2/app/web/manifests/1", "GET /v2/app/web/manifests/1"}
+	if reqs := s.requests(); !slices.Equal(reqs, wantReqs) {
+		t.Errorf("requests = %q, want %q", reqs, wantReqs)
+	}
+}
+
+func TestResolveDigestReference(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 3)
+	c := NewClient(anonymous, fastRetry)
+	ref := mustRef(t, s.host+"/app/web@"+want.Digest.String())
+
+	got, err := c.Resolve(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("Resolve(%s) = %v", ref, err)
+	}
+	if got.Digest != want.Digest || got.Size != want.Size {
+		t.Errorf("Resolve(%s) = %+v, want %+v", ref, got, want)
+	}
+	if n := s.count(http.MethodHead, "/v2/app/web/manifests/"+want.Digest.String()); n != 1 {
+		t.Errorf("HEAD by digest sent %d times, want 1", n)
+	}
+}
+
+func TestResolveDigestReferenceServedOtherBytes(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 4)
+	// The registry claims another digest and serves other bytes.
+	s.on(request("", "/manifests/"+want.Digest.String()), -1, rewrite(func(h http.Header, b []byte) []byte {
+		other := append(bytes.Clone(b), ' ')
+		h.Set("Docker-Content-Digest", digest.FromBytes(other).String())
+		return other
+	}))
+	c := NewClient(anonymous, fastRetry)
+
+	_, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web@"+want.Digest.String()))
+	if !errors.Is(err, errs.ErrDigestMismatch) {
+		t.Fatalf("Resolve = %v, want %v", err, errs.ErrDigestMismatch)
+	}
+}
+
+func TestResolveNotFound(t *testing.T) {
+	s := newFaultServer(t)
+	pushImage(t, s, "app/web:1", 5)
+	c := NewClient(anonymous, fastRetry)
+
+	_, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:2"))
+	if !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
+	}
+	if !strings.Contains(err.Error(), "app/web:2") {
+		t.Errorf("Resolve error %q does not name the reference", err)
+	}
+	if n := s.count(http.MethodHead, "/v2/app/web/manifests/2"); n != 1 {
+		t.Errorf("404 was asked %d times, want 1 (not retried)", n)
+	}
+}
+
+func TestResolveBadCredentials(t *testing.T) {
+	s := newFaultServer(t)
+	pushImage(t, s, "app/web:1", 6)
+	s.requireToken("ci", "s3cret")
+	for _, tc := range []struct {
+		name string
+		opt  Option
+	}{
+		{"wrong password", WithKeychain(basicKeychain{"ci", "wrong-password"})},
+		{"no credentials", anonymous},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClient(tc.opt, fastRetry)
+			_, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+			if !errors.Is(err, errs.ErrUnauthorized) {
+				t.Fatalf("Resolve = %v, want %v", err, errs.ErrUnauthorized)
+			}
+			if strings.Contains(err.Error(), "wrong-password") {
+				t.Errorf("Resolve error %q shows the password", err)
+			}
+		})
+	}
+}
+
+func TestManifestExactBytes(t *testing.T) {
+	s := newFaultServer(t)
+	_, child := pushImage(t, s, "app/web:child", 7)
+	// A manifest list as a hand-written tool might produce it: escaped
+	// slashes, tabs, CRLF, keys out of order. Re-marshalling would change
+	// every one of these, and the digest with them.
+	raw := []byte("{\r\n\t\"schemaVersion\":\t2,\r\n\t\"mediaType\": \"application\\/vnd.docker.distribution.manifest.list.v2+json\",\r\n" +
+		"\t\"manifests\": [ {\"size\": " + fmt.Sprint(child.Size) + ", \"mediaType\": \"application\\/vnd.oci.image.manifest.v1+json\"," +
+		" \"digest\": \"" + child.Digest.String() + "\", \"platform\": {\"os\": \"linux\", \"architecture\": \"amd64\"}} ]\r\n}   \n")
+	d := registrytest.Push(t, s.host+"/app/web:list", registrytest.Raw{Bytes: raw, Type: types.DockerManifestList})
+	if d != digest.FromBytes(raw) {
+		t.Fatalf("pushed digest %s, want %s", d, digest.FromBytes(raw))
+	}
+	c := NewClient(anonymous, fastRetry)
+	ref := mustRef(t, s.host+"/app/web:list")
+
+	got, mt, err := c.Manifest(context.Background(), ref, d)
+	if err != nil {
+		t.Fatalf("Manifest = %v", err)
+	}
+	if !bytes.Equal(got, raw) {
+		t.Errorf("Manifest bytes =\n%q\nwant\n%q", got, raw)
+	}
+	if mt != manifest.MediaTypeDockerList {
+		t.Errorf("Manifest media type = %q, want %q", mt, manifest.MediaTypeDockerList)
+	}
+	desc, err := c.Resolve(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("Resolve = %v", err)
+	}
+	if desc.Digest != d || desc.Size != int64(len(raw)) || desc.MediaType != manifest.MediaTypeDockerList {
+		t.Errorf("Resolve = %+v, want %s, %d bytes, %s", desc, d, len(raw), manifest.MediaTypeDockerList)
+	}
+}
+
+func TestManifestWrongBytes(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 8)
+	s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, rewrite(func(_ http.Header, b []byte) []byte {
+		b = bytes.Clone(b)
+		b[len(b)-2] ^= 1
+		return b
+	}))
+	c := NewClient(anonymous, fastRetry)
+
+	raw, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+	if !errors.Is(err, errs.ErrDigestMismatch) {
+		t.Fatalf("Manifest = %v, want %v", err, errs.ErrDigestMismatch)
+	}
+	if raw != nil {
+		t.Errorf("Manifest returned %d bytes with its error", len(raw))
+	}
+	if !strings.Contains(err.Error(), want.Digest.String()) {
+		t.Errorf("Manifest error %q does not name %s", err, want.Digest)
+	}
+}
+
+func TestManifestTooLarge(t *testing.T) {
+	huge := bytes.Repeat([]byte(" "), manifest.MaxManifestSize+1)
+	for _, tc := range []struct {
+		name string
+		act  action
+	}{
+		{"announced", rewrite(func(http.Header, []byte) []byte { return huge })},
+		{"chunked", func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+			w.Header().Set("Content-Type", manifest.MediaTypeOCIManifest)
+			for i := 0; i < len(huge); i += 64 << 10 {
+				if _, err := w.Write(huge[i:min(i+64<<10, len(huge))]); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newFaultServer(t)
+			_, want := pushImage(t, s, "app/web:1", 9)
+			s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, tc.act)
+			c := NewClient(anonymous, fastRetry)
+
+			_, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+			if !errors.Is(err, errs.ErrTooLarge) {
+				t.Fatalf("Manifest = %v, want %v", err, errs.ErrTooLarge)
+			}
+		})
+	}
+}
+
+func TestBlob(t *testing.T) {
+	s := newFaultServer(t)
+	img, _ := pushImage(t, s, "app/web:1", 10)
+	desc := blobOf(t, img)
+	ref := mustRef(t, s.host+"/app/web:1")
+	c := NewClient(anonymous, fastRetry)
+
+	t.Run("streams", func(t *testing.T) {
+		rc, err := c.Blob(context.Background(), ref, desc)
+		if err != nil {
+			t.Fatalf("Blob = %v", err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := digest.FromBytes(b); got != desc.Digest || int64(len(b)) != desc.Size {
+			t.Errorf("Blob read %d bytes hashing to %s, want %d bytes, %s", len(b), got, desc.Size, desc.Digest)
+		}
+	})
+	t.Run("cut short", func(t *testing.T) {
+		s.on(request(http.MethodGet, "/blobs/"+desc.Digest.String()), 1, truncate())
+		rc, err := c.Blob(context.Background(), ref, desc)
+		if err != nil {
+			t.Fatalf("Blob = %v", err)
+		}
+		defer rc.Close()
+		_, err = io.ReadAll(rc)
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !Transient(err) {
+			t.Errorf("reading a cut body = %v, want a transient %v", err, io.ErrUnexpectedEOF)
+		}
+	})
+	t.Run("length disagrees", func(t *testing.T) {
+		bad := desc
+		bad.Size++
+		rc, err := c.Blob(context.Background(), ref, bad)
+		if !errors.Is(err, errs.ErrSizeMismatch) {
+			t.Fatalf("Blob = %v, want %v", err, errs.ErrSizeMismatch)
+		}
+		if rc != nil {
+			t.Errorf("Blob returned a body with its error")
+		}
+		for _, n := range []string{fmt.Sprint(desc.Size), fmt.Sprint(bad.Size), desc.Digest.String()} {
+			if !strings.Contains(err.Error(), n) {
+				t.Errorf("Blob error %q does not say %s", err, n)
+			}
+		}
+	})
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 11)
+	s.on(request(http.MethodHead, "/manifests/1"), 1, respond(http.StatusTooManyRequests, "Retry-After", "1"))
+	c := NewClient(anonymous, fastRetry)
+
+	start := time.Now()
+	got, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("Resolve = %v", err)
+	}
+	if got.Digest != want.Digest {
+		t.Errorf("Resolve = %s, want %s", got.Digest, want.Digest)
+	}
+	if elapsed < 950*time.Millisecond {
+		t.Errorf("Resolve took %v, want at least the 1s Retry-After asked for", elapsed)
+	}
+	if n := s.count(http.MethodHead, "/v2/app/web/manifests/1"); n != 2 {
+		t.Errorf("HEAD sent %d times, want 2", n)
+	}
+}
+
+func TestRetryServerErrorThenSuccess(t *testing.T) {
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			s := newFaultServer(t)
+			_, want := pushImage(t, s, "app/web:1", 12)
+			s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), 2, respond(code))
+			c := NewClient(anonymous, fastRetry)
+
+			raw, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+			if err != nil {
+				t.Fatalf("Manifest = %v", err)
+			}
+			if digest.FromBytes(raw) != want.Digest {
+				t.Errorf("Manifest bytes hash to %s, want %s", digest.FromBytes(raw), want.Digest)
+			}
+			if n := s.count(http.MethodGet, "/v2/app/web/manifests/"+want.Digest.String()); n != 3 {
+				t.Errorf("GET sent %d times, want 3", n)
+			}
+		})
+	}
+}
+
+func TestRetryGivesUp(t *testing.T) {
+	for _, code := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			s := newFaultServer(t)
+			_, want := pushImage(t, s, "app/web:1", 13)
+			s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, respond(code))
+			c := NewClient(anonymous, WithRetry(RetryPolicy{Attempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}))
+
+			_, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+			if err == nil {
+				t.Fatal("Manifest succeeded against a failing registry")
+			}
+			if !strings.Contains(err.Error(), fmt.Sprint(code)) {
+				t.Errorf("Manifest error %q does not give the status %d", err, code)
+			}
+			if n := s.count(http.MethodGet, "/v2/app/web/manifests/"+want.Digest.String()); n != 4 {
+				t.Errorf("GET sent %d times, want 4 (Attempts)", n)
+			}
+		})
+	}
+}
+
+// countingTransport counts the requests that reach the network.
+type countingTransport struct {
+	inner http.RoundTripper
+	n     atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.inner.RoundTrip(r)
+}
+
+func TestRefusedConnectionIsNotRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close() // nothing listens there now
+
+	ct := &countingTransport{inner: http.DefaultTransport.(*http.Transport).Clone()}
+	c := NewClient(anonymous, WithTransport(ct), WithRetry(RetryPolicy{Attempts: 5, MinBackoff: 2 * time.Second}))
+	start := time.Now()
+	_, err = c.Resolve(context.Background(), mustRef(t, host+"/app/web:1"))
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("Resolve succeeded with nothing listening")
+	}
+	if !strings.Contains(err.Error(), "refused") {
+		t.Errorf("Resolve error %q does not say the connection was refused", err)
+	}
+	if elapsed > 1500*time.Millisecond {
+		t.Errorf("Resolve took %v: a refused connection was retried", elapsed)
+	}
+	// One https and one plain http attempt of the ping, nothing more.
+	if n := ct.n.Load(); n > 2 {
+		t.Errorf("%d requests reached the transport, want at most 2", n)
+	}
+}
+
+// redirectDialer sends every connection to addr, whatever host the URL
+// names, so a test can use a non-loopback name without leaving the machine.
+func redirectDialer(addr string) *http.Transport {
+	var d net.Dialer
+	return &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+func TestInsecureHost(t *testing.T) {
+	s := newFaultServer(t)
+	_, want := pushImage(t, s, "app/web:1", 14)
+	// A private address: go-containerregistry would fall back to http for
+	// it; vendorimg must not unless told.
+	const host = "10.0.0.1:5000"
+	ref := mustRef(t, host+"/app/web:1")
+
+	t.Run("refused", func(t *testing.T) {
+		s.reset()
+		c := NewClient(anonymous, fastRetry, WithTransport(redirectDialer(s.Listener.Addr().String())))
+		_, err := c.Resolve(context.Background(), ref)
+		if !errors.Is(err, errs.ErrInsecure) {
+			t.Fatalf("Resolve = %v, want %v", err, errs.ErrInsecure)
+		}
+		if reqs := s.requests(); len(reqs) != 0 {
+			t.Errorf("the registry got %q over plain http", reqs)
+		}
+	})
+	t.Run("declared", func(t *testing.T) {
+		s.reset()
+		c := NewClient(anonymous, fastRetry, WithTransport(redirectDialer(s.Listener.Addr().String())), WithInsecure(host))
+		got, err := c.Resolve(context.Background(), ref)
+		if err != nil {
+			t.Fatalf("Resolve = %v", err)
+		}
+		if got.Digest != want.Digest {
+			t.Errorf("Resolve = %s, want %s", got.Digest, want.Digest)
+		}
+	})
+}
+
+func TestMirror(t *testing.T) {
+	ctx := context.Background()
+	t.Run("used", func(t *testing.T) {
+		mirror, canonical := newFaultServer(t), newFaultServer(t)
+		img, want := pushImage(t, mirror, "app/web:1", 15)
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.host: mirror.host}))
+		ref := mustRef(t, canonical.host+"/app/web:1")
+
+		got, err := c.Resolve(ctx, ref)
+		if err != nil {
+			t.Fatalf("Resolve = %v", err)
+		}
+		if got.Digest != want.Digest {
+			t.Errorf("Resolve = %s, want %s", got.Digest, want.Digest)
+		}
+		if _, _, err := c.Manifest(ctx, ref, want.Digest); err != nil {
+			t.Fatalf("Manifest = %v", err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := c.Blob(ctx, ref, ocispec.Descriptor{Digest: digest.Digest(m.Config.Digest.String()), Size: m.Config.Size})
+		if err != nil {
+			t.Fatalf("Blob = %v", err)
+		}
+		rc.Close()
+		if n := canonical.conns.Load(); n != 0 {
+			t.Errorf("the registry got %d connections (%q) although its mirror works", n, canonical.requests())
+		}
+		if len(mirror.requests()) < 3 {
+			t.Errorf("the mirror got %q, want the HEAD and both GETs", mirror.requests())
+		}
+	})
+	t.Run("falls back", func(t *testing.T) {
+		mirror, canonical := newFaultServer(t), newFaultServer(t)
+		_, want := pushImage(t, canonical, "app/web:1", 16)
+		var logs bytes.Buffer
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.host: mirror.host}),
+			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+
+		got, err := c.Resolve(ctx, mustRef(t, canonical.host+"/app/web:1"))
+		if err != nil {
+			t.Fatalf("Resolve = %v", err)
+		}
+		if got.Digest != want.Digest {
+			t.Errorf("Resolve = %s, want %s", got.Digest, want.Digest)
+		}
+		if n := mirror.count(http.MethodHead, "/v2/app/web/manifests/1"); n != 1 {
+			t.Errorf("the mirror got the HEAD %d times, want 1", n)
+		}
+		if !strings.Contains(logs.String(), "mirror failed") {
+			t.Errorf("no debug log of the fallback:\n%s", logs.String())
+		}
+	})
+	t.Run("both fail", func(t *testing.T) {
+		mirror, canonical := newFaultServer(t), newFaultServer(t)
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.host: mirror.host}))
+
+		_, err := c.Resolve(ctx, mustRef(t, canonical.host+"/app/web:1"))
+		if !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
+		}
+		for _, h := range []string{mirror.host, canonical.host} {
+			if !strings.Contains(err.Error(), h+"/v2/app/web") {
+				t.Errorf("Resolve error %q does not say what %s answered", err, h)
+			}
+		}
+	})
+}
+
+// isolateDockerConfig points every place go-containerregistry's default
+// keychain looks at into a temporary folder and writes config.json there
+// with the given auths.
+func isolateDockerConfig(t *testing.T, auths map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"} {
+		t.Setenv(v, filepath.Join(dir, "empty"))
+	}
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
+	cfg := map[string]map[string]map[string]string{"auths": {}}
+	for host, auth := range auths {
+		cfg["auths"][host] = map[string]string{"auth": auth}
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "docker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "docker", "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDockerConfigCredentials(t *testing.T) {
+	const user, password = "vendor", "pa55-Wörd-7f3e91"
+	reg := registrytest.Start(t, registrytest.Options{User: user, Password: password})
+	img := registrytest.Image(t, "linux/amd64", 1, 512, 17, registrytest.OCI)
+	want := registrytest.Push(t, reg.Host+"/app/web:1", img, remote.WithAuth(&authn.Basic{Username: user, Password: password}))
+	ref := mustRef(t, reg.Host+"/app/web:1")
+
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		name   string
+		auths  map[string]string
+		secret string
+		err    error
+	}{
+		{"right", map[string]string{reg.Host: b64(user + ":" + password)}, password, nil},
+		{"wrong", map[string]string{reg.Host: b64(user + ":" + password + "-wrong")}, password + "-wrong", errs.ErrUnauthorized},
+		{"none", nil, password, errs.ErrUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			isolateDockerConfig(t, tc.auths)
+			var logs bytes.Buffer
+			c := NewClient(fastRetry, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+
+			got, err := c.Resolve(context.Background(), ref)
+			if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+				t.Fatalf("Resolve = %v, want %v", err, tc.err)
+			}
+			if err == nil && got.Digest != want {
+				t.Errorf("Resolve = %s, want %s", got.Digest, want)
+			}
+			if err == nil {
+				rc, err := c.Blob(context.Background(), ref, blobOf(t, img))
+				if err != nil {
+					t.Fatalf("Blob = %v", err)
+				}
+				rc.Close()
+			}
+			if logs.Len() == 0 {
+				t.Fatal("nothing logged at debug level")
+			}
+			text := logs.String()
+			if err != nil {
+				text += err.Error()
+			}
+			for _, s := range []string{tc.secret, url64(tc.secret), b64(user + ":" + tc.secret)} {
+				if strings.Contains(text, s) {
+					t.Errorf("%q appears in the logs or the error:\n%s", s, text)
+				}
+			}
+		})
+	}
+}
+
+// url64 is the URL-safe base64 form, in case a secret leaks that way.
+func url64(s string) string { return base64.URLEncoding.EncodeToString([]byte(s)) }
+
+func blobOf(t *testing.T, img v1.Image) ocispec.Descriptor {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.Layers[0]
+	return ocispec.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size}
+}
+
+func TestPing(t *testing.T) {
+	s := newFaultServer(t)
+	s.requireToken("ci", "s3cret")
+	ref := mustRef(t, s.host+"/app/web:1")
+
+	if err := NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry).Ping(context.Background(), ref); err != nil {
+		t.Errorf("Ping = %v", err)
+	}
+	if err := NewClient(WithKeychain(basicKeychain{"ci", "nope"}), fastRetry).Ping(context.Background(), ref); !errors.Is(err, errs.ErrUnauthorized) {
+		t.Errorf("Ping = %v, want %v", err, errs.ErrUnauthorized)
+	}
+	for _, r := range s.requests() {
+		if strings.Contains(r, "/manifests/") || strings.Contains(r, "/blobs/") {
+			t.Errorf("Ping fetched %s", r)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package vendorimg_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/internal/registrytest"
+)
+
+// bigImage pushes an image of n uncompressed random layers of size bytes.
+func bigImage(t *testing.T, ref string, n int, size int) string {
+	t.Helper()
+	img := empty.Image
+	for i := 0; i < n; i++ {
+		b := make([]byte, size)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		img, err = mutate.AppendLayers(img, static.NewLayer(b, types.OCIUncompressedLayer))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return registrytest.Push(t, ref, img).String()
+}
+
+// TestKilledSyncLeavesVerifiableLayout kills "vendorimg sync" with SIGKILL
+// at many points of a download and checks, after each, that verify passes
+// or reports the layout incomplete (never corrupt), and that the next sync
+// completes it (Promise 5).
+func TestKilledSyncLeavesVerifiableLayout(t *testing.T) {
+	bin := vendorimgBinary(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	pin := bigImage(t, reg.Host+"/crash/x:1", 4, 2<<20)
+	// 8 MiB at 16 MB/s: about half a second per full sync, so the kills
+	// land before, during and between blobs.
+	proxy := startThrottle(t, reg.Host, 16<<20)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n  - ref: %s/crash/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, proxy.Addr, reg.Host, pin))
+
+	sawIncomplete := false
+	for i, delay := range []time.Duration{0, 5, 15, 30, 60, 100, 150, 200, 250, 300, 350, 400} {
+		cmd := exec.Command(bin, "-C", dir, "sync", "-q")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		rep, err := vendorimg.Verify(context.Background(), cfg, vendorimg.VerifyOptions{})
+		if err != nil {
+			t.Fatalf("kill %d after %v: Verify() = %v", i, delay, err)
+		}
+		if !rep.OK() && !rep.Incomplete() {
+			t.Fatalf("kill %d after %v: Verify() found corruption: %v", i, delay*time.Millisecond, rep.Findings)
+		}
+		sawIncomplete = sawIncomplete || rep.Incomplete()
+	}
+	if !sawIncomplete {
+		t.Errorf("no kill left the layout incomplete: the test did not interrupt any download")
+	}
+	out, err := exec.Command(bin, "-C", dir, "sync").CombinedOutput()
+	if err != nil {
+		t.Fatalf("final sync: %v\n%s", err, out)
+	}
+	mustVerify(t, cfg, false)
+}
+
+// TestConcurrentSyncsAreSerialised runs two syncs on one layout at once:
+// both succeed, one waits for the other's lock, and every blob is fetched
+// once.
+func TestConcurrentSyncsAreSerialised(t *testing.T) {
+	bin := vendorimgBinary(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	pin := bigImage(t, reg.Host+"/lock/x:1", 2, 2<<20)
+	proxy := startThrottle(t, reg.Host, 16<<20)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n  - ref: %s/lock/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, proxy.Addr, reg.Host, pin))
+	// Create the layout first so that both processes lock the same folder.
+	if out, err := exec.Command(bin, "-C", dir, "status").CombinedOutput(); err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	reg.ResetLog()
+	var outs [2]bytes.Buffer
+	var cmds [2]*exec.Cmd
+	for i := range cmds {
+		cmds[i] = exec.Command(bin, "-C", dir, "sync")
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("sync %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	if !strings.Contains(outs[0].String()+outs[1].String(), "waiting for another vendorimg") {
+		t.Errorf("neither sync waited for the lock:\n%s\n%s", outs[0].String(), outs[1].String())
+	}
+	gets := map[string]int{}
+	for _, r := range reg.Requests() {
+		if strings.HasPrefix(r, "GET /v2/lock/x/blobs/") {
+			gets[r]++
+		}
+	}
+	for r, n := range gets {
+		if n != 1 {
+			t.Errorf("%s requested %d times, want once", r, n)
+		}
+	}
+	if len(gets) != 3 {
+		t.Errorf("blob requests = %v, want 3 (config and 2 layers)", gets)
+	}
+	mustVerify(t, cfg, false)
+}
+
+// TestSyncMemoryIsFlat syncs a small and a large image in separate
+// processes and compares their peak RSS: blobs are streamed, so memory
+// does not grow with layer size (Promise 4).
+func TestSyncMemoryIsFlat(t *testing.T) {
+	bin := vendorimgBinary(t)
+	// GNU time measures the peak RSS of a process it starts itself: the
+	// rusage of a child of this (large) test process would include the
+	// high-water mark it inherits at fork.
+	timeBin := lookPath(t, "/usr/bin/time", "time")
+	reg := registrytest.Start(t, registrytest.Options{})
+	peakOf := func(args ...string) int64 {
+		out, err := exec.Command(timeBin, append([]string{"-f", "maxrss=%M"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		i := strings.LastIndex(string(out), "maxrss=")
+		kb, err := strconv.ParseInt(strings.TrimSpace(string(out[i+len("maxrss="):])), 10, 64)
+		if i < 0 || err != nil {
+			t.Fatalf("no maxrss in %q", out)
+		}
+		return kb * 1024
+	}
+	peak := func(name string, size int) int64 {
+		pin := bigImage(t, reg.Host+"/mem/"+name+":1", 1, size)
+		dir := t.TempDir()
+		writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s/mem/%s:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, name, pin))
+		return max(peakOf(bin, "-C", dir, "sync", "-q"), peakOf(bin, "-C", dir, "verify", "-q"))
+	}
+	small := peak("small", 1<<20)
+	large := peak("large", 48<<20)
+	t.Logf("peak RSS: 1 MiB layer %d MiB, 48 MiB layer %d MiB", small>>20, large>>20)
+	if large > small+16<<20 {
+		t.Errorf("peak RSS grew from %d MiB to %d MiB with a 48 MiB layer: blobs are not streamed", small>>20, large>>20)
+	}
+}

@@ -1,0 +1,400 @@
+package vendorimg_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/oci"
+)
+
+// flakyRegistry is go-containerregistry's in-process registry behind a
+// handler that counts connections and requests and lets a test take over
+// chosen requests.
+type flakyRegistry struct {
+	*httptest.Server
+	host  string
+	conns atomic.Int64
+
+	mu    sync.Mutex
+	reqs  []string
+	hooks []func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
+}
+
+func newFlakyRegistry(t *testing.T) *flakyRegistry {
+	t.Helper()
+	f := &flakyRegistry{}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.reqs = append(f.reqs, r.Method+" "+r.URL.Path)
+		hooks := f.hooks
+		f.mu.Unlock()
+		for _, h := range hooks {
+			if h(w, r, reg) {
+				return
+			}
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	f.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.Start()
+	t.Cleanup(f.Close)
+	f.host = strings.TrimPrefix(f.URL, "http://")
+	return f
+}
+
+// hook lets h answer requests first; it returns true when it did.
+func (f *flakyRegistry) hook(h func(w http.ResponseWriter, r *http.Request, next http.Handler) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hooks = append(f.hooks, h)
+}
+
+func (f *flakyRegistry) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = nil
+	f.conns.Store(0)
+}
+
+func (f *flakyRegistry) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reqs...)
+}
+
+func (f *flakyRegistry) count(method, path string) int {
+	n := 0
+	for _, r := range f.requests() {
+		if r == method+" "+path {
+			n++
+		}
+	}
+	return n
+}
+
+// flakyImage pushes a two-platform index to f as fault/app:1 and writes a
+// vendorimg.yaml pinning it for linux/amd64 only. It returns the config,
+// the index digest and the amd64 layers.
+func flakyImage(t *testing.T, f *flakyRegistry) (*config.Config, digest.Digest, []v1.Descriptor) {
+	t.Helper()
+	idx := registrytest.Index(t, []string{"linux/amd64", "linux/arm64"}, 2, 8192, 42, registrytest.OCI)
+	top := registrytest.Push(t, f.host+"/fault/app:1", idx)
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Platform.Architecture != "amd64" {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = m.Layers
+	}
+	if len(layers) != 2 {
+		t.Fatalf("the amd64 image has %d layers, want 2", len(layers))
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, config.FileName)
+	yaml := fmt.Sprintf("layout: images\nimages:\n  - ref: %s/fault/app:1\n    digest: %s\n    platforms: [linux/amd64]\n", f.host, top)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reset()
+	return cfg, top, layers
+}
+
+// flakyClient retries within milliseconds and reads no docker config.
+func flakyClient() *oci.Client {
+	return oci.NewClient(oci.WithKeychain(authn.NewMultiKeychain()),
+		oci.WithRetry(oci.RetryPolicy{Attempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
+}
+
+func blobURL(d v1.Descriptor) string { return "/v2/fault/app/blobs/" + d.Digest.String() }
+
+// checkNothingUnverified walks the layout: no temporary file is left, and
+// every blob hashes to its name (Promise 1).
+func checkNothingUnverified(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.Contains(d.Name(), ".tmp") {
+			t.Errorf("temporary file left behind: %s", path)
+		}
+		if d.IsDir() || filepath.Dir(path) != filepath.Join(root, "blobs", "sha256") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != d.Name() {
+			t.Errorf("blob %s hashes to sha256:%x", path, sum)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkVerifies(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	rep, err := vendorimg.Verify(context.Background(), cfg, vendorimg.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("Verify = %v", err)
+	}
+	if !rep.OK() {
+		t.Errorf("Verify found %+v", rep.Findings)
+	}
+}
+
+func TestSyncFaultTruncatedBlobIsRetried(t *testing.T) {
+	f := newFlakyRegistry(t)
+	cfg, _, layers := flakyImage(t, f)
+	var cut atomic.Int64
+	f.hook(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.URL.Path != blobURL(layers[0]) || cut.Add(1) > 1 {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(rec.Body.Len()))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes()[:rec.Body.Len()/3])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // drop the connection mid-body
+	})
+
+	res, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{Client: flakyClient()})
+	if err != nil {
+		t.Fatalf("Sync = %v", err)
+	}
+	if n := f.count(http.MethodGet, blobURL(layers[0])); n != 2 {
+		t.Errorf("the cut layer was fetched %d times, want 2", n)
+	}
+	// Index, manifest, config and two layers.
+	if res.Fetched != 5 {
+		t.Errorf("Sync fetched %d blobs, want 5", res.Fetched)
+	}
+	checkNothingUnverified(t, cfg.LayoutDir())
+	checkVerifies(t, cfg)
+}
+
+func TestSyncFaultWrongBytesLeaveNothing(t *testing.T) {
+	f := newFlakyRegistry(t)
+	cfg, _, layers := flakyImage(t, f)
+	bad := layers[1]
+	f.hook(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.URL.Path != blobURL(bad) {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		b := bytes.Clone(rec.Body.Bytes())
+		b[len(b)/2] ^= 0xff // same length, other bytes
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(b)
+		return true
+	})
+
+	res, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{Client: flakyClient()})
+	if !errors.Is(err, errs.ErrDigestMismatch) {
+		t.Fatalf("Sync = %v, want %v", err, errs.ErrDigestMismatch)
+	}
+	if !strings.Contains(err.Error(), bad.Digest.String()) {
+		t.Errorf("Sync error %q does not name %s", err, bad.Digest)
+	}
+	if res == nil || len(res.Images) != 1 || res.Images[0].Err() == nil {
+		t.Errorf("Sync result %+v does not report the image's failure", res)
+	}
+	if n := f.count(http.MethodGet, blobURL(bad)); n != 1 {
+		t.Errorf("the bad layer was fetched %d times, want 1: a wrong digest is final", n)
+	}
+	l := layout.New(cfg.LayoutDir())
+	path, err := l.BlobPath(digest.Digest(bad.Digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the bad layer is stored (%v)", err)
+	}
+	checkNothingUnverified(t, cfg.LayoutDir())
+	idx, err := l.ReadIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != 0 {
+		t.Errorf("index.json lists %d images after a failed first sync, want 0", len(idx.Manifests))
+	}
+}
+
+func TestSyncFault429StormThenSuccess(t *testing.T) {
+	f := newFlakyRegistry(t)
+	cfg, _, _ := flakyImage(t, f)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var sent atomic.Int64
+	f.hook(func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
+		mu.Lock()
+		seen[r.URL.Path]++
+		n := seen[r.URL.Path]
+		mu.Unlock()
+		if n > 2 {
+			return false
+		}
+		sent.Add(1)
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+		return true
+	})
+
+	res, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{Client: flakyClient()})
+	if err != nil {
+		t.Fatalf("Sync = %v", err)
+	}
+	// The ping, the index, the manifest, the config and two layers, each
+	// refused twice.
+	if n := sent.Load(); n != 12 {
+		t.Errorf("%d answers were 429, want 12 (%q)", n, f.requests())
+	}
+	if res.Fetched != 5 {
+		t.Errorf("Sync fetched %d blobs, want 5", res.Fetched)
+	}
+	checkVerifies(t, cfg)
+}
+
+func TestSyncFaultOffline(t *testing.T) {
+	ctx := context.Background()
+	t.Run("empty layout", func(t *testing.T) {
+		f := newFlakyRegistry(t)
+		cfg, top, _ := flakyImage(t, f)
+		_, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: true, Client: flakyClient()})
+		if !errors.Is(err, errs.ErrOffline) {
+			t.Fatalf("Sync(offline) = %v, want %v", err, errs.ErrOffline)
+		}
+		if !strings.Contains(err.Error(), top.String()) {
+			t.Errorf("Sync(offline) error %q does not list %s", err, top)
+		}
+		if n := f.conns.Load(); n != 0 {
+			t.Errorf("Sync(offline) opened %d connections (%q)", n, f.requests())
+		}
+	})
+	t.Run("missing layers", func(t *testing.T) {
+		f := newFlakyRegistry(t)
+		cfg, _, layers := flakyImage(t, f)
+		if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: flakyClient()}); err != nil {
+			t.Fatalf("Sync = %v", err)
+		}
+		l := layout.New(cfg.LayoutDir())
+		for _, d := range layers {
+			path, err := l.BlobPath(digest.Digest(d.Digest.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.reset()
+
+		_, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: true, Client: flakyClient()})
+		if !errors.Is(err, errs.ErrOffline) {
+			t.Fatalf("Sync(offline) = %v, want %v", err, errs.ErrOffline)
+		}
+		for _, d := range layers {
+			if !strings.Contains(err.Error(), d.Digest.String()) {
+				t.Errorf("Sync(offline) error %q does not list %s", err, d.Digest)
+			}
+		}
+		if n := f.conns.Load(); n != 0 {
+			t.Errorf("Sync(offline) opened %d connections (%q)", n, f.requests())
+		}
+	})
+}
+
+func TestSyncFaultCompleteLayoutIsOffline(t *testing.T) {
+	f := newFlakyRegistry(t)
+	cfg, _, _ := flakyImage(t, f)
+	ctx := context.Background()
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: flakyClient()}); err != nil {
+		t.Fatalf("Sync = %v", err)
+	}
+	indexPath := filepath.Join(cfg.LayoutDir(), "index.json")
+	before, err := os.ReadFile(indexPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reset()
+
+	for _, offline := range []bool{false, true} {
+		res, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: offline, Client: flakyClient()})
+		if err != nil {
+			t.Fatalf("Sync(offline=%v) = %v", offline, err)
+		}
+		if !res.UpToDate || res.Fetched != 0 || res.IndexChanged {
+			t.Errorf("Sync(offline=%v) = %+v, want up to date with nothing fetched", offline, res)
+		}
+	}
+	if n := f.conns.Load(); n != 0 {
+		t.Errorf("Sync on a complete layout opened %d connections (%q)", n, f.requests())
+	}
+	after, err := os.ReadFile(indexPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("index.json changed:\n%s\nwas\n%s", after, before)
+	}
+}
