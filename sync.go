@@ -94,8 +94,9 @@ func (r ImageResult) Err() error { return r.err }
 // configured image, dropping the others. On a complete layout it makes no
 // network request at all. The layout's exclusive lock is held throughout.
 //
-// An image that fails does not stop the others; its old index.json entry,
-// if any, is kept, and the returned error names every failure.
+// An image that fails does not stop the others' downloads, but index.json
+// is rewritten only when every image is complete: a failed sync leaves it
+// as it was, and the returned error names every failure.
 func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
 	return syncImages(ctx, cfg, opts)
 }
@@ -116,16 +117,18 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 	} else if n > 0 {
 		s.logger.Info("removed temporary files left by an interrupted run", "count", n)
 	}
-	old := s.readOldIndex()
+	old, err := s.readOldIndex()
+	if err != nil {
+		return nil, err
+	}
 
 	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Removed: []string{}}
 	plans := make([]*imagePlan, len(cfg.Images))
 	for i, im := range cfg.Images {
-		top := ocispec.Descriptor{Digest: im.Digest}
-		if d, ok := layout.Lookup(old, im.Name()); ok && d.Digest == im.Digest {
-			top = d
-		}
-		plans[i] = &imagePlan{image: im, top: top}
+		// The top-level descriptor is recomputed from the stored bytes, not
+		// taken from index.json: index.json is derived, and a wrong size or
+		// media type in it is corrected rather than trusted.
+		plans[i] = &imagePlan{image: im, top: ocispec.Descriptor{Digest: im.Digest}}
 		s.emit(Event{Kind: EventResolve, Image: im.Name(), Digest: im.Digest})
 		plans[i].err = s.resolve(ctx, plans[i])
 		if ctx.Err() != nil {
@@ -156,9 +159,6 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 			r.err = fmt.Errorf("syncing %s: %w", p.image.Name(), err)
 			r.Error = r.err.Error()
 			failures = append(failures, r.err)
-			if d, ok := layout.Lookup(old, p.image.Name()); ok {
-				entries = append(entries, d)
-			}
 			res.Images = append(res.Images, r)
 			continue
 		}
@@ -183,15 +183,17 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 		res.FetchedBytes += size
 	}
 	s.emitMu.Unlock()
+	if len(failures) > 0 {
+		// index.json changes only when every image is complete: a failed
+		// sync leaves it as it was (the blobs it fetched stay for the next run).
+		return res, errors.Join(failures...)
+	}
 	changed, err := l.WriteIndex(entries)
 	if err != nil {
 		return nil, err
 	}
 	res.IndexChanged = changed
-	res.UpToDate = !changed && res.Fetched == 0 && len(failures) == 0
-	if len(failures) > 0 {
-		return res, errors.Join(failures...)
-	}
+	res.UpToDate = !changed && res.Fetched == 0
 	return res, nil
 }
 
@@ -257,15 +259,18 @@ func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger) *oci.
 	return oci.NewClient(opts...)
 }
 
-func (s *syncer) readOldIndex() *ocispec.Index {
+// readOldIndex reads the current index.json. A missing one is empty; a
+// malformed or hostile one is an error: sync does not overwrite what it
+// cannot read (verify says what is wrong; delete the file to start over).
+func (s *syncer) readOldIndex() (*ocispec.Index, error) {
 	idx, err := s.layout.ReadIndex()
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.logger.Warn("index.json is unreadable and will be rewritten", "error", err)
-		}
-		return &ocispec.Index{}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &ocispec.Index{}, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w (run vendorimg verify; delete index.json to let sync rewrite it)", err)
 	}
-	return idx
+	return idx, nil
 }
 
 // imagePlan is one image's state during a run.

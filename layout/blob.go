@@ -45,6 +45,9 @@ func (l *Layout) BlobSize(d digest.Digest) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return 0, fmt.Errorf("blob %s: %w: %s is a symlink, which vendorimg never follows", d, errs.ErrInvalidLayout, RelBlobPath(d))
+	}
 	if !fi.Mode().IsRegular() {
 		return 0, fmt.Errorf("blob %s: %w: %s is not a regular file", d, errs.ErrInvalidLayout, RelBlobPath(d))
 	}
