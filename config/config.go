@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,7 +173,9 @@ type limitedReader struct {
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
-		return 0, fmt.Errorf("file too large")
+		// EOF, not an error: Load tells a file that is too large by its
+		// length, with a message that wraps errs.ErrConfig.
+		return 0, io.EOF
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]

@@ -27,7 +27,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	p := parser{path: path}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FileError{Path: path, Line: yamlErrorLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		line := yamlErrorLine(err)
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "yaml: "), fmt.Sprintf("line %d: ", line))
+		return nil, &FileError{Path: path, Line: line, Msg: msg}
 	}
 	c := &Config{Path: path, Mirrors: map[string]string{}, doc: &doc}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -285,7 +287,7 @@ func (p parser) image(item *yaml.Node) (Image, error) {
 	var specs []string
 	if platNode.Kind == yaml.ScalarNode {
 		if platNode.Value != "all" {
-			return im, p.errorf(platNode, errs.ErrInvalidPlatform, "platforms must be a list, like [linux/amd64], or all, not %q", platNode.Value)
+			return im, p.errorf(platNode, fmt.Errorf("%w: platforms must be a list, like [linux/amd64], or all, not %q", errs.ErrInvalidPlatform, platNode.Value), "")
 		}
 		specs = []string{"all"}
 	} else if specs, err = p.strList(platNode, "platforms"); err != nil {
@@ -296,7 +298,7 @@ func (p parser) image(item *yaml.Node) (Image, error) {
 		for i, sp := range specs {
 			if _, perr := platform.Parse(sp); perr != nil && sp != "all" && platNode.Kind == yaml.SequenceNode {
 				bad = sp
-				return im, p.errorf(platNode.Content[i], err, "platform %q", bad)
+				return im, p.errorf(platNode.Content[i], perr, "platform %q", bad)
 			}
 		}
 		return im, p.errorf(platNode, unwrapPlatform(err), "platforms")

@@ -20,12 +20,36 @@ import (
 )
 
 // BlobPath is where the blob with digest d lives. It fails for anything but
-// a canonical sha256 digest, so a hostile digest never becomes a path.
+// a canonical sha256 digest, so a hostile digest never becomes a path, and
+// when blobs/ or blobs/sha256 is a symlink (or not a folder), so that no
+// blob is ever read from outside the layout.
 func (l *Layout) BlobPath(d digest.Digest) (string, error) {
 	if err := manifest.CheckDigest(d); err != nil {
 		return "", err
 	}
+	if err := l.checkBlobDirs(); err != nil {
+		return "", err
+	}
 	return filepath.Join(l.blobDir(), d.Encoded()), nil
+}
+
+// checkBlobDirs refuses a blobs/ or blobs/sha256 that is a symlink or not a
+// folder. Folders that do not exist yet are fine (their blobs are absent).
+func (l *Layout) checkBlobDirs() error {
+	for _, dir := range []string{filepath.Join(l.root, BlobsDir), l.blobDir()} {
+		fi, err := os.Lstat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		case err != nil:
+			return err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %s is a symlink, which vendorimg never follows", errs.ErrInvalidLayout, relPath(l.root, dir))
+		case !fi.IsDir():
+			return fmt.Errorf("%w: %s is not a folder", errs.ErrInvalidLayout, relPath(l.root, dir))
+		}
+	}
+	return nil
 }
 
 // RelBlobPath is BlobPath relative to the layout's root, with slashes, as

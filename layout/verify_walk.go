@@ -26,6 +26,11 @@ func (v *verifier) checkLayoutFiles() (*ocispec.Index, bool) {
 		}
 		v.add(Finding{Kind: kind, Path: LayoutFile, Message: "the oci-layout file: " + err.Error()})
 	}
+	if err := v.l.checkBlobDirs(); err != nil {
+		// The stray scan reports the symlink or file; nothing can be read
+		// through it.
+		return nil, false
+	}
 	idx, err := v.l.ReadIndex()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -121,6 +126,9 @@ func (w *graphWalk) stat(d ocispec.Descriptor, required bool, what string) (ok b
 		w.v.add(Finding{Kind: KindMalformed, Image: w.image, Message: fmt.Sprintf("%s descriptor: %v", what, err)})
 		return false
 	}
+	// Referenced even when wrong: a blob of the wrong size is reported as
+	// such, not also as unreferenced (which says gc would remove it).
+	w.v.reached[d.Digest] = true
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -174,7 +175,9 @@ func CheckDescriptor(d ocispec.Descriptor) error {
 
 // CheckDigest accepts only canonical sha256 digests.
 func CheckDigest(d digest.Digest) error {
-	if d.Algorithm() != digest.SHA256 || !hexPattern.MatchString(d.Encoded()) {
+	// Not d.Algorithm(): it panics on a digest without a colon.
+	algo, hex, _ := strings.Cut(string(d), ":")
+	if digest.Algorithm(algo) != digest.SHA256 || !hexPattern.MatchString(hex) {
 		return fmt.Errorf("%w %q: want sha256:<64 lowercase hex>", errs.ErrInvalidDigest, string(d))
 	}
 	return nil
