@@ -70,6 +70,9 @@ network.`,
 		}
 		ok := rep.OK()
 		out := map[string]any{"ok": ok, "layout": rep}
+		if !g.json {
+			g.printVerify(rep)
+		}
 		for _, e := range exts {
 			if !e.Enabled() {
 				continue
@@ -86,8 +89,6 @@ network.`,
 			if err := printJSON(g.stdout, out); err != nil {
 				return err
 			}
-		} else {
-			g.printVerify(rep)
 		}
 		if !ok {
 			return quietError{fmt.Errorf("%w", errs.ErrVerifyFailed)}

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -74,7 +75,10 @@ func layer(size int64) (v1.Layer, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return static.NewLayer(buf.Bytes(), types.OCILayer), nil
+	// tarball computes the diff_id from the uncompressed tar (static would
+	// use the gzip's digest, which docker load rejects).
+	b := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithMediaType(types.OCILayer))
 }
 
 func image(p string, layers int, size int64) (v1.Image, error) {

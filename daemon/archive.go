@@ -1,0 +1,231 @@
+package daemon
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/layout"
+)
+
+// Names in the archive, as docker 25+ "docker save" writes them.
+const (
+	archiveManifest = "manifest.json"
+	archiveBlobs    = "blobs/sha256/"
+)
+
+// holdBack is how many of a blob's last bytes are kept back until the
+// whole blob has hashed right: an engine that stores blobs as they arrive
+// (the containerd store) never receives a complete tampered blob.
+const holdBack = 64 << 10
+
+// copyBuffer is the size of the buffer blobs are copied through.
+const copyBuffer = 256 << 10
+
+// archiveEpoch is every entry's modification time, so that the same image
+// always streams the same bytes.
+var archiveEpoch = time.Unix(0, 0).UTC()
+
+// dockerManifest is an entry of a docker-archive's manifest.json, the form
+// the classic image store loads (moby image/tarexport).
+type dockerManifest struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// archiveWriter streams one image as a docker-loadable tar.
+type archiveWriter struct {
+	ctx      context.Context
+	l        *layout.Layout
+	v        *vendored
+	tw       *tar.Writer
+	buf      []byte
+	tail     []byte
+	written  map[digest.Digest]bool
+	n        int64
+	progress func(int64)
+}
+
+// writeArchive writes v to w as the archive docker 25+ "docker save"
+// writes: blobs/sha256/ with the config, the layers (compressed, as
+// stored) and the manifest, then oci-layout, index.json and manifest.json.
+// Each blob is rehashed as it streams; on a mismatch writeArchive stops
+// before the blob's last bytes and before manifest.json, with an error
+// that names the blob and wraps errs.ErrDigestMismatch or
+// errs.ErrSizeMismatch. It returns the number of blob bytes written.
+// progress, if not nil, gets that number as it grows.
+func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendored, progress func(int64)) (int64, error) {
+	a := &archiveWriter{
+		ctx: ctx, l: l, v: v, tw: tar.NewWriter(w),
+		buf: make([]byte, copyBuffer), tail: make([]byte, holdBack),
+		written: map[digest.Digest]bool{}, progress: progress,
+	}
+	for _, dir := range []string{"blobs/", archiveBlobs} {
+		if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: archiveEpoch}); err != nil {
+			return a.n, err
+		}
+	}
+	if err := a.blob(v.config, "config"); err != nil {
+		return a.n, err
+	}
+	for _, d := range v.layers {
+		if err := a.blob(d, "layer"); err != nil {
+			return a.n, err
+		}
+	}
+	if err := a.blob(v.manifest, "manifest"); err != nil {
+		return a.n, err
+	}
+	// Only now, with every blob verified, the files that make the engine
+	// act on them.
+	idx, mf, err := a.metadata()
+	if err != nil {
+		return a.n, err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{layout.LayoutFile, []byte(`{"imageLayoutVersion":"` + ocispec.ImageLayoutVersion + `"}`)},
+		{layout.IndexFile, idx},
+		{archiveManifest, mf},
+	} {
+		if err := a.file(f.name, f.data); err != nil {
+			return a.n, err
+		}
+	}
+	return a.n, a.tw.Close()
+}
+
+// metadata is index.json (for the containerd store) and manifest.json (for
+// the classic store).
+func (a *archiveWriter) metadata() (idx, mf []byte, err error) {
+	v := a.v
+	desc := ocispec.Descriptor{MediaType: v.manifest.MediaType, Digest: v.manifest.Digest, Size: v.manifest.Size}
+	p := v.platform
+	if p.OS != "" {
+		desc.Platform = &p
+	}
+	dm := dockerManifest{Config: archiveBlobs + v.config.Digest.Encoded(), RepoTags: []string{}}
+	if v.tag != "" {
+		// containerd names images by their full reference and, as docker
+		// save does, ref.name is the tag alone.
+		desc.Annotations = map[string]string{
+			layout.AnnotationContainerName: v.name,
+			layout.AnnotationRefName:       v.refTag,
+		}
+		dm.RepoTags = []string{v.tag}
+	}
+	for _, d := range v.layers {
+		dm.Layers = append(dm.Layers, archiveBlobs+d.Digest.Encoded())
+	}
+	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{desc}}
+	index.SchemaVersion = 2
+	if idx, err = json.Marshal(index); err != nil {
+		return nil, nil, err
+	}
+	if mf, err = json.Marshal([]dockerManifest{dm}); err != nil {
+		return nil, nil, err
+	}
+	return idx, mf, nil
+}
+
+func (a *archiveWriter) file(name string, data []byte) error {
+	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: archiveEpoch}); err != nil {
+		return err
+	}
+	_, err := a.tw.Write(data)
+	return err
+}
+
+// blob streams the stored blob d, rehashing it, once per archive.
+func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
+	if a.written[d.Digest] {
+		return nil
+	}
+	a.written[d.Digest] = true
+	where := fmt.Sprintf("%s %s of %s (%s)", role, layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
+	f, err := a.l.OpenBlob(d.Digest)
+	if err != nil {
+		return fmt.Errorf("streaming %s: %w", where, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("streaming %s: %w", where, err)
+	}
+	if fi.Size() != d.Size {
+		return fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
+	}
+	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: archiveBlobs + d.Digest.Encoded(), Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
+		return err
+	}
+	h := sha256.New()
+	src := &hashingReader{r: f, h: h}
+	hold := min(d.Size, holdBack)
+	body := d.Size - hold
+	n, err := io.CopyBuffer(&streamWriter{a: a}, io.LimitReader(src, body), a.buf)
+	if err != nil {
+		return fmt.Errorf("streaming %s: %w", where, err)
+	}
+	tail := a.tail[:hold]
+	if n < body {
+		return fmt.Errorf("streaming %s: %w: the file ended after %d of %d bytes", where, errs.ErrSizeMismatch, n, d.Size)
+	}
+	if _, err := io.ReadFull(src, tail); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("streaming %s: %w: the file ended before %d bytes", where, errs.ErrSizeMismatch, d.Size)
+		}
+		return fmt.Errorf("streaming %s: %w", where, err)
+	}
+	var one [1]byte
+	if m, _ := f.Read(one[:]); m > 0 {
+		return fmt.Errorf("streaming %s: %w: the file is longer than %d bytes", where, errs.ErrSizeMismatch, d.Size)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); got != d.Digest {
+		return fmt.Errorf("streaming %s: %w: it hashes to %s", where, errs.ErrDigestMismatch, got)
+	}
+	_, err = (&streamWriter{a: a}).Write(tail)
+	return err
+}
+
+// streamWriter writes blob bytes into the tar, counting them, reporting
+// progress and stopping when the context is done. It has no ReadFrom, so
+// that copies go through the archive's own buffer.
+type streamWriter struct{ a *archiveWriter }
+
+func (s *streamWriter) Write(p []byte) (int, error) {
+	if err := s.a.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := s.a.tw.Write(p)
+	s.a.n += int64(n)
+	if s.a.progress != nil && n > 0 {
+		s.a.progress(s.a.n)
+	}
+	return n, err
+}
+
+// hashingReader hashes what it reads. It has no WriteTo, for the same
+// reason.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
+}

@@ -1,0 +1,25 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/vendorimg/vendorimg/internal/registrytest"
+)
+
+// BenchmarkWriteArchive measures building and rehashing the archive of a
+// 4 x 16 MiB image, without an engine: the cost vendorimg load adds to the
+// engine's own. The comparison with docker load is scripts/bench-load.
+func BenchmarkWriteArchive(b *testing.B) {
+	img := registrytest.Image(b, "linux/amd64", 4, 16<<20, 1, registrytest.OCI)
+	l, im := writeImage(b, "registry.test/bench:1", img, "linux/amd64")
+	v := vendoredFor(b, l, im)
+	b.SetBytes(v.size())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := writeArchive(context.Background(), io.Discard, l, v, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

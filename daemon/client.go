@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
+
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// Client is the part of the docker Engine API that this package uses.
+// *client.Client (github.com/moby/moby/client) implements it; tests may use
+// a fake.
+type Client interface {
+	// Info is GET /info: the engine's platform and image store.
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	// ImageInspect is GET /images/{name}/json, by tag or ID.
+	ImageInspect(ctx context.Context, image string, options ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	// ImageLoad is POST /images/load, streaming input as the request body.
+	ImageLoad(ctx context.Context, input io.Reader, options ...client.ImageLoadOption) (client.ImageLoadResult, error)
+	// ImageTag is POST /images/{name}/tag.
+	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	// ImageRemove is DELETE /images/{name}; Load never calls it, Unload
+	// never forces.
+	ImageRemove(ctx context.Context, image string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
+}
+
+var _ Client = (*client.Client)(nil)
+
+// NewClient returns a client for the docker engine the environment names,
+// as the docker command finds it: DOCKER_HOST (default: the local socket),
+// DOCKER_API_VERSION, DOCKER_CERT_PATH and DOCKER_TLS_VERIFY. The API
+// version is negotiated on the first request, down to what the engine
+// speaks (1.41 for Engine 20.10), unless DOCKER_API_VERSION fixes it.
+// Docker CLI contexts are not read. NewClient does not contact the engine;
+// the caller closes the client.
+func NewClient() (*client.Client, error) {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to docker: %w", err)
+	}
+	return c, nil
+}
+
+// Image stores an engine may use, as Engine.Store reports them.
+const (
+	// StoreClassic is the graph-driver image store of docker before 29
+	// (and of later engines that keep it): image IDs are config digests.
+	StoreClassic = "classic"
+	// StoreContainerd is the containerd image store (a snapshotter): image
+	// IDs are the digests of the manifests or indexes images were loaded
+	// from.
+	StoreContainerd = "containerd"
+)
+
+// Engine describes the docker engine, from its /info.
+type Engine struct {
+	// Version is the engine's version ("20.10.24").
+	Version string `json:"version"`
+	// Platform is the engine's platform in OCI form ("linux/amd64"),
+	// which load uses unless told otherwise.
+	Platform string `json:"platform"`
+	// Store is StoreClassic or StoreContainerd.
+	Store string `json:"store"`
+
+	platform platform.Platform
+}
+
+// Inspect asks the engine what it is.
+func Inspect(ctx context.Context, c Client) (Engine, error) {
+	res, err := c.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return Engine{}, fmt.Errorf("asking docker for its platform: %w", err)
+	}
+	return EngineFromInfo(res.Info)
+}
+
+// EngineFromInfo reads an engine's description from its /info response.
+// The architecture is the kernel's name for it (uname -m) and is mapped to
+// the OCI name: x86_64 is amd64, aarch64 is arm64, armv7l is arm/v7.
+func EngineFromInfo(info system.Info) (Engine, error) {
+	p, err := EnginePlatform(info.OSType, info.Architecture)
+	if err != nil {
+		return Engine{}, err
+	}
+	e := Engine{Version: info.ServerVersion, Platform: p.String(), Store: StoreClassic, platform: p}
+	for _, kv := range info.DriverStatus {
+		if kv[0] == "driver-type" && kv[1] == "io.containerd.snapshotter.v1" {
+			e.Store = StoreContainerd
+		}
+	}
+	return e, nil
+}
+
+// unameArch maps the architectures the engine reports (the kernel's
+// names) to OCI architecture and variant.
+var unameArch = map[string][2]string{
+	"x86_64":      {"amd64", ""},
+	"x86-64":      {"amd64", ""},
+	"amd64":       {"amd64", ""},
+	"aarch64":     {"arm64", ""},
+	"arm64":       {"arm64", ""},
+	"armv8l":      {"arm", "v8"},
+	"armv7l":      {"arm", "v7"},
+	"armv7":       {"arm", "v7"},
+	"armhf":       {"arm", "v7"},
+	"armv6l":      {"arm", "v6"},
+	"armel":       {"arm", "v6"},
+	"armv5tel":    {"arm", "v5"},
+	"armv5l":      {"arm", "v5"},
+	"i386":        {"386", ""},
+	"i486":        {"386", ""},
+	"i586":        {"386", ""},
+	"i686":        {"386", ""},
+	"loongarch64": {"loong64", ""},
+}
+
+// EnginePlatform maps an engine's OSType and Architecture, as /info
+// reports them, to a platform. The error wraps errs.ErrInvalidPlatform.
+func EnginePlatform(osType, arch string) (platform.Platform, error) {
+	osType, arch = strings.ToLower(strings.TrimSpace(osType)), strings.ToLower(strings.TrimSpace(arch))
+	s := osType + "/" + arch
+	if m, ok := unameArch[arch]; ok {
+		s = osType + "/" + m[0]
+		if m[1] != "" {
+			s += "/" + m[1]
+		}
+	}
+	p, err := platform.Parse(s)
+	if err != nil {
+		return platform.Platform{}, fmt.Errorf("docker reports os %q and architecture %q: %w", osType, arch, err)
+	}
+	return p, nil
+}
+
+// isNotFound reports whether the engine said an image does not exist.
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// isConflict reports whether the engine refused because something (a
+// container) still uses an image.
+func isConflict(err error) bool { return cerrdefs.IsConflict(err) }

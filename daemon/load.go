@@ -1,0 +1,406 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// Actions Load takes for an image. The values are part of the JSON output.
+const (
+	// ActionLoaded: the image was streamed into the engine.
+	ActionLoaded = "loaded"
+	// ActionSkipped: the tag already pointed to the vendored image;
+	// nothing was sent.
+	ActionSkipped = "skipped"
+	// ActionTagged: the engine already held the vendored image (under
+	// another name, or none); only the tag was set.
+	ActionTagged = "tagged"
+)
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	// Platform is the platform to load. Default: the engine's own, from
+	// its /info (so an arm64 engine gets the arm64 image). Any vendored
+	// platform may be loaded: engines accept images of other
+	// architectures.
+	Platform *platform.Platform
+	// Logger receives debug logs. Default: discard.
+	Logger *slog.Logger
+	// Progress, if not nil, is called as an image's bytes stream into the
+	// engine. It is not called for skipped images.
+	Progress func(LoadProgress)
+	// Waiting, if not nil, is called once if another vendorimg holds the
+	// layout's lock (a sync), before Load waits for it.
+	Waiting func()
+}
+
+// LoadProgress is how far an image's archive has streamed.
+type LoadProgress struct {
+	// Image is the image's name (its full reference).
+	Image string
+	// Done and Total count blob bytes.
+	Done, Total int64
+}
+
+// LoadReport is what Load did.
+type LoadReport struct {
+	// Engine is the engine loaded into.
+	Engine Engine `json:"engine"`
+	// Platform is the platform Load was asked for.
+	Platform string `json:"platform"`
+	// Images are the images asked for, in order, each with its outcome.
+	Images []LoadResult `json:"images"`
+}
+
+// LoadResult is one image's outcome.
+type LoadResult struct {
+	// Ref is the image's full reference, its name in the layout.
+	Ref string `json:"ref"`
+	// Tag is the name docker knows it by ("" for a reference with only a
+	// digest, which is loaded untagged).
+	Tag string `json:"tag"`
+	// Platform is the vendored platform that was chosen.
+	Platform string `json:"platform"`
+	// ImageID is the image's ID in the engine.
+	ImageID string `json:"imageId,omitempty"`
+	// Match is the identity rule the engine's image satisfies: "config"
+	// (classic store), "manifest" or "index" (containerd store).
+	Match string `json:"match,omitempty"`
+	// Action is ActionLoaded, ActionSkipped or ActionTagged ("" on error).
+	Action string `json:"action,omitempty"`
+	// Replaced is the ID the tag pointed to before, when Load moved it.
+	Replaced string `json:"replaced,omitempty"`
+	// Bytes is the image's size in the layout (manifest, config, layers).
+	Bytes int64 `json:"bytes"`
+	// Streamed is the blob bytes sent to the engine (0 unless loaded).
+	Streamed int64 `json:"streamed"`
+	// Duration is how long the image took; Seconds is the same in JSON.
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+	// Error is why the image failed ("" on success).
+	Error string `json:"error,omitempty"`
+}
+
+// Load loads images from the layout l into the engine c and tags each as
+// its reference. For each image it picks the vendored platform
+// (opts.Platform, or the engine's), and:
+//
+//   - skips it, sending nothing, when its tag already points to exactly
+//     the vendored image (same ID under either store's rule, same layers);
+//   - tags it, when the engine holds the image under another name;
+//   - otherwise streams it (see the package documentation), rehashing
+//     every blob, so that a blob that changed on disk loads nothing.
+//
+// It then inspects the tag and fails unless it now points to the vendored
+// image. A platform the layout lacks is an error wrapping
+// errs.ErrPlatformMissing that lists the platforms it has. Load holds the
+// layout's shared lock throughout. An image that fails does not stop the
+// others: the report has every image, and the error joins the failures.
+// Load never removes anything from the engine; a tag it moves leaves the
+// old image untagged.
+func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions) (*LoadReport, error) {
+	if c == nil {
+		return nil, errors.New("loading images: no docker client")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	eng, err := Inspect(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	want := eng.platform
+	if opts.Platform != nil {
+		want = *opts.Platform
+	}
+	rep := &LoadReport{Engine: eng, Platform: want.String(), Images: []LoadResult{}}
+	idx, unlock, err := openLayout(ctx, l, opts.Waiting)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress}
+	var failed []error
+	for _, im := range images {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		start := time.Now()
+		res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String()}
+		err := ld.load(ctx, idx, im, want, &res)
+		res.Duration = time.Since(start)
+		res.Seconds = res.Duration.Seconds()
+		if err != nil {
+			res.Action = ""
+			res.Error = err.Error()
+			failed = append(failed, err)
+		}
+		logger.Debug("load", "image", res.Ref, "platform", res.Platform, "action", res.Action, "id", res.ImageID, "duration", res.Duration, "error", res.Error)
+		rep.Images = append(rep.Images, res)
+	}
+	return rep, errors.Join(failed...)
+}
+
+// openLayout takes the layout's shared lock and reads its index.json.
+func openLayout(ctx context.Context, l *layout.Layout, waiting func()) (*ocispec.Index, func(), error) {
+	if !l.Exists() {
+		return nil, nil, noLayout(l)
+	}
+	lock, err := l.Lock(ctx, false, waiting)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := l.ReadIndex()
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	return idx, func() { lock.Unlock() }, nil
+}
+
+func noLayout(l *layout.Layout) error {
+	return fmt.Errorf("%s is not an OCI layout: %w (run vendorimg sync)", l.Root(), errs.ErrInvalidLayout)
+}
+
+type loader struct {
+	c        Client
+	l        *layout.Layout
+	logger   *slog.Logger
+	progress func(LoadProgress)
+}
+
+func (ld *loader) load(ctx context.Context, idx *ocispec.Index, im config.Image, want platform.Platform, res *LoadResult) error {
+	vs, err := readVendored(ctx, ld.l, idx, im)
+	if err != nil {
+		return err
+	}
+	v, err := pick(im.Name(), vs, want)
+	if err != nil {
+		return err
+	}
+	res.Platform, res.Bytes = v.platformString(), v.size()
+	if err := v.readConfig(ctx, ld.l); err != nil {
+		return err
+	}
+	if v.tag != "" {
+		ins, err := ld.c.ImageInspect(ctx, v.tag)
+		switch {
+		case err == nil:
+			if rule, ok := v.identifies(ins.InspectResponse); ok {
+				res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, rule
+				return nil
+			}
+			res.Replaced = ins.ID
+		case !isNotFound(err):
+			return fmt.Errorf("inspecting %s in docker: %w", v.tag, err)
+		}
+	}
+	if ins, ok, err := findByID(ctx, ld.c, v); err != nil {
+		return err
+	} else if ok {
+		if v.tag == "" {
+			res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, v.matchID(ins.ID)
+			return nil
+		}
+		ld.logger.Debug("image already in docker, tagging it", "image", v.name, "id", ins.ID, "tag", v.tag)
+		if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: ins.ID, Target: v.tag}); err != nil {
+			return fmt.Errorf("tagging %s as %s: %w", ins.ID, v.tag, err)
+		}
+		res.Action = ActionTagged
+	} else {
+		// Only a load needs the layers: check they are all there before
+		// the engine is involved.
+		if err := v.complete(ld.l); err != nil {
+			return err
+		}
+		n, err := ld.stream(ctx, v)
+		res.Streamed = n
+		if err != nil {
+			return err
+		}
+		res.Action = ActionLoaded
+	}
+	ins, ok, err := lookup(ctx, ld.c, v)
+	if err != nil {
+		return err
+	}
+	if !ok && v.tag != "" && res.Action == ActionLoaded {
+		// An engine that loaded the image but ignored the archive's names:
+		// tag it by ID.
+		if byID, found, err := findByID(ctx, ld.c, v); err != nil {
+			return err
+		} else if found {
+			ld.logger.Debug("docker loaded the image without its tag, tagging it", "image", v.name, "id", byID.ID, "tag", v.tag)
+			if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: byID.ID, Target: v.tag}); err != nil {
+				return fmt.Errorf("tagging %s as %s: %w", byID.ID, v.tag, err)
+			}
+			if ins, ok, err = lookup(ctx, ld.c, v); err != nil {
+				return err
+			}
+		}
+	}
+	if !ok {
+		return fmt.Errorf("after loading %s, %s: %w", v.name, describe(v, ins), errs.ErrVerifyFailed)
+	}
+	res.ImageID, res.Match = ins.ID, v.matchID(ins.ID)
+	return nil
+}
+
+// lookup finds v in the engine: by its tag, or by ID for an untagged
+// reference, and says whether what it found is v.
+func lookup(ctx context.Context, c Client, v *vendored) (image.InspectResponse, bool, error) {
+	if v.tag == "" {
+		ins, ok, err := findByID(ctx, c, v)
+		return ins, ok, err
+	}
+	res, err := c.ImageInspect(ctx, v.tag)
+	switch {
+	case isNotFound(err):
+		return image.InspectResponse{}, false, nil
+	case err != nil:
+		return image.InspectResponse{}, false, fmt.Errorf("inspecting %s in docker: %w", v.tag, err)
+	}
+	_, ok := v.identifies(res.InspectResponse)
+	return res.InspectResponse, ok, nil
+}
+
+// describe says what the engine has instead of v.
+func describe(v *vendored, ins image.InspectResponse) string {
+	name := v.tag
+	if name == "" {
+		name = v.config.Digest.String()
+	}
+	switch {
+	case ins.ID == "":
+		return name + " is not in docker"
+	case v.matchID(ins.ID) == "":
+		return fmt.Sprintf("%s points to image %s, not the vendored %s (config %s, manifest %s)", name, ins.ID, v.platformString(), v.config.Digest, v.manifest.Digest)
+	default:
+		return fmt.Sprintf("%s has layers %s, not the config's diff_ids %s", name, strings.Join(ins.RootFS.Layers, ","), joinDigests(v.diffIDs))
+	}
+}
+
+// findByID looks for v in the engine by the IDs either store gives it.
+func findByID(ctx context.Context, c Client, v *vendored) (image.InspectResponse, bool, error) {
+	ids := []string{v.config.Digest.String(), v.manifest.Digest.String()}
+	if v.top.Digest != v.manifest.Digest {
+		ids = append(ids, v.top.Digest.String())
+	}
+	for _, id := range ids {
+		res, err := c.ImageInspect(ctx, id)
+		switch {
+		case isNotFound(err):
+			continue
+		case err != nil:
+			return image.InspectResponse{}, false, fmt.Errorf("inspecting %s in docker: %w", id, err)
+		}
+		if _, ok := v.identifies(res.InspectResponse); ok {
+			return res.InspectResponse, true, nil
+		}
+	}
+	return image.InspectResponse{}, false, nil
+}
+
+// errEngineDone stops an archive writer once the engine has answered.
+var errEngineDone = errors.New("docker stopped reading the archive")
+
+// stream sends v's archive to the engine through a pipe and waits for the
+// engine's answer. An error from the archive (a blob that does not
+// verify) wins over the engine's, which is only its consequence.
+func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	total := v.size()
+	var progress func(int64)
+	if ld.progress != nil {
+		progress = func(n int64) { ld.progress(LoadProgress{Image: v.name, Done: n, Total: total}) }
+	}
+	pr, pw := io.Pipe()
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := writeArchive(ctx, pw, ld.l, v, progress)
+		pw.CloseWithError(err) // nil closes with EOF
+		done <- result{n, err}
+	}()
+	ld.logger.Debug("streaming image into docker", "image", v.name, "platform", v.platformString(), "bytes", total)
+	resp, err := ld.c.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
+	if err == nil {
+		var lines []string
+		lines, err = readLoadResponse(resp)
+		resp.Close()
+		ld.logger.Debug("docker load answered", "image", v.name, "messages", strings.Join(lines, "; "))
+	}
+	pr.CloseWithError(errEngineDone)
+	w := <-done
+	switch {
+	case w.err != nil && !errors.Is(w.err, errEngineDone):
+		return w.n, fmt.Errorf("%w (docker loaded nothing)", w.err)
+	case err != nil:
+		return w.n, fmt.Errorf("loading %s into docker: %w", v.name, err)
+	case w.err != nil:
+		return w.n, fmt.Errorf("loading %s into docker: %w before the archive ended", v.name, w.err)
+	}
+	return w.n, nil
+}
+
+// maxLoadResponse bounds how much of the engine's answer to a load is read.
+const maxLoadResponse = 16 << 20
+
+// jsonMessage is a line of the engine's JSON progress stream.
+type jsonMessage struct {
+	Stream      string `json:"stream"`
+	Status      string `json:"status"`
+	Error       string `json:"error"`
+	ErrorDetail *struct {
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+}
+
+// readLoadResponse reads the engine's answer to /images/load: a stream of
+// JSON messages, one of which may be an error (the engine answers 200 and
+// reports failures in the stream). It returns the messages' text.
+func readLoadResponse(r io.Reader) ([]string, error) {
+	dec := json.NewDecoder(io.LimitReader(r, maxLoadResponse))
+	var lines []string
+	for {
+		var m jsonMessage
+		err := dec.Decode(&m)
+		if errors.Is(err, io.EOF) {
+			return lines, nil
+		}
+		if err != nil {
+			return lines, fmt.Errorf("reading docker's answer: %w", err)
+		}
+		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
+			return lines, fmt.Errorf("docker: %s", m.ErrorDetail.Message)
+		}
+		if m.Error != "" {
+			return lines, fmt.Errorf("docker: %s", m.Error)
+		}
+		for _, s := range []string{m.Stream, m.Status} {
+			if s = strings.TrimSpace(s); s != "" {
+				lines = append(lines, s)
+			}
+		}
+	}
+}

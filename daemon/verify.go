@@ -1,0 +1,271 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/layout"
+)
+
+// Kind names what a Finding is about. The values are part of vendorimg's
+// --json output and do not change.
+type Kind string
+
+// Finding kinds.
+const (
+	// KindTagMissing: the image's tag is not in docker (never loaded, or
+	// removed).
+	KindTagMissing Kind = "tag-missing"
+	// KindTagMoved: the tag points to an image that is not the vendored
+	// one (a re-tag, a docker commit onto it, a pull that replaced it).
+	KindTagMoved Kind = "tag-moved"
+	// KindLayers: the image's ID is the vendored one but its layers differ
+	// from the config's diff_ids.
+	KindLayers Kind = "layers"
+	// KindLayout: the vendored image cannot be read from the layout (not
+	// synced, incomplete, or a blob that does not verify), so docker's
+	// image cannot be checked against it.
+	KindLayout Kind = "layout"
+)
+
+// Finding is one problem Verify found.
+type Finding struct {
+	// Kind says what is wrong.
+	Kind Kind `json:"kind"`
+	// Image is the image's full reference, its name in the layout.
+	Image string `json:"image"`
+	// Tag is the name docker knows it by.
+	Tag string `json:"tag,omitempty"`
+	// Expected is what docker should hold: image IDs, or diff_ids.
+	Expected string `json:"expected,omitempty"`
+	// Actual is what it holds.
+	Actual string `json:"actual,omitempty"`
+	// Message says it in a sentence.
+	Message string `json:"message"`
+}
+
+// String is the finding as verify prints it: kind, tag and message.
+func (f Finding) String() string {
+	name := f.Tag
+	if name == "" {
+		name = f.Image
+	}
+	return "daemon " + string(f.Kind) + ": " + name + ": " + f.Message
+}
+
+// ImageCheck is one configured image's state in docker.
+type ImageCheck struct {
+	// Ref is the image's full reference, its name in the layout.
+	Ref string `json:"ref"`
+	// Tag is the name docker knows it by ("" for a digest-only reference).
+	Tag string `json:"tag"`
+	// ImageID is what the tag points to ("" when it is missing).
+	ImageID string `json:"imageId,omitempty"`
+	// Platform is the vendored platform the image is, when it is one.
+	Platform string `json:"platform,omitempty"`
+	// Match is the identity rule it satisfies ("config", "manifest",
+	// "index").
+	Match string `json:"match,omitempty"`
+	// OK: the tag points to a vendored platform's image, with its layers.
+	OK bool `json:"ok"`
+}
+
+// Report is what Verify found.
+type Report struct {
+	// Engine is the engine checked.
+	Engine Engine `json:"engine"`
+	// Images are the configured images, in order.
+	Images []ImageCheck `json:"images"`
+	// Findings are the problems, in image order; none means OK.
+	Findings []Finding `json:"findings"`
+}
+
+// OK reports whether nothing was found.
+func (r *Report) OK() bool { return len(r.Findings) == 0 }
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// Logger receives debug logs. Default: discard.
+	Logger *slog.Logger
+	// Waiting, if not nil, is called once if another vendorimg holds the
+	// layout's lock, before Verify waits for it.
+	Waiting func()
+}
+
+// Verify checks that each image's tag in the engine c still points to the
+// vendored image: its ID must be the config digest (classic store) or the
+// manifest or index digest (containerd store) of one of the vendored
+// platforms, and its layers must be that config's diff_ids. It reports
+// every image, and a finding for each tag that is missing, points
+// elsewhere or has other layers, and for each image the layout cannot
+// provide; it checks only the configs of the layout, not its layers
+// (layout.Verify rehashes those). The error is for what stops the check
+// (the engine unreachable, a cancelled ctx). It changes nothing.
+func Verify(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts VerifyOptions) (*Report, error) {
+	if c == nil {
+		return nil, fmt.Errorf("verifying images in docker: no docker client")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	eng, err := Inspect(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Engine: eng, Images: []ImageCheck{}, Findings: []Finding{}}
+	var idx *ocispec.Index
+	var layoutErr error
+	if l.Exists() {
+		lock, err := l.Lock(ctx, false, opts.Waiting)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+		idx, layoutErr = l.ReadIndex()
+	} else {
+		layoutErr = noLayout(l)
+	}
+	for _, im := range images {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chk := ImageCheck{Ref: im.Name(), Tag: dockerTag(im)}
+		find := func(kind Kind, expected, actual, msg string) {
+			rep.Findings = append(rep.Findings, Finding{Kind: kind, Image: chk.Ref, Tag: chk.Tag, Expected: expected, Actual: actual, Message: msg})
+		}
+		vs, err := readVendoredWithConfigs(ctx, l, idx, layoutErr, im)
+		if err != nil {
+			find(KindLayout, "", "", err.Error())
+			rep.Images = append(rep.Images, chk)
+			continue
+		}
+		if err := checkImage(ctx, c, eng, vs, &chk, find); err != nil {
+			return nil, err
+		}
+		logger.Debug("verify in docker", "image", chk.Ref, "tag", chk.Tag, "id", chk.ImageID, "ok", chk.OK)
+		rep.Images = append(rep.Images, chk)
+	}
+	return rep, nil
+}
+
+// readVendoredWithConfigs reads every vendored platform of im with its
+// diff_ids.
+func readVendoredWithConfigs(ctx context.Context, l *layout.Layout, idx *ocispec.Index, layoutErr error, im config.Image) ([]*vendored, error) {
+	if layoutErr != nil {
+		return nil, layoutErr
+	}
+	vs, err := readVendored(ctx, l, idx, im)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if err := v.readConfig(ctx, l); err != nil {
+			return nil, err
+		}
+	}
+	return vs, nil
+}
+
+// checkImage checks one image's tag against its vendored platforms.
+func checkImage(ctx context.Context, c Client, eng Engine, vs []*vendored, chk *ImageCheck, find func(kind Kind, expected, actual, msg string)) error {
+	name := chk.Tag
+	var ins struct {
+		ID     string
+		Layers []string
+	}
+	found := false
+	if name == "" {
+		// A reference with only a digest is loaded untagged: look for the
+		// image itself.
+		name = chk.Ref
+		for _, v := range vs {
+			res, ok, err := findByID(ctx, c, v)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ins.ID, ins.Layers, found = res.ID, res.RootFS.Layers, true
+				break
+			}
+		}
+	} else {
+		res, err := c.ImageInspect(ctx, name)
+		switch {
+		case err == nil:
+			ins.ID, ins.Layers, found = res.ID, res.RootFS.Layers, true
+		case !isNotFound(err):
+			return fmt.Errorf("inspecting %s in docker: %w", name, err)
+		}
+	}
+	if !found {
+		find(KindTagMissing, expectedIDs(eng, vs), "", "not in docker (run vendorimg load)")
+		return nil
+	}
+	chk.ImageID = ins.ID
+	for _, v := range vs {
+		rule := v.matchID(ins.ID)
+		if rule == "" {
+			continue
+		}
+		chk.Platform, chk.Match = v.platformString(), rule
+		if !equalLayers(ins.Layers, v.diffIDs) {
+			find(KindLayers, joinDigests(v.diffIDs), strings.Join(ins.Layers, ","),
+				fmt.Sprintf("image %s has other layers than the vendored %s config's diff_ids", short(ins.ID), v.platformString()))
+			return nil
+		}
+		chk.OK = true
+		return nil
+	}
+	find(KindTagMoved, expectedIDs(eng, vs), ins.ID,
+		fmt.Sprintf("points to image %s, which is not the vendored image (a re-tag, a docker commit onto the tag, or a pull replaced it)", short(ins.ID)))
+	return nil
+}
+
+// expectedIDs lists the IDs the engine's store gives the vendored
+// platforms.
+func expectedIDs(eng Engine, vs []*vendored) string {
+	var out []string
+	for _, v := range vs {
+		id := v.config.Digest
+		if eng.Store == StoreContainerd {
+			id = v.manifest.Digest
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", id, v.platformString()))
+	}
+	return strings.Join(out, ", ")
+}
+
+func equalLayers(got []string, want []digest.Digest) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i].String() {
+			return false
+		}
+	}
+	return true
+}
+
+func joinDigests(ds []digest.Digest) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// short is an ID's first 12 hexadecimal characters, as docker prints it.
+func short(id string) string {
+	if i := strings.IndexByte(id, ':'); i >= 0 && len(id) > i+13 {
+		return id[i+1 : i+13]
+	}
+	return id
+}

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newLoadCommand)
+}
+
+func newLoadCommand(g *globals) *cobra.Command {
+	var platformFlag string
+	cmd := &cobra.Command{
+		Use:   "load [REF]...",
+		Short: "Load vendored images into docker from the layout, offline",
+		Long: `load loads images from the layout into the docker engine (DOCKER_HOST, or the
+local socket) and tags each as its ref. With no REF it loads every image of
+vendorimg.yaml.
+
+It streams each image to the engine's API straight from the layout's blobs,
+with no temporary file and no network, rehashing every blob as it goes: a
+blob that changed on disk aborts the load, and docker loads nothing. An
+image whose tag already points to exactly the vendored image is skipped in
+milliseconds; one docker already holds under another name is only tagged.
+
+The platform loaded is the engine's own (from docker info) unless
+--platform chooses another vendored one; docker accepts images of other
+architectures. A platform the layout does not have is an error that lists
+those it has.
+
+Output: a table of image, platform, image ID, action (loaded, skipped,
+tagged), size and time; --json prints the report.`,
+		Example: `  vendorimg load
+  vendorimg load docker.io/library/alpine:3.19.1 --platform linux/arm64
+  vendorimg load --json | jq -r '.images[].imageId'`,
+		RunE: func(cmd *cobra.Command, refs []string) error {
+			var opts daemon.LoadOptions
+			if platformFlag != "" {
+				p, err := platform.Parse(platformFlag)
+				if err != nil {
+					return usageError{err}
+				}
+				opts.Platform = &p
+			}
+			cfg, images, err := g.selectImages(refs)
+			if err != nil {
+				return err
+			}
+			c, err := daemon.NewClient()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			lp := &loadProgress{w: g.stderr, tty: isTerminal(g.stderr) && !g.quiet && !g.json}
+			opts.Logger, opts.Progress = g.logger, lp.update
+			opts.Waiting = func() {
+				if !g.quiet {
+					lp.line("waiting for another vendorimg to release the layout...")
+				}
+			}
+			rep, err := daemon.Load(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, opts)
+			lp.clear()
+			if rep != nil {
+				if perr := g.printLoad(rep); perr != nil {
+					return perr
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&platformFlag, "platform", "", "load the vendored `OS/ARCH[/VARIANT]` (default: the docker engine's platform)")
+	return cmd
+}
+
+// selectImages loads the configuration and picks the images refs name (all
+// of them when refs is empty). A malformed REF is a usage error.
+func (g *globals) selectImages(refs []string) (*config.Config, []config.Image, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	images, err := cfg.Select(refs)
+	if errors.Is(err, errs.ErrInvalidReference) || errors.Is(err, errs.ErrInvalidDigest) {
+		return nil, nil, usageError{err}
+	}
+	return cfg, images, err
+}
+
+func (g *globals) printLoad(rep *daemon.LoadReport) error {
+	if g.json {
+		return printJSON(g.stdout, rep)
+	}
+	if g.quiet {
+		return nil
+	}
+	if !slices.ContainsFunc(rep.Images, func(im daemon.LoadResult) bool { return im.Error == "" }) {
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tIMAGE ID\tACTION\tSIZE\tTIME")
+	for _, im := range rep.Images {
+		if im.Error != "" {
+			continue // reported as the command's error
+		}
+		action := im.Action
+		if im.Replaced != "" {
+			action += " (replaced " + short(digest.Digest(im.Replaced)) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), im.Platform, short(digest.Digest(im.ImageID)), action, humanBytes(im.Bytes), im.Duration.Round(time.Millisecond))
+	}
+	return tw.Flush()
+}
+
+// nameOf is how an image is shown: its docker tag, or its reference when it
+// has none.
+func nameOf(tag, ref string) string {
+	if tag != "" {
+		return tag
+	}
+	return ref
+}
+
+// loadProgress redraws one line on a terminal while an image streams.
+type loadProgress struct {
+	w   io.Writer
+	tty bool
+
+	mu    sync.Mutex
+	last  time.Time
+	drawn bool
+}
+
+func (p *loadProgress) update(e daemon.LoadProgress) {
+	if !p.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond && e.Done < e.Total {
+		return
+	}
+	p.last = time.Now()
+	p.drawn = true
+	fmt.Fprintf(p.w, "\r\033[Kloading %s  %s / %s", e.Image, humanBytes(e.Done), humanBytes(e.Total))
+}
+
+func (p *loadProgress) line(s string) {
+	p.clear()
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *loadProgress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}

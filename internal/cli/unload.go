@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/layout"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newUnloadCommand)
+}
+
+func newUnloadCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "unload [REF]...",
+		Short: "Remove from docker the tags load made, and their images if unused",
+		Long: `unload undoes load, for test teardown: it removes each image's tag from the
+docker engine and, when nothing else uses the image (no other tag, no
+container), the image too. With no REF it unloads every image of
+vendorimg.yaml.
+
+It never forces and never touches anything that is not the vendored image:
+a tag that now points to another image (a re-tag, a docker commit, a pull)
+is reported as kept and left alone, and so is an image a container still
+uses. A tag that is not in docker is reported as absent. It never uses the
+network.`,
+		Example: `  vendorimg unload
+  vendorimg unload docker.io/library/alpine:3.19.1
+  vendorimg unload --json | jq '.images[] | select(.action == "kept")'`,
+		RunE: func(cmd *cobra.Command, refs []string) error {
+			cfg, images, err := g.selectImages(refs)
+			if err != nil {
+				return err
+			}
+			c, err := daemon.NewClient()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			rep, err := daemon.Unload(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, daemon.UnloadOptions{
+				Logger: g.logger,
+				Waiting: func() {
+					if !g.quiet {
+						fmt.Fprintln(g.stderr, "waiting for another vendorimg to release the layout...")
+					}
+				},
+			})
+			if rep != nil {
+				if perr := g.printUnload(rep); perr != nil {
+					return perr
+				}
+			}
+			return err
+		},
+	}
+}
+
+func (g *globals) printUnload(rep *daemon.UnloadReport) error {
+	if g.json {
+		return printJSON(g.stdout, rep)
+	}
+	for _, im := range rep.Images {
+		if im.Action == daemon.UnloadKept {
+			fmt.Fprintf(g.stderr, "vendorimg: kept %s: %s\n", nameOf(im.Tag, im.Ref), im.Reason)
+		}
+	}
+	if g.quiet {
+		return nil
+	}
+	if !slices.ContainsFunc(rep.Images, func(im daemon.UnloadResult) bool { return im.Error == "" }) {
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tIMAGE ID\tACTION")
+	for _, im := range rep.Images {
+		if im.Error != "" {
+			continue // reported as the command's error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), short(digest.Digest(im.ImageID)), im.Action)
+	}
+	return tw.Flush()
+}
