@@ -118,16 +118,26 @@ func (l *Layout) ReadBlob(ctx context.Context, d digest.Digest, limit int64) ([]
 		return nil, err
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(limitReader(f, limit+1))
+	b, err := readAtMost(f, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", d, err)
 	}
-	if n > limit {
-		return nil, fmt.Errorf("reading blob %s: %w (more than %d bytes)", d, errs.ErrTooLarge, limit)
-	}
-	if got := digest.FromBytes(buf.Bytes()); got != d {
+	if got := digest.FromBytes(b); got != d {
 		return nil, fmt.Errorf("reading blob %s: %w: %s hashes to %s", d, errs.ErrDigestMismatch, RelBlobPath(d), got)
+	}
+	return b, nil
+}
+
+// readAtMost reads r to its end, failing with errs.ErrTooLarge past limit
+// bytes; memory grows with what is read, never with a size read elsewhere.
+func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(limitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w (more than %d bytes)", errs.ErrTooLarge, limit)
 	}
 	return buf.Bytes(), nil
 }

@@ -136,15 +136,11 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(limitReader(f, limit+1))
+	b, err := readAtMost(f, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if n > limit {
-		return nil, fmt.Errorf("reading %s: %w (more than %d bytes)", path, errs.ErrTooLarge, limit)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // writeFileAtomic writes name in dir through a temporary file in dir,
