@@ -104,7 +104,7 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
 	s := newSyncer(cfg, opts)
 	l := s.layout
-	if err := l.Init(); err != nil {
+	if err := l.MkdirRoot(); err != nil {
 		return nil, err
 	}
 	lock, err := l.Lock(ctx, true, func() { s.emit(Event{Kind: EventWaiting}) })
@@ -112,6 +112,9 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 		return nil, err
 	}
 	defer lock.Unlock()
+	if err := l.Init(); err != nil {
+		return nil, err
+	}
 	if n, err := l.RemoveTemporary(); err != nil {
 		return nil, err
 	} else if n > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
 
+	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/platform"
 )
 
@@ -71,10 +72,14 @@ type Engine struct {
 	platform platform.Platform
 }
 
-// Inspect asks the engine what it is.
+// Inspect asks the engine what it is. When no engine can be reached (no
+// socket, connection refused), the error wraps errs.ErrNoEngine.
 func Inspect(ctx context.Context, c Client) (Engine, error) {
 	res, err := c.Info(ctx, client.InfoOptions{})
 	if err != nil {
+		if client.IsErrConnectionFailed(err) {
+			err = fmt.Errorf("%w: %w", errs.ErrNoEngine, err)
+		}
 		return Engine{}, fmt.Errorf("asking docker for its platform: %w", err)
 	}
 	return EngineFromInfo(res.Info)

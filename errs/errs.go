@@ -51,4 +51,7 @@ var (
 	// ErrVerifyFailed: verification found at least one problem; the report
 	// lists them all.
 	ErrVerifyFailed = errors.New("verification failed")
+	// ErrNoEngine: no docker engine answers where the environment points
+	// (DOCKER_HOST, or the local socket): the connection itself failed.
+	ErrNoEngine = errors.New("no docker engine")
 )

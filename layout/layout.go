@@ -63,9 +63,14 @@ func (l *Layout) Exists() bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// MkdirRoot creates the layout's folder (and its parents) if it is
+// missing, so that it can be locked before Init writes anything.
+func (l *Layout) MkdirRoot() error { return mkdir(l.root) }
+
 // Init creates the layout's folders, its oci-layout file, an empty
 // index.json and a .gitattributes marking blobs as binary, each only if it
-// is missing. An existing oci-layout must declare version 1.0.0.
+// is missing. An existing oci-layout must declare version 1.0.0. Writers
+// call it under the exclusive Lock (see MkdirRoot).
 func (l *Layout) Init() error {
 	for _, dir := range []string{l.root, filepath.Join(l.root, BlobsDir), l.blobDir()} {
 		if err := mkdir(dir); err != nil {

@@ -1,0 +1,24 @@
+// Package e2e is vendorimg's end-to-end suite, in Go: the request that
+// started the project, run against the repository's own pinned image
+// (registry.vendorimg.test/probe:1 in the root vendorimg.yaml, vendored in
+// testdata/images) and the machine's real docker engine.
+//
+// Its TestMain is vendorimgtest.Main (the session-scoped fixture): the image
+// is loaded into docker once, from the layout on disk, before the tests,
+// and after them the layout is rehashed and decompressed and docker's image
+// is checked against it, so that the run fails if any test changed it. The
+// tests run containers with "docker run --pull never", as users' suites
+// do, and never pull: they check a command's output, that files a
+// container writes never reach the image, that daemon.Verify names the tag
+// after a docker commit onto it or a re-tag, that removing the image and
+// loading it again gives the same ID (and that a second load skips), that
+// a layout with a tampered layer loads nothing, and that "vendorimg load"
+// and "vendorimg verify --daemon" work in a network namespace with no
+// network at all. Tests that break docker's copy of the image restore it
+// before the next test starts, and the suite takes vendorimgtest's
+// exclusive engine lock, so that no other package's tests see the breakage.
+//
+// The package's only non-test code is its go:generate directive
+// (generate.go), which runs vendorimg sync; TestGoGenerateOffline proves
+// that "go generate ./..." is an offline no-op on a complete layout.
+package e2e

@@ -1,0 +1,228 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// probeRef is the repository's own vendored image.
+const probeRef = "registry.vendorimg.test/probe:1"
+
+// engineClient is the docker client daemon.NewClient returns, as these
+// tests use it.
+type engineClient interface {
+	daemon.Client
+	Close() error
+}
+
+// env is what the tests need to call vendorimg's library as Main does:
+// the repository's configuration, its layout and the engine.
+type env struct {
+	cfg    *config.Config
+	images []config.Image
+	l      *layout.Layout
+	c      engineClient
+	// platform is the engine's platform, the one loaded.
+	platform string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	path, err := config.Find(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, err := cfg.Select([]string{probeRef})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := daemon.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	eng, err := daemon.Inspect(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{cfg: cfg, images: images, l: layout.New(cfg.LayoutDir()), c: c, platform: eng.Platform}
+}
+
+// root is the repository's root folder, where vendorimg.yaml is.
+func (e *env) root() string { return e.cfg.Dir() }
+
+// vendored is the probe image of the engine's platform as the layout
+// holds it: its config digest (the image ID docker gives it) and layers.
+func (e *env) vendored(t *testing.T, l *layout.Layout) layout.Image {
+	t.Helper()
+	ctx := context.Background()
+	idx, err := l.ReadIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, ok := layout.Lookup(idx, e.images[0].Name())
+	if !ok {
+		t.Fatalf("%s has no entry %s", l.Root(), e.images[0].Name())
+	}
+	inv, err := l.Inventory(ctx, top, e.images[0].Platforms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ii := range inv.Images {
+		if platform.FromOCI(ii.Platform).String() == e.platform {
+			return ii
+		}
+	}
+	t.Fatalf("%s is not vendored for the engine's platform %s", probeRef, e.platform)
+	return layout.Image{}
+}
+
+// verify is daemon.Verify of the probe image.
+func (e *env) verify(t *testing.T) *daemon.Report {
+	t.Helper()
+	rep, err := daemon.Verify(context.Background(), e.c, e.l, e.images, daemon.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("daemon.Verify() = %v", err)
+	}
+	return rep
+}
+
+// restore puts the vendored probe image back under its tag when the test
+// ends, from the real layout, and checks that docker holds it again with
+// the ID it had.
+func (e *env) restore(t *testing.T) {
+	id := e.vendored(t, e.l).Config.Digest.String()
+	t.Cleanup(func() {
+		rep, err := daemon.Load(context.Background(), e.c, e.l, e.images, daemon.LoadOptions{})
+		if err != nil {
+			t.Errorf("restoring %s: daemon.Load() = %v", probeRef, err)
+			return
+		}
+		if got := rep.Images[0].ImageID; got != id {
+			t.Errorf("restoring %s: loaded as %s, want %s", probeRef, got, id)
+		}
+		if vr := e.verify(t); !vr.OK() {
+			t.Errorf("after restoring %s: daemon.Verify() findings %v, want none", probeRef, vr.Findings)
+		}
+	})
+}
+
+// result is what a command did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// command runs name with args (in dir, with env added, when set) and
+// returns its exit code and output; it fails the test only if the command
+// cannot run at all.
+func command(t *testing.T, dir string, env []string, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return result{code: ee.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	case err != nil:
+		t.Fatalf("running %s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// docker runs the docker command, fails the test unless it succeeds, and
+// returns its trimmed stdout.
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	r := command(t, "", nil, "docker", args...)
+	if r.code != 0 {
+		t.Fatalf("docker %s: exit %d: %s", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+// exists reports whether docker has an image by that name or ID.
+func exists(t *testing.T, ref string) bool {
+	t.Helper()
+	r := command(t, "", nil, "docker", "image", "inspect", "--format", "{{.Id}}", ref)
+	switch {
+	case r.code == 0:
+		return true
+	case strings.Contains(strings.ToLower(r.stderr), "no such image"):
+		return false
+	}
+	t.Fatalf("docker image inspect %s: exit %d: %s", ref, r.code, r.stderr)
+	return false
+}
+
+// removeImage removes id from docker when the test ends (by ID, so that it
+// goes with the one tag a test gave it).
+func removeImage(t *testing.T, id string) {
+	t.Cleanup(func() {
+		if r := command(t, "", nil, "docker", "rmi", id); r.code != 0 && exists(t, id) {
+			t.Errorf("removing the test's image %s: %s", id, r.stderr)
+		}
+	})
+}
+
+// removeContainer removes a container when the test ends.
+func removeContainer(t *testing.T, id string) {
+	t.Cleanup(func() {
+		if r := command(t, "", nil, "docker", "rm", "-f", id); r.code != 0 {
+			t.Errorf("removing the test's container %s: %s", id, r.stderr)
+		}
+	})
+}
+
+// copyLayout copies the layout at src into a temporary folder.
+func copyLayout(t *testing.T, src string) *layout.Layout {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "images")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return layout.New(dst)
+}
+
+// flipByte inverts one byte in the middle of blob d of l.
+func flipByte(t *testing.T, l *layout.Layout, d digest.Digest) {
+	t.Helper()
+	path, err := l.BlobPath(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

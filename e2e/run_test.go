@@ -1,0 +1,76 @@
+package e2e_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/vendorimgtest"
+)
+
+// TestLoadedOnce: Main loaded (or found) the vendored image, under its tag
+// and with the ID the layout gives it, before any test ran.
+func TestLoadedOnce(t *testing.T) {
+	e := newEnv(t)
+	want := e.vendored(t, e.l).Config.Digest.String()
+	probe := vendorimgtest.Image(t, probeRef)
+	if probe.Ref != probeRef || probe.ID != want || probe.Platform != e.platform {
+		t.Errorf("vendorimgtest.Image(%q) = %+v, want %s (%s) with ID %s", probeRef, probe, probeRef, e.platform, want)
+	}
+	rep := vendorimgtest.LoadReport()
+	if rep == nil || len(rep.Images) != 1 || rep.Images[0].ImageID != want {
+		t.Fatalf("vendorimgtest.LoadReport() = %+v, want the probe image with ID %s", rep, want)
+	}
+	r := rep.Images[0]
+	t.Logf("Main's load: %s %s in %v (%d of %d bytes streamed)", r.Tag, r.Action, r.Duration, r.Streamed, r.Bytes)
+}
+
+// TestRun runs containers from the vendored image as a user's suite does:
+// docker run --pull never, so that a missing image fails instead of being
+// pulled.
+func TestRun(t *testing.T) {
+	probe := vendorimgtest.Image(t, probeRef)
+	tests := []struct {
+		name       string
+		args       []string // after docker run --rm --pull never
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "default command", args: []string{probe.Ref}, wantStdout: "hello from probe\n"},
+		{name: "echo", args: []string{probe.Ref, "echo", "hello"}, wantStdout: "hello\n"},
+		{name: "by image ID", args: []string{probe.ID, "echo", "by", "id"}, wantStdout: "by id\n"},
+		{name: "exit code", args: []string{probe.Ref, "exit", "3"}, wantCode: 3},
+		{name: "an image not loaded is not pulled", args: []string{"registry.vendorimg.test/absent:1"}, wantCode: 125, wantStderr: "No such image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := command(t, "", nil, "docker", append([]string{"run", "--rm", "--pull", "never"}, tt.args...)...)
+			if r.code != tt.wantCode || r.stdout != tt.wantStdout || !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("docker run %s = %d, %q, %q; want %d, %q, stderr with %q", strings.Join(tt.args, " "), r.code, r.stdout, r.stderr, tt.wantCode, tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestContainerWritesStayInContainer: a file a container writes is in the
+// container's own layer, never in the image: a fresh container does not
+// see it, and the image is still the vendored one.
+func TestContainerWritesStayInContainer(t *testing.T) {
+	e := newEnv(t)
+	probe := vendorimgtest.Image(t, probeRef)
+	ctr := docker(t, "create", "--pull", "never", probe.Ref, "write", "/tmp/written", "by a test")
+	removeContainer(t, ctr)
+	docker(t, "start", "--attach", ctr)
+	if diff := docker(t, "diff", ctr); !strings.Contains(diff, "A /tmp/written") {
+		t.Fatalf("docker diff after write /tmp/written = %q, want the file added in the container", diff)
+	}
+	r := command(t, "", nil, "docker", "run", "--rm", "--pull", "never", probe.Ref, "cat", "/tmp/written")
+	if r.code == 0 || r.stdout != "" {
+		t.Errorf("cat /tmp/written in a fresh container = %d, %q; want a failure: the file must not reach the image", r.code, r.stdout)
+	}
+	if rep := e.verify(t); !rep.OK() || rep.Images[0].ImageID != probe.ID || rep.Images[0].Match != daemon.MatchConfig {
+		t.Errorf("daemon.Verify() after a container wrote a file = %+v, want OK with ID %s", rep, probe.ID)
+	}
+}

@@ -1,0 +1,73 @@
+package vendorimgtest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/daemon"
+)
+
+// check verifies, after the tests, the layout and the images docker holds
+// under the loaded tags, prints every problem to the session's stderr,
+// and reports whether there was none.
+func (s *session) check(ctx context.Context) bool {
+	var problems []string
+	add := func(what, expected, actual string) {
+		if expected != "" || actual != "" {
+			what += fmt.Sprintf("\n      expected %s\n      actual   %s", orDash(expected), orDash(actual))
+		}
+		problems = append(problems, what)
+	}
+	lrep, err := vendorimg.Verify(ctx, s.cfg, vendorimg.VerifyOptions{Deep: s.deep})
+	if err != nil {
+		add("verifying the layout "+s.layout.Root()+": "+err.Error(), "", "")
+	} else {
+		for _, f := range lrep.Findings {
+			add("layout "+f.String(), f.Expected, f.Actual)
+		}
+	}
+	checked := "docker not checked (no engine)"
+	if s.noEngine == nil {
+		drep, err := daemon.Verify(ctx, s.client, s.layout, s.images, daemon.VerifyOptions{})
+		if err != nil {
+			add("checking the images in docker at "+s.host+": "+err.Error(), "", "")
+		} else {
+			for _, f := range drep.Findings {
+				add(f.String(), f.Expected, f.Actual)
+			}
+			checked = fmt.Sprintf("docker still holds the vendored images (%d checked)", len(drep.Images))
+		}
+	}
+	if len(problems) == 0 {
+		if testing.Verbose() {
+			deep := ""
+			if s.deep {
+				deep = ", layers checked against diff_ids"
+			}
+			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %d blobs rehashed in %s%s; %s\n", lrep.Blobs, s.layout.Root(), deep, checked)
+		}
+		return true
+	}
+	var b strings.Builder
+	noun := "problems"
+	if len(problems) == 1 {
+		noun = "problem"
+	}
+	fmt.Fprintf(&b, "vendorimgtest: the vendored images changed during the tests (%d %s):\n", len(problems), noun)
+	for _, p := range problems {
+		fmt.Fprintf(&b, "  %s\n", p)
+	}
+	b.WriteString(`vendorimgtest: "vendorimg verify --deep --daemon" shows this again; "vendorimg load" puts the vendored images back into docker; restore a changed layout from git` + "\n")
+	fmt.Fprint(s.stderr, b.String())
+	return false
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,212 @@
+package vendorimgtest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/platform"
+)
+
+// probeRef is the repository's own vendored image (vendorimg.yaml at the
+// module root).
+const probeRef = "registry.vendorimg.test/probe:1"
+
+// helperEnv marks a scenario process that a test starts: TestMain takes no
+// lock there (the parent holds it), and the TestHelper functions run.
+const helperEnv = "VENDORIMGTEST_HELPER"
+
+// repoConfig is the repository's vendorimg.yaml, found as Main finds it.
+func repoConfig(t *testing.T) *config.Config {
+	t.Helper()
+	path, err := config.Find(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// engine connects to the machine's docker engine.
+func engine(t *testing.T) engineClient {
+	t.Helper()
+	c, err := newClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// vendoredConfig is the config digest (the image ID with the classic
+// store) of the probe image for the engine's platform, read from the
+// layout, and the digest of that platform's first layer.
+func vendoredConfig(t *testing.T, c engineClient, cfg *config.Config) (configDigest, layer digest.Digest, plat string) {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := daemon.Inspect(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := cfg.Images[0]
+	l := layout.New(cfg.LayoutDir())
+	idx, err := l.ReadIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, ok := layout.Lookup(idx, im.Name())
+	if !ok {
+		t.Fatalf("%s has no entry %s", l.Root(), im.Name())
+	}
+	inv, err := l.Inventory(ctx, top, im.Platforms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ii := range inv.Images {
+		if platform.FromOCI(ii.Platform).String() == eng.Platform {
+			return ii.Config.Digest, ii.Layers[0].Digest, eng.Platform
+		}
+	}
+	t.Fatalf("%s is not vendored for the engine's platform %s", im.Name(), eng.Platform)
+	return "", "", ""
+}
+
+// docker runs the docker command and returns its trimmed stdout; it fails
+// the test if the command fails.
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := dockerErr(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func dockerErr(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), &dockerError{args: args, err: err, stderr: stderr.String()}
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+type dockerError struct {
+	args   []string
+	err    error
+	stderr string
+}
+
+func (e *dockerError) Error() string {
+	return "docker " + strings.Join(e.args, " ") + ": " + e.err.Error() + ": " + strings.TrimSpace(e.stderr)
+}
+
+// restoreProbe puts the vendored probe image back under its tag when the
+// test ends, and checks that docker holds it again.
+func restoreProbe(t *testing.T) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		cfg := repoConfig(t)
+		c := engine(t)
+		l := layout.New(cfg.LayoutDir())
+		if _, err := daemon.Load(ctx, c, l, cfg.Images, daemon.LoadOptions{}); err != nil {
+			t.Errorf("restoring %s: Load() = %v", probeRef, err)
+			return
+		}
+		rep, err := daemon.Verify(ctx, c, l, cfg.Images, daemon.VerifyOptions{})
+		if err != nil || !rep.OK() {
+			t.Errorf("after restoring %s: Verify() = %+v, %v; want OK", probeRef, rep, err)
+		}
+	})
+}
+
+// otherImage makes an image that is not the vendored one (a commit of a
+// container of it, with another command) and removes it when the test
+// ends. Call it before restoreProbe, so that the restore runs first.
+func otherImage(t *testing.T) string {
+	t.Helper()
+	ctr := docker(t, "create", "--pull", "never", probeRef, "echo", "other")
+	defer docker(t, "rm", ctr)
+	id := docker(t, "commit", "--change", `CMD ["echo","other"]`, ctr)
+	t.Cleanup(func() {
+		if _, err := dockerErr("rmi", id); err != nil {
+			t.Errorf("removing the test's image: %v", err)
+		}
+	})
+	return id
+}
+
+// copyConfig writes a vendorimg.yaml in a temporary folder that pins
+// cfg's images, and extra entries (YAML list items), with the layout dir.
+// It returns its path.
+func copyConfig(t *testing.T, cfg *config.Config, layoutDir string, extra ...string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("layout: " + filepath.ToSlash(layoutDir) + "\nimages:\n")
+	for _, im := range cfg.Images {
+		b.WriteString("  - ref: " + im.Name() + "\n    digest: " + im.Digest.String() + "\n    platforms: [" + strings.Join(im.Platforms.Strings(), ", ") + "]\n")
+	}
+	for _, e := range extra {
+		b.WriteString(e)
+	}
+	path := filepath.Join(t.TempDir(), config.FileName)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// copyLayout copies the layout at src into a temporary folder.
+func copyLayout(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "images")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// flipByte inverts a byte in the middle of the file at path.
+func flipByte(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeRunner stands for *testing.M: it runs fn as the tests and returns
+// code.
+type fakeRunner struct {
+	code int
+	fn   func()
+	ran  bool
+}
+
+func (f *fakeRunner) Run() int {
+	f.ran = true
+	if f.fn != nil {
+		f.fn()
+	}
+	return f.code
+}
