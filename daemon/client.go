@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"io"
 	"strings"
 
@@ -149,3 +150,16 @@ func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
 // isConflict reports whether the engine refused because something (a
 // container) still uses an image.
 func isConflict(err error) bool { return cerrdefs.IsConflict(err) }
+
+// begin is what Load, Unload and Verify do first: check the client, default
+// the logger to discard, and ask the engine what it is.
+func begin(ctx context.Context, c Client, what string, logger *slog.Logger) (*slog.Logger, Engine, error) {
+	if c == nil {
+		return nil, Engine{}, fmt.Errorf("%s: no docker client", what)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	eng, err := Inspect(ctx, c)
+	return logger, eng, err
+}

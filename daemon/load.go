@@ -114,14 +114,7 @@ type LoadResult struct {
 // Load never removes anything from the engine; a tag it moves leaves the
 // old image untagged.
 func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions) (*LoadReport, error) {
-	if c == nil {
-		return nil, errors.New("loading images: no docker client")
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	eng, err := Inspect(ctx, c)
+	logger, eng, err := begin(ctx, c, "loading images", opts.Logger)
 	if err != nil {
 		return nil, err
 	}

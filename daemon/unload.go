@@ -76,14 +76,7 @@ type UnloadResult struct {
 // no tag at all. The identity check and the removal are two requests; a
 // tag moved in between would be untagged.
 func Unload(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts UnloadOptions) (*UnloadReport, error) {
-	if c == nil {
-		return nil, errors.New("unloading images: no docker client")
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	eng, err := Inspect(ctx, c)
+	logger, eng, err := begin(ctx, c, "unloading images", opts.Logger)
 	if err != nil {
 		return nil, err
 	}

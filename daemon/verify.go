@@ -108,14 +108,7 @@ type VerifyOptions struct {
 // (layout.Verify rehashes those). The error is for what stops the check
 // (the engine unreachable, a cancelled ctx). It changes nothing.
 func Verify(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts VerifyOptions) (*Report, error) {
-	if c == nil {
-		return nil, fmt.Errorf("verifying images in docker: no docker client")
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	eng, err := Inspect(ctx, c)
+	logger, eng, err := begin(ctx, c, "verifying images in docker", opts.Logger)
 	if err != nil {
 		return nil, err
 	}
