@@ -3,8 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
