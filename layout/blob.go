@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -178,7 +179,9 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	h := sha256.New()
 	w := &countingWriter{ctx: ctx, w: io.MultiWriter(f, h), progress: progress}
 	// Read one byte more than expected, to tell "too long" from "exact".
-	if _, err := io.Copy(w, limitReader(r, desc.Size+1)); err != nil {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	if _, err := io.CopyBuffer(w, limitReader(r, desc.Size+1), *buf); err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
 	if w.n != desc.Size {
@@ -206,6 +209,10 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 func (l *Layout) WriteBlobBytes(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
 	return l.WriteBlob(ctx, desc, bytes.NewReader(b), nil)
 }
+
+// copyBuffers hold the buffers blobs are copied through: 256 KiB, eight
+// times io.Copy's default, means eight times fewer write calls for a layer.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func digestOf(h hash.Hash) digest.Digest { return digest.NewDigest(digest.SHA256, h) }
 
