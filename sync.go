@@ -170,7 +170,7 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 			r.Platforms = append(r.Platforms, platform.FromOCI(pl).String())
 		}
 		r.Blobs, r.Bytes = len(inv.Present), inv.Bytes()
-		r.Fetched, r.FetchedBytes = s.fetchedFor(p)
+		r.Fetched, r.FetchedBytes = s.fetchedAmong(inv.Present)
 		entries = append(entries, layout.Entry(inv.Top, p.image.Name()))
 		s.emit(Event{Kind: EventImageDone, Image: p.image.Name(), Digest: p.image.Digest})
 		res.Images = append(res.Images, r)
@@ -382,16 +382,12 @@ func (s *syncer) record(d digest.Digest, size int64) {
 	s.fetched[d] = size
 }
 
-// fetchedFor counts the blobs of p's graph fetched in this run.
-func (s *syncer) fetchedFor(p *imagePlan) (int, int64) {
-	inv, err := s.layout.Inventory(context.Background(), p.top, p.image.Platforms)
-	if err != nil {
-		return 0, 0
-	}
+// fetchedAmong counts the blobs of present fetched in this run.
+func (s *syncer) fetchedAmong(present []layout.Blob) (int, int64) {
 	s.emitMu.Lock()
 	defer s.emitMu.Unlock()
 	n, bytes := 0, int64(0)
-	for _, b := range inv.Present {
+	for _, b := range present {
 		if size, ok := s.fetched[b.Digest]; ok {
 			n++
 			bytes += size

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
 )
@@ -39,11 +40,7 @@ func (d *daemonVerify) Enabled() bool { return d.enabled }
 
 func (d *daemonVerify) Key() string { return "daemon" }
 
-func (d *daemonVerify) Run(cmd *cobra.Command, g *globals) (any, bool, error) {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return nil, false, err
-	}
+func (d *daemonVerify) Run(cmd *cobra.Command, g *globals, cfg *config.Config) (any, bool, error) {
 	c, err := daemon.NewClient()
 	if err != nil {
 		return nil, false, err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 )
@@ -25,8 +26,8 @@ var verifyHooks []func(cmd *cobra.Command, g *globals) verifyExtension
 type verifyExtension interface {
 	// Enabled says whether the extension's flag was given.
 	Enabled() bool
-	// Run checks and returns a JSON-able result and whether it passed.
-	Run(cmd *cobra.Command, g *globals) (result any, ok bool, err error)
+	// Run checks cfg and returns a JSON-able result and whether it passed.
+	Run(cmd *cobra.Command, g *globals, cfg *config.Config) (result any, ok bool, err error)
 	// Key is the extension's field name in --json output.
 	Key() string
 }
@@ -77,7 +78,7 @@ network.`,
 			if !e.Enabled() {
 				continue
 			}
-			res, eok, err := e.Run(cmd, g)
+			res, eok, err := e.Run(cmd, g, cfg)
 			if err != nil {
 				return err
 			}
