@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vendorimg/vendorimg/internal/flock"
 )
 
 // Lock is a held lock on a layout; Unlock releases it.
@@ -22,9 +24,6 @@ func (lk *Lock) Unlock() error {
 	return r()
 }
 
-// errWouldBlock is what a try-lock returns when another process holds it.
-var errWouldBlock = errors.New("lock held by another process")
-
 // lockPoll is how often a waiting Lock tries again.
 const lockPoll = 50 * time.Millisecond
 
@@ -38,21 +37,13 @@ const lockPoll = 50 * time.Millisecond
 // exist: no lock file is created, so none can be left behind or committed
 // by mistake, and a crashed holder releases it with its last descriptor.
 func (l *Layout) Lock(ctx context.Context, exclusive bool, waiting func()) (*Lock, error) {
-	for first := true; ; first = false {
-		release, err := tryLock(l.root, exclusive)
-		if err == nil {
-			return &Lock{release: release}, nil
-		}
-		if !errors.Is(err, errWouldBlock) {
-			return nil, fmt.Errorf("locking %s: %w", l.root, err)
-		}
-		if first && waiting != nil {
-			waiting()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("locking %s: waiting for another vendorimg: %w", l.root, ctx.Err())
-		case <-time.After(lockPoll):
-		}
+	try := func() (func() error, error) { return tryLock(l.root, exclusive) }
+	release, err := flock.Wait(ctx, try, lockPoll, waiting)
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return nil, fmt.Errorf("locking %s: waiting for another vendorimg: %w", l.root, err)
+	case err != nil:
+		return nil, fmt.Errorf("locking %s: %w", l.root, err)
 	}
+	return &Lock{release: release}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/vendorimg/vendorimg/internal/flock"
 )
 
 // lockFileName is used where flock on a folder is not available. It is
@@ -18,7 +20,7 @@ func tryLock(dir string, _ bool) (func() error, error) {
 	path := filepath.Join(dir, lockFileName)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, FileMode)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, errWouldBlock
+		return nil, flock.ErrBusy
 	}
 	if err != nil {
 		return nil, err

@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
-)
 
-// errLockBusy is what a try-lock returns when another process holds it.
-var errLockBusy = errors.New("lock held by another process")
+	"github.com/vendorimg/vendorimg/internal/flock"
+)
 
 // lockPoll is how often a waiting lockEngine tries again.
 const lockPoll = 100 * time.Millisecond
@@ -30,21 +28,13 @@ func lockFile(host string) string {
 // function that releases it.
 func lockEngine(ctx context.Context, host string, exclusive bool, waiting func(file string)) (func(), error) {
 	file := lockFile(host)
-	for first := true; ; first = false {
-		release, err := tryLock(file, exclusive)
-		if err == nil {
-			return release, nil
-		}
-		if !errors.Is(err, errLockBusy) {
-			return nil, fmt.Errorf("locking %s: %w", file, err)
-		}
-		if first && waiting != nil {
+	release, err := flock.Wait(ctx, func() (func() error, error) { return tryLock(file, exclusive) }, lockPoll, func() {
+		if waiting != nil {
 			waiting(file)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("locking %s: %w", file, ctx.Err())
-		case <-time.After(lockPoll):
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", file, err)
 	}
+	return func() { _ = release() }, nil
 }

@@ -2,30 +2,9 @@
 
 package vendorimgtest
 
-import (
-	"errors"
-	"os"
-	"syscall"
-)
+import "github.com/vendorimg/vendorimg/internal/flock"
 
-// tryLock takes an advisory flock on file, creating it (mode 0666 less
-// the umask, so that other users can open it to lock it too).
-func tryLock(file string, exclusive bool) (func(), error) {
-	f, err := os.OpenFile(file, os.O_RDONLY|os.O_CREATE, 0o666)
-	if err != nil {
-		return nil, err
-	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
-	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errLockBusy
-		}
-		return nil, err
-	}
-	// Closing the descriptor releases the flock.
-	return func() { f.Close() }, nil
+// tryLock takes an advisory flock on file, creating it.
+func tryLock(file string, exclusive bool) (func() error, error) {
+	return flock.Try(file, true, exclusive)
 }
