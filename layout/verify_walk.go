@@ -1,7 +1,6 @@
 package layout
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -169,20 +168,20 @@ func (w *graphWalk) read(ctx context.Context, d ocispec.Descriptor, limit int64,
 		return nil, false
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(limitReader(f, limit+1)); err != nil {
+	raw, err := readAtMost(f, limit)
+	if err != nil {
 		w.v.add(Finding{Kind: KindMalformed, Path: rel, Image: w.image, Message: err.Error()})
 		return nil, false
 	}
 	w.v.report.Blobs++
-	w.v.report.Bytes += int64(buf.Len())
-	w.v.progress(int64(buf.Len()))
-	if got := digest.FromBytes(buf.Bytes()); got != d.Digest {
+	w.v.report.Bytes += int64(len(raw))
+	w.v.progress(int64(len(raw)))
+	if got := digest.FromBytes(raw); got != d.Digest {
 		w.v.add(Finding{Kind: KindDigest, Path: rel, Image: w.image, Expected: d.Digest.String(), Actual: got.String(),
 			Message: fmt.Sprintf("%s %s hashes to %s", what, d.Digest, got)})
 		return nil, false
 	}
-	return buf.Bytes(), true
+	return raw, true
 }
 
 // document verifies an index or manifest and what it references. plat

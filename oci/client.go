@@ -210,7 +210,8 @@ func classify(err error) error {
 func (c *Client) get(ctx context.Context, method string, ref Reference, path string, accept []string) (*http.Response, string, error) {
 	var failures []string
 	var last error
-	for i, host := range c.endpoints(ref) {
+	hosts := c.endpoints(ref)
+	for i, host := range hosts {
 		resp, err := c.getFrom(ctx, method, host, ref.Repository, path, accept)
 		if err == nil {
 			return resp, host, nil
@@ -220,7 +221,7 @@ func (c *Client) get(ctx context.Context, method string, ref Reference, path str
 		}
 		last = err
 		failures = append(failures, err.Error())
-		if i == 0 && len(c.endpoints(ref)) > 1 {
+		if i == 0 && len(hosts) > 1 {
 			c.logger.Debug("mirror failed, trying the registry", "mirror", host, "registry", ref.Registry, "error", err)
 		}
 	}
