@@ -9,8 +9,8 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // AddResult says what Add pinned and what the sync that followed did.
@@ -29,10 +29,11 @@ type AddResult struct {
 
 // Add pins ref: it resolves the tag to the digest of the manifest or index
 // the registry serves (unless ref already carries a digest), sets the
-// image's entry in cfg (replacing one with the same name, keeping its place
-// and comments), syncs, and saves vendorimg.yaml only once the new image is
-// in the layout. A failure leaves vendorimg.yaml untouched.
-func Add(ctx context.Context, cfg *config.Config, ref oci.Reference, sel platform.Selection, opts SyncOptions) (*AddResult, error) {
+// image's entry in a copy of cfg (replacing one with the same name, keeping
+// its place and comments), syncs, and saves vendorimg.yaml only once the new
+// image is in the layout; then cfg becomes the saved configuration. A
+// failure leaves vendorimg.yaml and cfg untouched.
+func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, sel platform.Selection, opts SyncOptions) (*AddResult, error) {
 	s := newSyncer(cfg, opts)
 	pin := ref.Digest
 	var top ocispec.Descriptor
@@ -49,10 +50,11 @@ func Add(ctx context.Context, cfg *config.Config, ref oci.Reference, sel platfor
 	im := config.Image{Ref: ref.WithoutDigest(), Digest: pin, Platforms: sel}
 	res := &AddResult{Image: im, Name: im.Name(), Digest: pin.String(), MediaType: top.MediaType, Platforms: sel.Strings(), Top: top}
 	res.Replaced = cfg.Lookup(im.Pinned()) >= 0
-	if err := cfg.Set(im); err != nil {
+	next := cfg.Clone()
+	if err := next.Set(im); err != nil {
 		return nil, err
 	}
-	sr, err := syncImages(ctx, cfg, SyncOptions{Offline: opts.Offline, Jobs: opts.Jobs, Client: s.registry(), Logger: opts.Logger, Progress: opts.Progress})
+	sr, err := Sync(ctx, next, SyncOptions{Offline: opts.Offline, Jobs: opts.Jobs, Client: s.registry(), Logger: opts.Logger, Progress: opts.Progress})
 	res.Sync = sr
 	if sr == nil {
 		return nil, err
@@ -65,9 +67,10 @@ func Add(ctx context.Context, cfg *config.Config, ref oci.Reference, sel platfor
 			return res, r.Err()
 		}
 		res.MediaType = r.MediaType
-		if saveErr := cfg.Save(); saveErr != nil {
+		if saveErr := next.Save(ctx); saveErr != nil {
 			return res, errors.Join(saveErr, err)
 		}
+		*cfg = *next
 		return res, err
 	}
 	return res, fmt.Errorf("adding %s: the sync did not report the image", im.Name())

@@ -24,8 +24,8 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // These tests run vendorimg against the real distribution registry
@@ -38,7 +38,7 @@ func writeConfig(t *testing.T, dir, yaml string) *config.Config {
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(context.Background(), path)
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
 	}
@@ -253,7 +253,7 @@ func TestSyncFromMirror(t *testing.T) {
 	if !slices.ContainsFunc(reqs, func(r string) bool { return strings.HasPrefix(r, "GET /v2/team/tool/manifests/"+pin.String()) }) {
 		t.Errorf("the mirror saw %v, want the pinned manifest fetched from it", reqs)
 	}
-	idx, err := layout.New(cfg.LayoutDir()).ReadIndex()
+	idx, err := layout.New(cfg.LayoutDir()).ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestDockerListFormattingKeepsDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := oci.ParseReference(repo + ":odd")
+	ref, _ := reference.Parse(repo + ":odd")
 	sel, _ := platform.ParseSelection([]string{"linux/arm64"})
 	res, err := vendorimg.Add(context.Background(), cfg, ref, sel, vendorimg.SyncOptions{})
 	if err != nil {
@@ -311,7 +311,7 @@ func TestDockerListFormattingKeepsDigest(t *testing.T) {
 	if !bytes.Equal(stored, list) {
 		t.Errorf("stored list differs from the served bytes:\n%s\nwant\n%s", stored, list)
 	}
-	saved, err := config.Load(cfg.Path)
+	saved, err := config.Load(context.Background(), cfg.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestSyncReportsMissingPlatformAndChangesNothing(t *testing.T) {
 	if !errors.Is(err, errs.ErrPlatformMissing) || !strings.Contains(err.Error(), "linux/s390x") {
 		t.Fatalf("Sync() = %v, want ErrPlatformMissing naming linux/s390x", err)
 	}
-	idx, err := layout.New(cfg.LayoutDir()).ReadIndex()
+	idx, err := layout.New(cfg.LayoutDir()).ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

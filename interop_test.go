@@ -114,7 +114,7 @@ func TestVerifyLayoutWrittenBySkopeo(t *testing.T) {
 	layoutDir := filepath.Join(dir, "skopeo-layout")
 	runTool(t, skopeo, "copy", "--all", "--src-tls-verify=false", "docker://"+name, "oci:"+layoutDir+":"+name)
 	// skopeo may re-encode the index; pin what it wrote.
-	idx, err := layout.New(layoutDir).ReadIndex()
+	idx, err := layout.New(layoutDir).ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

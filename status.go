@@ -63,7 +63,7 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 			return nil, err
 		}
 		defer lock.Unlock()
-		if idx, err = l.ReadIndex(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if idx, err = l.ReadIndex(ctx); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		} else if err != nil {
 			idx = &ocispec.Index{}
@@ -75,7 +75,7 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 		if d, ok := layout.Lookup(idx, im.Name()); ok && d.Digest == im.Digest {
 			st.InIndex, top = true, d
 		}
-		inv, err := l.Inventory(ctx, top, im.Platforms)
+		inv, err := l.Inventory(ctx, top, layout.WalkOptions{Platforms: im.Platforms})
 		if err != nil {
 			st.Error = err.Error()
 			rep.Images = append(rep.Images, st)
@@ -97,12 +97,7 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 		rep.Images = append(rep.Images, st)
 	}
 	for _, d := range idx.Manifests {
-		name := layout.NameOf(d)
-		found := false
-		for _, im := range cfg.Images {
-			found = found || im.Name() == name
-		}
-		if !found {
+		if name := layout.NameOf(d); cfg.ByName(name) < 0 {
 			rep.Unconfigured = append(rep.Unconfigured, name)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"slices"
@@ -19,8 +20,10 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/manifest"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/reference"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 // DefaultJobs is how many blobs sync downloads at once unless told.
@@ -31,6 +34,31 @@ const DefaultJobs = 4
 // (the HTTP client already retries 429 and 5xx responses).
 const blobAttempts = 4
 
+// Fetcher is what Sync needs of a registry: manifests and blobs by digest.
+// *registry.Client implements it.
+type Fetcher interface {
+	// Manifest returns a manifest's or index's bytes as served, checked
+	// against d, and the media type the registry gave them.
+	Manifest(ctx context.Context, ref reference.Reference, d digest.Digest) ([]byte, string, error)
+	// Blob opens a blob for streaming; the caller hashes what it reads.
+	Blob(ctx context.Context, ref reference.Reference, desc ocispec.Descriptor) (io.ReadCloser, error)
+}
+
+// Resolver turns a tag into the descriptor of what it points to.
+// *registry.Client implements it.
+type Resolver interface {
+	Resolve(ctx context.Context, ref reference.Reference) (ocispec.Descriptor, error)
+}
+
+// Registry is what Add needs of a registry: a Resolver and a Fetcher.
+// *registry.Client implements it.
+type Registry interface {
+	Resolver
+	Fetcher
+}
+
+var _ Registry = (*registry.Client)(nil)
+
 // SyncOptions configure Sync and Add.
 type SyncOptions struct {
 	// Offline forbids the network: anything missing is an error that lists
@@ -38,17 +66,18 @@ type SyncOptions struct {
 	Offline bool
 	// Jobs is how many blobs are downloaded at once. Default DefaultJobs.
 	Jobs int
-	// Client talks to registries. Default: oci.NewClient with the
-	// config's mirrors and insecure hosts, credentials from the docker
-	// config, and Logger. It is only used when something is missing.
-	Client *oci.Client
+	// Client talks to registries. Default: NewClient with the config's
+	// mirrors and insecure hosts, credentials from the docker config, and
+	// Logger. It is only created, let alone used, when something is
+	// missing.
+	Client Registry
 	// Insecure adds hosts that may be reached over plain http, as the
 	// --insecure-registry flag does, to the default Client.
 	Insecure []string
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events.
-	Progress func(Event)
+	Progress progress.Func
 }
 
 // SyncResult says what Sync did.
@@ -88,61 +117,61 @@ type ImageResult struct {
 // Err is why the image failed, or nil.
 func (r ImageResult) Err() error { return r.err }
 
-// Sync makes the layout match the configuration: for each image it reads
-// what is stored, fetches only what is missing (by digest, verified while
-// it streams, in parallel), and then rewrites index.json with one entry per
-// configured image, dropping the others. On a complete layout it makes no
-// network request at all. The layout's exclusive lock is held throughout.
+// Sync makes the layout match the configuration: for each image it walks
+// what is stored once, fetching the missing documents (index, manifests,
+// configs) as it meets them, and then fetches the missing layers of every
+// image in parallel, each by digest and verified while it streams. It then
+// rewrites index.json with one entry per configured image, dropping the
+// others. On a complete layout it makes no network request at all. The
+// layout's exclusive lock is held throughout.
 //
 // An image that fails does not stop the others' downloads, but index.json
 // is rewritten only when every image is complete: a failed sync leaves it
 // as it was, and the returned error names every failure.
 func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
-	return syncImages(ctx, cfg, opts)
-}
-
-func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
 	s := newSyncer(cfg, opts)
 	l := s.layout
 	if err := l.MkdirRoot(); err != nil {
 		return nil, err
 	}
-	lock, err := l.Lock(ctx, true, func() { s.emit(Event{Kind: EventWaiting}) })
+	lock, err := l.Lock(ctx, true, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	if err := l.Init(); err != nil {
+	if err := l.Init(ctx); err != nil {
 		return nil, err
 	}
-	if n, err := l.RemoveTemporary(); err != nil {
+	if n, err := l.RemoveTemporary(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
 		s.logger.Info("removed temporary files left by an interrupted run", "count", n)
 	}
-	old, err := s.readOldIndex()
+	old, err := s.readOldIndex(ctx)
 	if err != nil {
 		return nil, err
 	}
 
-	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Removed: []string{}}
 	plans := make([]*imagePlan, len(cfg.Images))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Jobs)
 	for i, im := range cfg.Images {
-		// The top-level descriptor is recomputed from the stored bytes, not
-		// taken from index.json: index.json is derived, and a wrong size or
-		// media type in it is corrected rather than trusted.
-		plans[i] = &imagePlan{image: im, top: ocispec.Descriptor{Digest: im.Digest}}
-		s.emit(Event{Kind: EventResolve, Image: im.Name(), Digest: im.Digest})
-		plans[i].err = s.resolve(ctx, plans[i])
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+		plans[i] = &imagePlan{image: im}
+		g.Go(func() error {
+			s.emit(progress.Event{Kind: progress.Resolve, Image: im.Name(), Digest: im.Digest})
+			plans[i].err = s.resolve(gctx, plans[i])
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	fetchErrs := s.fetchBlobs(ctx, plans)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 
+	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Removed: []string{}}
 	var entries []ocispec.Descriptor
 	var failures []error
 	for _, p := range plans {
@@ -151,13 +180,6 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 		if err == nil {
 			err = errors.Join(fetchErrs[p]...)
 		}
-		var inv *layout.Inventory
-		if err == nil {
-			inv, err = l.Inventory(ctx, p.top, p.image.Platforms)
-			if err == nil && !inv.Complete() {
-				err = fmt.Errorf("%w: %s still misses %d blobs after fetching", errs.ErrInvalidLayout, p.image.Name(), len(inv.Missing))
-			}
-		}
 		if err != nil {
 			r.err = fmt.Errorf("syncing %s: %w", p.image.Name(), err)
 			r.Error = r.err.Error()
@@ -165,33 +187,34 @@ func syncImages(ctx context.Context, cfg *config.Config, opts SyncOptions) (*Syn
 			res.Images = append(res.Images, r)
 			continue
 		}
+		inv := p.inv
+		// Every missing blob is now stored: fetchBlobs said no error.
+		present := append(slices.Clone(inv.Present), inv.Missing...)
 		r.MediaType = inv.Top.MediaType
 		for _, pl := range inv.Platforms() {
 			r.Platforms = append(r.Platforms, platform.FromOCI(pl).String())
 		}
-		r.Blobs, r.Bytes = len(inv.Present), inv.Bytes()
-		r.Fetched, r.FetchedBytes = s.fetchedAmong(inv.Present)
+		r.Blobs = len(present)
+		for _, b := range present {
+			r.Bytes += b.Size
+		}
+		r.Fetched, r.FetchedBytes = s.fetchedAmong(present)
 		entries = append(entries, layout.Entry(inv.Top, p.image.Name()))
-		s.emit(Event{Kind: EventImageDone, Image: p.image.Name(), Digest: p.image.Digest})
+		s.emit(progress.Event{Kind: progress.ImageDone, Image: p.image.Name(), Digest: p.image.Digest})
 		res.Images = append(res.Images, r)
 	}
 	for _, d := range old.Manifests {
-		if name := layout.NameOf(d); !slices.ContainsFunc(cfg.Images, func(im config.Image) bool { return im.Name() == name }) {
+		if name := layout.NameOf(d); cfg.ByName(name) < 0 {
 			res.Removed = append(res.Removed, name)
 		}
 	}
-	s.emitMu.Lock()
-	for _, size := range s.fetched {
-		res.Fetched++
-		res.FetchedBytes += size
-	}
-	s.emitMu.Unlock()
+	res.Fetched, res.FetchedBytes = s.fetchedTotal()
 	if len(failures) > 0 {
 		// index.json changes only when every image is complete: a failed
 		// sync leaves it as it was (the blobs it fetched stay for the next run).
 		return res, errors.Join(failures...)
 	}
-	changed, err := l.WriteIndex(entries)
+	changed, err := l.WriteIndex(ctx, entries)
 	if err != nil {
 		return nil, err
 	}
@@ -208,10 +231,18 @@ type syncer struct {
 	logger *slog.Logger
 
 	clientOnce sync.Once
-	client     *oci.Client
+	client     Registry
 
-	emitMu  sync.Mutex
-	fetched map[digest.Digest]int64 // blobs downloaded in this run
+	mu       sync.Mutex
+	fetched  map[digest.Digest]int64     // blobs downloaded in this run
+	fetching map[digest.Digest]*fetchJob // documents being downloaded
+	emitMu   sync.Mutex
+}
+
+// fetchJob is one download that several walks may wait for.
+type fetchJob struct {
+	done chan struct{}
+	err  error
 }
 
 func newSyncer(cfg *config.Config, opts SyncOptions) *syncer {
@@ -222,10 +253,11 @@ func newSyncer(cfg *config.Config, opts SyncOptions) *syncer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &syncer{cfg: cfg, opts: opts, layout: layout.New(cfg.LayoutDir()), logger: logger, fetched: map[digest.Digest]int64{}}
+	return &syncer{cfg: cfg, opts: opts, layout: layout.New(cfg.LayoutDir()), logger: logger,
+		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}}
 }
 
-func (s *syncer) emit(e Event) {
+func (s *syncer) emit(e progress.Event) {
 	if s.opts.Progress == nil {
 		return
 	}
@@ -236,7 +268,7 @@ func (s *syncer) emit(e Event) {
 
 // registry returns the client, creating it on first use: a run that needs
 // nothing from a registry never builds one, let alone connects.
-func (s *syncer) registry() *oci.Client {
+func (s *syncer) registry() Registry {
 	s.clientOnce.Do(func() {
 		if s.opts.Client != nil {
 			s.client = s.opts.Client
@@ -250,23 +282,23 @@ func (s *syncer) registry() *oci.Client {
 // NewClient returns the registry client vendorimg uses for cfg: its
 // mirrors, its insecure hosts plus extra ones, credentials from the docker
 // config, requests logged at debug level to logger (nil: discard).
-func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger) *oci.Client {
-	opts := []oci.Option{
-		oci.WithMirrors(cfg.Mirrors),
-		oci.WithInsecure(append(slices.Clone(cfg.Insecure), insecure...)...),
-		oci.WithUserAgent("vendorimg/" + Version()),
+func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger) *registry.Client {
+	opts := []registry.Option{
+		registry.WithMirrors(cfg.Mirrors),
+		registry.WithInsecure(append(slices.Clone(cfg.Insecure), insecure...)...),
+		registry.WithUserAgent("vendorimg/" + Version()),
 	}
 	if logger != nil {
-		opts = append(opts, oci.WithLogger(logger))
+		opts = append(opts, registry.WithLogger(logger))
 	}
-	return oci.NewClient(opts...)
+	return registry.NewClient(opts...)
 }
 
 // readOldIndex reads the current index.json. A missing one is empty; a
 // malformed or hostile one is an error: sync does not overwrite what it
 // cannot read (verify says what is wrong; delete the file to start over).
-func (s *syncer) readOldIndex() (*ocispec.Index, error) {
-	idx, err := s.layout.ReadIndex()
+func (s *syncer) readOldIndex(ctx context.Context) (*ocispec.Index, error) {
+	idx, err := s.layout.ReadIndex(ctx)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return &ocispec.Index{}, nil
@@ -279,55 +311,31 @@ func (s *syncer) readOldIndex() (*ocispec.Index, error) {
 // imagePlan is one image's state during a run.
 type imagePlan struct {
 	image config.Image
-	top   ocispec.Descriptor
-	// blobs are the layers (and other non-document blobs) still missing
-	// once every document is stored.
-	blobs []layout.Blob
-	err   error
+	// inv is what the layout holds once every document is stored; its
+	// Missing are the blobs (layers) still to fetch.
+	inv *layout.Inventory
+	err error
 }
 
-// maxRounds bounds the document-fetching loop: an index, a nested index,
-// a manifest, a config.
-const maxRounds = 6
-
-// resolve stores the image's documents (index, manifests, configs),
-// fetching the missing ones, until only plain blobs are missing.
+// resolve walks the image's graph once, fetching each missing document
+// as the walk meets it, so that only plain blobs are left missing. The
+// top-level descriptor is recomputed from the stored bytes, not taken
+// from index.json: index.json is derived, and a wrong size or media type in
+// it is corrected rather than trusted.
 func (s *syncer) resolve(ctx context.Context, p *imagePlan) error {
-	for round := 0; ; round++ {
-		inv, err := s.layout.Inventory(ctx, p.top, p.image.Platforms)
-		if err != nil {
-			return err
-		}
-		if inv.Top.Size > 0 {
-			p.top = inv.Top
-		}
-		var docs []layout.Blob
-		p.blobs = p.blobs[:0]
-		for _, b := range inv.Missing {
-			if b.IsDocument() || b.Role == layout.RoleConfig {
-				docs = append(docs, b)
-			} else {
-				p.blobs = append(p.blobs, b)
-			}
-		}
-		if len(docs) == 0 {
-			return s.checkOffline(p, inv.Missing)
-		}
-		if err := s.checkOffline(p, inv.Missing); err != nil {
-			return err
-		}
-		if round >= maxRounds {
-			return fmt.Errorf("%w: the graph is nested more than %d levels", errs.ErrUnsupportedMediaType, maxRounds)
-		}
-		for _, b := range docs {
-			if err := s.fetchDocument(ctx, p, b); err != nil {
-				return err
-			}
-		}
+	opts := layout.WalkOptions{Platforms: p.image.Platforms, Jobs: s.opts.Jobs}
+	if !s.opts.Offline {
+		opts.Fetch = func(ctx context.Context, b layout.Blob) error { return s.fetchDocument(ctx, p.image, b) }
 	}
+	inv, err := s.layout.Inventory(ctx, ocispec.Descriptor{Digest: p.image.Digest}, opts)
+	if err != nil {
+		return err
+	}
+	p.inv = inv
+	return s.checkOffline(inv.Missing)
 }
 
-func (s *syncer) checkOffline(p *imagePlan, missing []layout.Blob) error {
+func (s *syncer) checkOffline(missing []layout.Blob) error {
 	if !s.opts.Offline || len(missing) == 0 {
 		return nil
 	}
@@ -345,14 +353,40 @@ func (s *syncer) checkOffline(p *imagePlan, missing []layout.Blob) error {
 	return fmt.Errorf("%w: %d blobs missing and --offline forbids fetching them: %s", errs.ErrOffline, len(missing), strings.Join(lines, "; "))
 }
 
-// fetchDocument fetches a manifest, index or config and stores it.
-func (s *syncer) fetchDocument(ctx context.Context, p *imagePlan, b layout.Blob) error {
-	ref := p.image.Pinned()
-	if b.Role == layout.RoleConfig {
-		return s.fetchBlob(ctx, p.image, b)
+// fetchDocument fetches a manifest, index or config and stores it, once
+// per run even when several images' walks need it at the same time.
+func (s *syncer) fetchDocument(ctx context.Context, im config.Image, b layout.Blob) error {
+	s.mu.Lock()
+	if j, ok := s.fetching[b.Digest]; ok {
+		s.mu.Unlock()
+		select {
+		case <-j.done:
+			return j.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	j := &fetchJob{done: make(chan struct{})}
+	s.fetching[b.Digest] = j
+	s.mu.Unlock()
+	if b.Role == layout.RoleConfig {
+		j.err = s.fetchBlob(ctx, im, b)
+	} else {
+		j.err = s.fetchManifest(ctx, im, b)
+	}
+	close(j.done)
+	if j.err != nil {
+		// Let another walk try again rather than sharing a passing failure.
+		s.mu.Lock()
+		delete(s.fetching, b.Digest)
+		s.mu.Unlock()
+	}
+	return j.err
+}
+
+func (s *syncer) fetchManifest(ctx context.Context, im config.Image, b layout.Blob) error {
 	start := time.Now()
-	raw, mt, err := s.registry().Manifest(ctx, ref, b.Digest)
+	raw, mt, err := s.registry().Manifest(ctx, im.Pinned(), b.Digest)
 	if err != nil {
 		return err
 	}
@@ -371,21 +405,21 @@ func (s *syncer) fetchDocument(ctx context.Context, p *imagePlan, b layout.Blob)
 		return err
 	}
 	s.record(desc.Digest, desc.Size)
-	s.emit(Event{Kind: EventFetchDone, Image: p.image.Name(), Digest: desc.Digest, Role: b.Role, Size: desc.Size, Done: desc.Size})
-	s.logger.Debug("fetched document", "image", p.image.Name(), "digest", desc.Digest, "role", b.Role, "bytes", desc.Size, "elapsed", time.Since(start))
+	s.emit(progress.Event{Kind: progress.Done, Image: im.Name(), Digest: desc.Digest, Role: string(b.Role), Size: desc.Size, Done: desc.Size})
+	s.logger.Debug("fetched document", "image", im.Name(), "digest", desc.Digest, "role", b.Role, "bytes", desc.Size, "elapsed", time.Since(start))
 	return nil
 }
 
 func (s *syncer) record(d digest.Digest, size int64) {
-	s.emitMu.Lock()
-	defer s.emitMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.fetched[d] = size
 }
 
 // fetchedAmong counts the blobs of present fetched in this run.
 func (s *syncer) fetchedAmong(present []layout.Blob) (int, int64) {
-	s.emitMu.Lock()
-	defer s.emitMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n, bytes := 0, int64(0)
 	for _, b := range present {
 		if size, ok := s.fetched[b.Digest]; ok {
@@ -394,6 +428,17 @@ func (s *syncer) fetchedAmong(present []layout.Blob) (int, int64) {
 		}
 	}
 	return n, bytes
+}
+
+// fetchedTotal counts every blob fetched in this run, each once.
+func (s *syncer) fetchedTotal() (int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bytes int64
+	for _, size := range s.fetched {
+		bytes += size
+	}
+	return len(s.fetched), bytes
 }
 
 // fetchBlobs downloads the missing blobs of every image in parallel, each
@@ -412,7 +457,7 @@ func (s *syncer) fetchBlobs(ctx context.Context, plans []*imagePlan) map[*imageP
 		if p.err != nil {
 			continue
 		}
-		for _, b := range p.blobs {
+		for _, b := range p.inv.Missing {
 			if j, ok := byDigest[b.Digest]; ok {
 				j.users = append(j.users, p)
 				continue
@@ -427,7 +472,7 @@ func (s *syncer) fetchBlobs(ctx context.Context, plans []*imagePlan) map[*imageP
 	if len(jobs) == 0 {
 		return out
 	}
-	s.emit(Event{Kind: EventPlan, Blobs: len(jobs), Size: total})
+	s.emit(progress.Event{Kind: progress.Plan, Blobs: len(jobs), Size: total})
 	var mu sync.Mutex
 	g := new(errgroup.Group)
 	g.SetLimit(s.opts.Jobs)
@@ -450,19 +495,24 @@ func (s *syncer) fetchBlobs(ctx context.Context, plans []*imagePlan) map[*imageP
 // fetchBlob streams one blob from the registry into the layout, starting
 // again when the connection is cut or the body comes short.
 func (s *syncer) fetchBlob(ctx context.Context, im config.Image, b layout.Blob) error {
-	s.emit(Event{Kind: EventFetchStart, Image: im.Name(), Digest: b.Digest, Role: b.Role, Size: b.Size})
+	ev := progress.Event{Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
+	s.emit(with(ev, progress.Start))
 	var err error
 	for attempt := 1; attempt <= blobAttempts; attempt++ {
 		err = s.fetchBlobOnce(ctx, im, b)
 		if err == nil {
 			s.record(b.Digest, b.Size)
-			s.emit(Event{Kind: EventFetchDone, Image: im.Name(), Digest: b.Digest, Role: b.Role, Size: b.Size, Done: b.Size})
+			done := with(ev, progress.Done)
+			done.Done = b.Size
+			s.emit(done)
 			return nil
 		}
 		if ctx.Err() != nil || !retryableBlobError(err) || attempt == blobAttempts {
 			break
 		}
-		s.emit(Event{Kind: EventRetry, Image: im.Name(), Digest: b.Digest, Role: b.Role, Size: b.Size, Err: err})
+		retry := with(ev, progress.Retry)
+		retry.Err = err
+		s.emit(retry)
 		s.logger.Debug("blob download failed, starting again", "digest", b.Digest, "attempt", attempt+1, "error", err)
 		select {
 		case <-ctx.Done():
@@ -473,19 +523,26 @@ func (s *syncer) fetchBlob(ctx context.Context, im config.Image, b layout.Blob) 
 	return err
 }
 
+func with(e progress.Event, k progress.Kind) progress.Event {
+	e.Kind = k
+	return e
+}
+
 func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Blob) error {
 	rc, err := s.registry().Blob(ctx, im.Pinned(), b.Descriptor)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
+	ev := progress.Event{Kind: progress.Advance, Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	return s.layout.WriteBlob(ctx, b.Descriptor, rc, func(n int64) {
-		s.emit(Event{Kind: EventFetchProgress, Image: im.Name(), Digest: b.Digest, Role: b.Role, Size: b.Size, Done: n})
+		ev.Done = n
+		s.emit(ev)
 	})
 }
 
 // retryableBlobError: the stream was cut (a reset, an early EOF, a short
 // body), which a new request may not meet. A wrong digest is final.
 func retryableBlobError(err error) bool {
-	return !errors.Is(err, errs.ErrDigestMismatch) && oci.Transient(err)
+	return !errors.Is(err, errs.ErrDigestMismatch) && registry.Transient(err)
 }

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 
@@ -31,7 +31,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 // flakyRegistry is go-containerregistry's in-process registry behind a
@@ -50,7 +50,7 @@ type flakyRegistry struct {
 func newFlakyRegistry(t *testing.T) *flakyRegistry {
 	t.Helper()
 	f := &flakyRegistry{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.reqs = append(f.reqs, r.Method+" "+r.URL.Path)
@@ -139,7 +139,7 @@ func flakyImage(t *testing.T, f *flakyRegistry) (*config.Config, digest.Digest, 
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +148,9 @@ func flakyImage(t *testing.T, f *flakyRegistry) (*config.Config, digest.Digest, 
 }
 
 // flakyClient retries within milliseconds and reads no docker config.
-func flakyClient() *oci.Client {
-	return oci.NewClient(oci.WithKeychain(authn.NewMultiKeychain()),
-		oci.WithRetry(oci.RetryPolicy{Attempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
+func flakyClient() *registry.Client {
+	return registry.NewClient(registry.WithKeychain(authn.NewMultiKeychain()),
+		registry.WithRetry(registry.RetryPolicy{Attempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
 }
 
 func blobURL(d v1.Descriptor) string { return "/v2/fault/app/blobs/" + d.Digest.String() }
@@ -271,7 +271,7 @@ func TestSyncFaultWrongBytesLeaveNothing(t *testing.T) {
 		t.Errorf("the bad layer is stored (%v)", err)
 	}
 	checkNothingUnverified(t, cfg.LayoutDir())
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

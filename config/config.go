@@ -2,21 +2,22 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // FileName is the name vendorimg looks for.
@@ -50,7 +51,7 @@ type Config struct {
 type Image struct {
 	// Ref is the reference, without a digest (a digest written in ref: is
 	// moved to Digest).
-	Ref oci.Reference
+	Ref reference.Reference
 	// Digest is the pin: the digest of the top-level manifest or index as
 	// the registry serves it.
 	Digest digest.Digest
@@ -67,7 +68,7 @@ type Image struct {
 func (im Image) Name() string { return NameOf(im.Pinned()) }
 
 // Pinned is the reference with its digest.
-func (im Image) Pinned() oci.Reference { return im.Ref.WithDigest(im.Digest) }
+func (im Image) Pinned() reference.Reference { return im.Ref.WithDigest(im.Digest) }
 
 // Dir is the folder holding the file.
 func (c *Config) Dir() string { return filepath.Dir(c.Path) }
@@ -82,7 +83,7 @@ func (c *Config) LayoutDir() string {
 
 // NameOf is the name an image with reference ref has: the reference with
 // its tag, or, for a reference with only a digest, with that digest.
-func NameOf(ref oci.Reference) string {
+func NameOf(ref reference.Reference) string {
 	if ref.Tag == "" {
 		return ref.String()
 	}
@@ -90,14 +91,11 @@ func NameOf(ref oci.Reference) string {
 }
 
 // Lookup returns the index of the image named as ref is (see NameOf), or -1.
-func (c *Config) Lookup(ref oci.Reference) int {
-	want := NameOf(ref)
-	for i, im := range c.Images {
-		if im.Name() == want {
-			return i
-		}
-	}
-	return -1
+func (c *Config) Lookup(ref reference.Reference) int { return c.ByName(NameOf(ref)) }
+
+// ByName returns the index of the image whose Name is name, or -1.
+func (c *Config) ByName(name string) int {
+	return slices.IndexFunc(c.Images, func(im Image) bool { return im.Name() == name })
 }
 
 // Select returns the configured images named by refs (every image when
@@ -109,7 +107,7 @@ func (c *Config) Select(refs []string) ([]Image, error) {
 	}
 	var out []Image
 	for _, s := range refs {
-		ref, err := oci.ParseReference(s)
+		ref, err := reference.Parse(s)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +141,10 @@ func Find(dir string) (string, error) {
 }
 
 // Load reads and parses the file at path.
-func Load(path string) (*Config, error) {
+func Load(ctx context.Context, path string) (*Config, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -157,32 +158,13 @@ func Load(path string) (*Config, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(&limitedReader{f, maxFileSize + 1}); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", abs, err)
 	}
 	if buf.Len() > maxFileSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", errs.ErrConfig, abs, maxFileSize)
 	}
 	return Parse(abs, buf.Bytes())
-}
-
-type limitedReader struct {
-	f *os.File
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		// EOF, not an error: Load tells a file that is too large by its
-		// length, with a message that wraps errs.ErrConfig.
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= int64(n)
-	return n, err
 }
 
 // New returns an empty configuration to be saved at path, with the default
@@ -298,9 +280,39 @@ func (c *Config) Encode() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Save writes the file atomically (a temporary file beside it, renamed),
-// keeping the mode of an existing file.
-func (c *Config) Save() error {
+// Clone returns a deep copy of c, document included: editing the copy
+// (Set) leaves c as it is.
+func (c *Config) Clone() *Config {
+	out := *c
+	out.Mirrors = maps.Clone(c.Mirrors)
+	out.Insecure = slices.Clone(c.Insecure)
+	out.Images = slices.Clone(c.Images)
+	for i := range out.Images {
+		out.Images[i].Platforms.Platforms = slices.Clone(out.Images[i].Platforms.Platforms)
+	}
+	out.doc = copyNode(c.doc)
+	return &out
+}
+
+func copyNode(n *yaml.Node) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, child := range n.Content {
+		c.Content[i] = copyNode(child)
+	}
+	return &c
+}
+
+// Save writes the file atomically (a temporary file beside it, synced,
+// then renamed, and the folder synced), keeping the mode of an existing
+// file.
+func (c *Config) Save(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b, err := c.Encode()
 	if err != nil {
 		return err
@@ -330,20 +342,21 @@ func (c *Config) Save() error {
 		f.Close()
 		return fmt.Errorf("saving %s: %w", c.Path, err)
 	}
+	// Synced before the rename, and the folder after it: a power loss
+	// leaves the old file or the new one, never an empty one.
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("saving %s: %w", c.Path, err)
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("saving %s: %w", c.Path, err)
 	}
 	if err := os.Rename(f.Name(), c.Path); err != nil {
 		return fmt.Errorf("saving %s: %w", c.Path, err)
 	}
-	return nil
-}
-
-// String lists the images, for messages.
-func (c *Config) String() string {
-	names := make([]string, len(c.Images))
-	for i, im := range c.Images {
-		names[i] = im.Name()
+	if d, err := os.Open(c.Dir()); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
-	return strings.Join(names, ", ")
+	return nil
 }

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Keys vendorimg.yaml knows, for "unknown key" messages.
@@ -125,7 +126,7 @@ func (p parser) mapping(m *yaml.Node, what string, known []string, each func(key
 		if k.Kind != yaml.ScalarNode {
 			return p.errorf(k, nil, "keys in %s must be plain words", what)
 		}
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			return p.errorf(k, nil, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
 		}
 		if line, dup := seen[k.Value]; dup {
@@ -137,15 +138,6 @@ func (p parser) mapping(m *yaml.Node, what string, known []string, each func(key
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (p parser) str(v *yaml.Node, key string) (string, error) {
@@ -178,7 +170,7 @@ func (p parser) mirrors(v *yaml.Node, c *Config) error {
 		return p.errorf(v, nil, "mirrors must map a registry host to its mirror, like docker.io: registry.internal:5000")
 	}
 	return p.mapping(v, "mirrors", nil, func(key string, mv *yaml.Node) error {
-		from, err := oci.ParseHost(key)
+		from, err := reference.ParseHost(key)
 		if err != nil {
 			return p.errorf(mv, err, "mirrors key %q", key)
 		}
@@ -186,7 +178,7 @@ func (p parser) mirrors(v *yaml.Node, c *Config) error {
 		if err != nil {
 			return err
 		}
-		to, err := oci.ParseHost(s)
+		to, err := reference.ParseHost(s)
 		if err != nil {
 			return p.errorf(mv, err, "mirror %q", s)
 		}
@@ -201,7 +193,7 @@ func (p parser) insecure(v *yaml.Node, c *Config) error {
 		return err
 	}
 	for i, h := range hosts {
-		if _, err := oci.ParseHost(h); err != nil {
+		if _, err := reference.ParseHost(h); err != nil {
 			return p.errorf(v.Content[i], err, "insecure host %q", h)
 		}
 	}
@@ -259,7 +251,7 @@ func (p parser) image(item *yaml.Node) (Image, error) {
 	if err != nil {
 		return im, err
 	}
-	if im.Ref, err = oci.ParseReference(s); err != nil {
+	if im.Ref, err = reference.Parse(s); err != nil {
 		return im, p.errorf(refNode, err, "ref %q", s)
 	}
 	if digestNode != nil {
@@ -267,7 +259,7 @@ func (p parser) image(item *yaml.Node) (Image, error) {
 		if err != nil {
 			return im, err
 		}
-		if im.Digest, err = oci.ParseDigest(ds); err != nil {
+		if im.Digest, err = reference.ParseDigest(ds); err != nil {
 			return im, p.errorf(digestNode, err, "digest %q", ds)
 		}
 	}

@@ -24,7 +24,7 @@ import (
 // vendoredFor reads the linux/amd64 image of im from l, as Load does.
 func vendoredFor(t testing.TB, l *layout.Layout, im config.Image) *vendored {
 	t.Helper()
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	cerrdefs "github.com/containerd/errdefs"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/moby/api/types/container"
@@ -22,8 +23,8 @@ import (
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/manifest"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // engine connects to the machine's docker engine.
@@ -105,7 +106,7 @@ func (f *fixture) add(repo, tag string, img remote.Taggable, platforms ...string
 	if tag != "" {
 		s += ":" + tag
 	}
-	ref, err := oci.ParseReference(s + "@" + d.String())
+	ref, err := reference.Parse(s + "@" + d.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ type platformImage struct {
 func (f *fixture) platformImages(im config.Image) map[string]platformImage {
 	t := f.t
 	t.Helper()
-	inv, err := f.l.Inventory(context.Background(), ocispecv1.Descriptor{Digest: im.Digest}, im.Platforms)
+	inv, err := f.l.Inventory(context.Background(), ocispecv1.Descriptor{Digest: im.Digest}, layout.WalkOptions{Platforms: im.Platforms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func ExampleEnginePlatform() {
 // check after them that docker still holds exactly those images.
 func ExampleLoad() {
 	ctx := context.Background()
-	cfg, err := config.Load("vendorimg.yaml")
+	cfg, err := config.Load(ctx, "vendorimg.yaml")
 	if err != nil {
 		log.Fatal(err)
 	}

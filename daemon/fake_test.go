@@ -23,8 +23,8 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/manifest"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // fakeEngine is a docker engine in memory, for fast tests of both image
@@ -271,7 +271,7 @@ func (f *fakeEngine) loadOCI(files map[string][]byte) ([]string, error) {
 		id := d.Digest.String()
 		f.images[id] = image.InspectResponse{ID: id, Architecture: cfg.Architecture, Os: cfg.OS, RootFS: image.RootFS{Type: "layers", Layers: ids}}
 		if name := d.Annotations[layout.AnnotationContainerName]; name != "" && !f.ignoreNames {
-			ref, err := oci.ParseReference(name)
+			ref, err := reference.Parse(name)
 			if err != nil {
 				return nil, err
 			}
@@ -296,7 +296,7 @@ func layersOf(ds []digest.Digest) []string {
 func writeImage(t testing.TB, name string, img any, platforms ...string) (*layout.Layout, config.Image) {
 	t.Helper()
 	l := layout.New(filepath.Join(t.TempDir(), "images"))
-	if err := l.Init(); err != nil {
+	if err := l.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -367,10 +367,10 @@ func writeImage(t testing.TB, name string, img any, platforms ...string) (*layou
 	default:
 		t.Fatalf("writeImage(%T): not an image or index", img)
 	}
-	if _, err := l.WriteIndex([]ocispec.Descriptor{layout.Entry(top, name)}); err != nil {
+	if _, err := l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(top, name)}); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := oci.ParseReference(name)
+	ref, err := reference.Parse(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func readVendored(ctx context.Context, l *layout.Layout, idx *ocispec.Index, im 
 	if entry.Digest != im.Digest {
 		return nil, fmt.Errorf("%s is %s in %s but pinned to %s in vendorimg.yaml: %w (run vendorimg sync)", im.Name(), entry.Digest, layout.IndexFile, im.Digest, errs.ErrDigestMismatch)
 	}
-	inv, err := l.Inventory(ctx, entry, im.Platforms)
+	inv, err := l.Inventory(ctx, entry, layout.WalkOptions{Platforms: im.Platforms})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from the layout: %w", im.Name(), err)
 	}
@@ -154,10 +154,10 @@ func (v *vendored) readConfig(ctx context.Context, l *layout.Layout) error {
 
 // complete checks that every blob of v is stored with its size, so that a
 // load that cannot succeed never reaches the engine.
-func (v *vendored) complete(l *layout.Layout) error {
+func (v *vendored) complete(ctx context.Context, l *layout.Layout) error {
 	var missing []string
 	for _, d := range append([]ocispec.Descriptor{v.manifest, v.config}, v.layers...) {
-		size, err := l.BlobSize(d.Digest)
+		size, err := l.BlobSize(ctx, d.Digest)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			missing = append(missing, layout.RelBlobPath(d.Digest))

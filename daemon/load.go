@@ -18,6 +18,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // Actions Load takes for an image. The values are part of the JSON output.
@@ -41,20 +42,13 @@ type LoadOptions struct {
 	Platform *platform.Platform
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
-	// Progress, if not nil, is called as an image's bytes stream into the
-	// engine. It is not called for skipped images.
-	Progress func(LoadProgress)
-	// Waiting, if not nil, is called once if another vendorimg holds the
-	// layout's lock (a sync), before Load waits for it.
-	Waiting func()
-}
-
-// LoadProgress is how far an image's archive has streamed.
-type LoadProgress struct {
-	// Image is the image's name (its full reference).
-	Image string
-	// Done and Total count blob bytes.
-	Done, Total int64
+	// Progress, if not nil, receives a progress.Waiting event if another
+	// vendorimg holds the layout's lock (a sync), and for each image that
+	// is streamed: progress.Start (Size: the blob bytes to send),
+	// progress.Advance as they stream (Done), progress.Unpacking once all
+	// are sent and the engine is unpacking them, and progress.Done. Skipped
+	// and tagged images send nothing.
+	Progress progress.Func
 }
 
 // LoadReport is what Load did.
@@ -123,7 +117,7 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		want = *opts.Platform
 	}
 	rep := &LoadReport{Engine: eng, Platform: want.String(), Images: []LoadResult{}}
-	idx, unlock, err := openLayout(ctx, l, opts.Waiting)
+	idx, unlock, err := openLayout(ctx, l, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -151,15 +145,15 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 }
 
 // openLayout takes the layout's shared lock and reads its index.json.
-func openLayout(ctx context.Context, l *layout.Layout, waiting func()) (*ocispec.Index, func(), error) {
+func openLayout(ctx context.Context, l *layout.Layout, report progress.Func) (*ocispec.Index, func(), error) {
 	if !l.Exists() {
 		return nil, nil, noLayout(l)
 	}
-	lock, err := l.Lock(ctx, false, waiting)
+	lock, err := l.Lock(ctx, false, report)
 	if err != nil {
 		return nil, nil, err
 	}
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(ctx)
 	if err != nil {
 		lock.Unlock()
 		return nil, nil, err
@@ -175,7 +169,7 @@ type loader struct {
 	c        Client
 	l        *layout.Layout
 	logger   *slog.Logger
-	progress func(LoadProgress)
+	progress progress.Func
 }
 
 func (ld *loader) load(ctx context.Context, idx *ocispec.Index, im config.Image, want platform.Platform, res *LoadResult) error {
@@ -219,7 +213,7 @@ func (ld *loader) load(ctx context.Context, idx *ocispec.Index, im config.Image,
 	} else {
 		// Only a load needs the layers: check they are all there before
 		// the engine is involved.
-		if err := v.complete(ld.l); err != nil {
+		if err := v.complete(ctx, ld.l); err != nil {
 			return err
 		}
 		n, err := ld.stream(ctx, v)
@@ -320,9 +314,15 @@ func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	total := v.size()
-	var progress func(int64)
+	ev := progress.Event{Image: v.name, Size: total}
+	report := func(k progress.Kind, done int64) {
+		ev.Kind, ev.Done = k, done
+		ld.progress.Emit(ev)
+	}
+	report(progress.Start, 0)
+	var advance func(int64)
 	if ld.progress != nil {
-		progress = func(n int64) { ld.progress(LoadProgress{Image: v.name, Done: n, Total: total}) }
+		advance = func(n int64) { report(progress.Advance, n) }
 	}
 	pr, pw := io.Pipe()
 	type result struct {
@@ -331,8 +331,11 @@ func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := writeArchive(ctx, pw, ld.l, v, progress)
+		n, err := writeArchive(ctx, pw, ld.l, v, advance)
 		pw.CloseWithError(err) // nil closes with EOF
+		if err == nil {
+			report(progress.Unpacking, n)
+		}
 		done <- result{n, err}
 	}()
 	ld.logger.Debug("streaming image into docker", "image", v.name, "platform", v.platformString(), "bytes", total)
@@ -353,6 +356,7 @@ func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
 	case w.err != nil:
 		return w.n, fmt.Errorf("loading %s into docker: %w before the archive ended", v.name, w.err)
 	}
+	report(progress.Done, w.n)
 	return w.n, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 )
 
@@ -175,7 +176,7 @@ func TestLoadTamperedBlobLoadsNothing(t *testing.T) {
 			f := newFixture(t)
 			im := f.add(repoName(t, "img"), "1", registrytest.Index(t, []string{"linux/amd64"}, 3, 100_000, randomSeed(t), registrytest.OCI), "linux/amd64")
 			want := f.platformImages(im)["linux/amd64"]
-			inv, err := f.l.Inventory(context.Background(), ocispec(im), im.Platforms)
+			inv, err := f.l.Inventory(context.Background(), ocispec(im), layout.WalkOptions{Platforms: im.Platforms})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // TestLoadIdentityRules runs load, skip, verify and unload against a fake
@@ -201,14 +203,26 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadProgress(t *testing.T) {
 	l, im := writeImage(t, "registry.test/x:1", registrytest.Image(t, "linux/amd64", 3, 100_000, 5, registrytest.OCI), "linux/amd64")
-	var last LoadProgress
+	var last progress.Event
+	var kinds []progress.Kind
 	calls := 0
-	rep, err := Load(context.Background(), newFakeEngine(StoreClassic), l, []config.Image{im}, LoadOptions{Progress: func(p LoadProgress) { last = p; calls++ }})
+	rep, err := Load(context.Background(), newFakeEngine(StoreClassic), l, []config.Image{im}, LoadOptions{Progress: func(e progress.Event) {
+		if e.Kind == progress.Advance {
+			last = e
+			calls++
+		}
+		if len(kinds) == 0 || kinds[len(kinds)-1] != e.Kind {
+			kinds = append(kinds, e.Kind)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calls == 0 || last.Done != last.Total || last.Total != rep.Images[0].Bytes || last.Image != im.Name() {
+	if calls == 0 || last.Done != last.Size || last.Size != rep.Images[0].Bytes || last.Image != im.Name() {
 		t.Errorf("last progress = %+v after %d calls, want %d of %d bytes for %s", last, calls, rep.Images[0].Bytes, rep.Images[0].Bytes, im.Name())
+	}
+	if want := []progress.Kind{progress.Start, progress.Advance, progress.Unpacking, progress.Done}; !slices.Equal(kinds, want) {
+		t.Errorf("progress events = %v, want %v", kinds, want)
 	}
 }
 
@@ -324,7 +338,12 @@ func TestLoadWaitsForTheLayoutLock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	waited := false
 	eng := newFakeEngine(StoreClassic)
-	_, err = Load(ctx, eng, l, []config.Image{im}, LoadOptions{Waiting: func() { waited = true; cancel() }})
+	_, err = Load(ctx, eng, l, []config.Image{im}, LoadOptions{Progress: func(e progress.Event) {
+		if e.Kind == progress.Waiting {
+			waited = true
+			cancel()
+		}
+	}})
 	if !waited || !errors.Is(err, context.Canceled) || eng.loads != 0 {
 		t.Errorf("Load() while a sync holds the layout = %v (waited %v, %d loads), want it to wait and load nothing", err, waited, eng.loads)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // What Unload did with an image. The values are part of the JSON output.
@@ -33,9 +34,9 @@ const (
 type UnloadOptions struct {
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
-	// Waiting, if not nil, is called once if another vendorimg holds the
-	// layout's lock, before Unload waits for it.
-	Waiting func()
+	// Progress, if not nil, receives a progress.Waiting event if another
+	// vendorimg holds the layout's lock, before Unload waits for it.
+	Progress progress.Func
 }
 
 // UnloadReport is what Unload did.
@@ -80,7 +81,7 @@ func Unload(ctx context.Context, c Client, l *layout.Layout, images []config.Ima
 	if err != nil {
 		return nil, err
 	}
-	idx, unlock, err := openLayout(ctx, l, opts.Waiting)
+	idx, unlock, err := openLayout(ctx, l, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // Kind names what a Finding is about. The values are part of vendorimg's
@@ -93,9 +94,9 @@ func (r *Report) OK() bool { return len(r.Findings) == 0 }
 type VerifyOptions struct {
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
-	// Waiting, if not nil, is called once if another vendorimg holds the
-	// layout's lock, before Verify waits for it.
-	Waiting func()
+	// Progress, if not nil, receives a progress.Waiting event if another
+	// vendorimg holds the layout's lock, before Verify waits for it.
+	Progress progress.Func
 }
 
 // Verify checks that each image's tag in the engine c still points to the
@@ -116,12 +117,12 @@ func Verify(ctx context.Context, c Client, l *layout.Layout, images []config.Ima
 	var idx *ocispec.Index
 	var layoutErr error
 	if l.Exists() {
-		lock, err := l.Lock(ctx, false, opts.Waiting)
+		lock, err := l.Lock(ctx, false, opts.Progress)
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Unlock()
-		idx, layoutErr = l.ReadIndex()
+		idx, layoutErr = l.ReadIndex(ctx)
 	} else {
 		layoutErr = noLayout(l)
 	}

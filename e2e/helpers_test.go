@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (e *env) root() string { return e.cfg.Dir() }
 func (e *env) vendored(t *testing.T, l *layout.Layout) layout.Image {
 	t.Helper()
 	ctx := context.Background()
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func (e *env) vendored(t *testing.T, l *layout.Layout) layout.Image {
 	if !ok {
 		t.Fatalf("%s has no entry %s", l.Root(), e.images[0].Name())
 	}
-	inv, err := l.Inventory(ctx, top, e.images[0].Platforms)
+	inv, err := l.Inventory(ctx, top, layout.WalkOptions{Platforms: e.images[0].Platforms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/manifest"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // BlobPath is where the blob with digest d lives. It fails for anything but
@@ -25,7 +25,7 @@ import (
 // when blobs/ or blobs/sha256 is a symlink (or not a folder), so that no
 // blob is ever read from outside the layout.
 func (l *Layout) BlobPath(d digest.Digest) (string, error) {
-	if err := manifest.CheckDigest(d); err != nil {
+	if err := reference.CheckDigest(d); err != nil {
 		return "", err
 	}
 	if err := l.checkBlobDirs(); err != nil {
@@ -61,7 +61,10 @@ func RelBlobPath(d digest.Digest) string {
 
 // BlobSize returns the size of the stored blob d, or fs.ErrNotExist. A
 // symlink or a non-regular file in its place is an error, never followed.
-func (l *Layout) BlobSize(d digest.Digest) (int64, error) {
+func (l *Layout) BlobSize(ctx context.Context, d digest.Digest) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	path, err := l.BlobPath(d)
 	if err != nil {
 		return 0, err
@@ -82,8 +85,8 @@ func (l *Layout) BlobSize(d digest.Digest) (int64, error) {
 // HasBlob reports whether blob desc is stored with the size desc gives. It
 // does not rehash (Verify does); a blob of another size is treated as
 // absent, so that sync replaces it.
-func (l *Layout) HasBlob(desc ocispec.Descriptor) (bool, error) {
-	size, err := l.BlobSize(desc.Digest)
+func (l *Layout) HasBlob(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	size, err := l.BlobSize(ctx, desc.Digest)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
@@ -133,7 +136,7 @@ func (l *Layout) ReadBlob(ctx context.Context, d digest.Digest, limit int64) ([]
 // bytes; memory grows with what is read, never with a size read elsewhere.
 func readAtMost(r io.Reader, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(limitReader(r, limit+1))
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +184,7 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	// Read one byte more than expected, to tell "too long" from "exact".
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	if _, err := io.CopyBuffer(w, limitReader(r, desc.Size+1), *buf); err != nil {
+	if _, err := io.CopyBuffer(w, io.LimitReader(r, desc.Size+1), *buf); err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
 	if w.n != desc.Size {
@@ -215,8 +218,6 @@ func (l *Layout) WriteBlobBytes(ctx context.Context, desc ocispec.Descriptor, b 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func digestOf(h hash.Hash) digest.Digest { return digest.NewDigest(digest.SHA256, h) }
-
-func limitReader(r io.Reader, n int64) io.Reader { return io.LimitReader(r, n) }
 
 // countingWriter counts bytes, reports progress and stops when ctx is done.
 type countingWriter struct {

@@ -20,7 +20,7 @@ func BenchmarkWriteBlob(b *testing.B) {
 	}
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(data), Size: int64(len(data))}
 	l := New(b.TempDir())
-	if err := l.Init(); err != nil {
+	if err := l.Init(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(data)))

@@ -24,7 +24,7 @@ import (
 func newLayout(t *testing.T) *layout.Layout {
 	t.Helper()
 	l := layout.New(filepath.Join(t.TempDir(), "images"))
-	if err := l.Init(); err != nil {
+	if err := l.Init(context.Background()); err != nil {
 		t.Fatalf("Init() = %v, want nil", err)
 	}
 	return l
@@ -202,7 +202,7 @@ func TestModesIgnoreUmask(t *testing.T) {
 			old := syscall.Umask(umask)
 			defer syscall.Umask(old)
 			l := layout.New(root)
-			if err := l.Init(); err != nil {
+			if err := l.Init(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			content := []byte("mode test")
@@ -210,7 +210,7 @@ func TestModesIgnoreUmask(t *testing.T) {
 			if err := l.WriteBlobBytes(context.Background(), desc, content); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := l.WriteIndex([]ocispec.Descriptor{layout.Entry(desc, "example.test/x:1")}); err != nil {
+			if _, err := l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(desc, "example.test/x:1")}); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]fs.FileMode{
@@ -361,11 +361,11 @@ func TestBlobSizeAndHasBlob(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.setup(t, l, path)
-			size, err := l.BlobSize(tt.desc.Digest)
+			size, err := l.BlobSize(context.Background(), tt.desc.Digest)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && (err != nil || size != desc.Size)) {
 				t.Errorf("BlobSize(%s) = %d, %v, want %d, %v", tt.desc.Digest, size, err, desc.Size, tt.wantErr)
 			}
-			has, err := l.HasBlob(tt.desc)
+			has, err := l.HasBlob(context.Background(), tt.desc)
 			wantHasErr := tt.wantErr != nil && !errors.Is(tt.wantErr, fs.ErrNotExist)
 			if has != tt.wantHas || (err != nil) != wantHasErr {
 				t.Errorf("HasBlob(%s) = %v, %v, want %v (error: %v)", tt.desc.Digest, has, err, tt.wantHas, wantHasErr)
@@ -394,7 +394,7 @@ func TestInit(t *testing.T) {
 	t.Run("twice is a no-op", func(t *testing.T) {
 		l := newLayout(t)
 		before := snapshot(t, l.Root())
-		if err := l.Init(); err != nil {
+		if err := l.Init(context.Background()); err != nil {
 			t.Fatalf("Init() again = %v, want nil", err)
 		}
 		if after := snapshot(t, l.Root()); !mapsEqual(before, after) {
@@ -406,10 +406,10 @@ func TestInit(t *testing.T) {
 	})
 	t.Run("keeps an existing index", func(t *testing.T) {
 		fx := newFixture(t, fixtureOptions{}).writeAll()
-		if err := fx.l.Init(); err != nil {
+		if err := fx.l.Init(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		idx, err := fx.l.ReadIndex()
+		idx, err := fx.l.ReadIndex(context.Background())
 		if err != nil || len(idx.Manifests) != 1 {
 			t.Errorf("ReadIndex() after Init = %v, %v, want the one entry kept", idx, err)
 		}
@@ -436,7 +436,7 @@ func TestInit(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.setup(t, root)
-			err := layout.New(root).Init()
+			err := layout.New(root).Init(context.Background())
 			if !errors.Is(err, errs.ErrInvalidLayout) || !strings.Contains(err.Error(), tt.wantIn) {
 				t.Errorf("Init() = %v, want an error wrapping %v containing %q", err, errs.ErrInvalidLayout, tt.wantIn)
 			}

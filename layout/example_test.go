@@ -25,7 +25,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 
 	l := layout.New(filepath.Join(dir, "testdata", "images"))
-	if err := l.Init(); err != nil {
+	if err := l.Init(context.Background()); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -41,7 +41,7 @@ func Example() {
 	top := put(ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"`+config.MediaType+`","digest":"`+config.Digest.String()+`","size":`+fmt.Sprint(config.Size)+`},"layers":[{"mediaType":"`+layer.MediaType+`","digest":"`+layer.Digest.String()+`","size":`+fmt.Sprint(layer.Size)+`}]}`))
 
 	const name = "registry.example.test/demo:v1"
-	if _, err := l.WriteIndex([]ocispec.Descriptor{layout.Entry(top, name)}); err != nil {
+	if _, err := l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(top, name)}); err != nil {
 		fmt.Println(err)
 		return
 	}

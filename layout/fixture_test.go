@@ -115,7 +115,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		o.layers = 1
 	}
 	l := layout.New(filepath.Join(t.TempDir(), "images"))
-	if err := l.Init(); err != nil {
+	if err := l.Init(context.Background()); err != nil {
 		t.Fatalf("Init() = %v, want nil", err)
 	}
 	fx := &fixture{t: t, l: l, name: "registry.example.test/team/app:v1"}
@@ -203,7 +203,7 @@ func (fx *fixture) write(bs ...blob) {
 // writeIndex writes index.json with the one entry for the fixture's image.
 func (fx *fixture) writeIndex() {
 	fx.t.Helper()
-	if _, err := fx.l.WriteIndex([]ocispec.Descriptor{layout.Entry(fx.top.Descriptor, fx.name)}); err != nil {
+	if _, err := fx.l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(fx.top.Descriptor, fx.name)}); err != nil {
 		fx.t.Fatalf("WriteIndex() = %v, want nil", err)
 	}
 }

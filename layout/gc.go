@@ -14,7 +14,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/manifest"
+	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Garbage is a file garbage collection removes.
@@ -49,44 +50,14 @@ func (p *GCPlan) Bytes() int64 {
 // refuses to plan when a stored document cannot be read, since its
 // children cannot then be known: run verify and sync first.
 func (l *Layout) PlanGC(ctx context.Context) (*GCPlan, error) {
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("planning gc: %w", err)
 	}
 	reach := map[digest.Digest]bool{}
-	var walk func(d ocispec.Descriptor) error
-	walk = func(d ocispec.Descriptor) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if reach[d.Digest] {
-			return nil
-		}
-		reach[d.Digest] = true
-		if !manifest.IsWalkable(d.MediaType) {
-			return nil
-		}
-		raw, err := l.ReadBlob(ctx, d.Digest, manifest.MaxManifestSize)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("planning gc: %w (run vendorimg verify)", err)
-		}
-		n, err := manifest.Parse(d.MediaType, raw)
-		if err != nil {
-			return fmt.Errorf("planning gc: %s: %w (run vendorimg verify)", RelBlobPath(d.Digest), err)
-		}
-		for _, c := range append(n.Manifests, n.Blobs()...) {
-			if err := walk(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, d := range idx.Manifests {
-		if err := walk(d); err != nil {
-			return nil, err
+		if err := l.Reach(ctx, d, reach); err != nil {
+			return nil, fmt.Errorf("planning gc: %w", err)
 		}
 	}
 	plan := &GCPlan{Remove: []Garbage{}}
@@ -106,7 +77,7 @@ func (l *Layout) PlanGC(ctx context.Context) (*GCPlan, error) {
 				plan.Remove = append(plan.Remove, Garbage{Path: rel, Size: info.Size(), Reason: "temporary"})
 			case dir == l.blobDir() && info.Mode().IsRegular():
 				dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-				if manifest.CheckDigest(dg) != nil {
+				if reference.CheckDigest(dg) != nil {
 					continue // not a blob: verify reports it, gc leaves it
 				}
 				if reach[dg] {
@@ -119,6 +90,26 @@ func (l *Layout) PlanGC(ctx context.Context) (*GCPlan, error) {
 	}
 	slices.SortFunc(plan.Remove, func(a, b Garbage) int { return strings.Compare(a.Path, b.Path) })
 	return plan, nil
+}
+
+// Reach adds to reach every blob the graph under top references, through
+// any platform (stored or not), walking only what is stored. It fails when
+// a stored document cannot be read, since what it lists cannot then be
+// known.
+func (l *Layout) Reach(ctx context.Context, top ocispec.Descriptor, reach map[digest.Digest]bool) error {
+	return l.Walk(ctx, top, WalkOptions{Platforms: platform.All, Unselected: true}, func(s *Step) error {
+		reach[s.Digest] = true
+		if s.Role == RoleConfig {
+			return nil // a config lists nothing; its bytes are verify's business
+		}
+		if err := stepError(s); err != nil {
+			return fmt.Errorf("%w (run vendorimg verify)", err)
+		}
+		if s.Read && s.ReadErr != nil {
+			return fmt.Errorf("%s: %w (run vendorimg verify)", RelBlobPath(s.Digest), s.ReadErr)
+		}
+		return nil
+	})
 }
 
 // ApplyGC removes what plan lists. Run it under the exclusive Lock, with a
@@ -140,8 +131,11 @@ func (l *Layout) ApplyGC(ctx context.Context, plan *GCPlan) error {
 
 // RemoveTemporary deletes temporary files that interrupted writers left.
 // Call it only under the exclusive Lock: then no writer is running.
-func (l *Layout) RemoveTemporary() (int, error) {
+func (l *Layout) RemoveTemporary(ctx context.Context) (int, error) {
 	n := 0
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	for _, dir := range []string{l.root, l.blobDir()} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {

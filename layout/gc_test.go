@@ -41,7 +41,7 @@ func TestGC(t *testing.T) {
 		{
 			name: "an image dropped from index.json",
 			setup: func(t *testing.T, fx *fixture) []string {
-				if _, err := fx.l.WriteIndex(nil); err != nil {
+				if _, err := fx.l.WriteIndex(context.Background(), nil); err != nil {
 					t.Fatal(err)
 				}
 				var out []string
@@ -182,7 +182,7 @@ func TestRemoveTemporary(t *testing.T) {
 	fx := newFixture(t, fixtureOptions{}).writeAll()
 	fx.writeFile("blobs/sha256/.tmp-abc-1", "x")
 	fx.writeFile(".tmp-index.json-2", "x")
-	n, err := fx.l.RemoveTemporary()
+	n, err := fx.l.RemoveTemporary(context.Background())
 	if err != nil || n != 2 {
 		t.Errorf("RemoveTemporary() = %d, %v, want 2, nil", n, err)
 	}

@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -84,7 +85,10 @@ func EncodeIndex(entries []ocispec.Descriptor) ([]byte, error) {
 // WriteIndex replaces index.json with the canonical encoding of entries,
 // atomically, and reports whether its bytes changed. Entries with the same
 // name are an error: one name, one image.
-func (l *Layout) WriteIndex(entries []ocispec.Descriptor) (bool, error) {
+func (l *Layout) WriteIndex(ctx context.Context, entries []ocispec.Descriptor) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	seen := map[string]bool{}
 	for _, e := range entries {
 		if err := manifest.CheckDescriptor(e); err != nil {
@@ -110,7 +114,10 @@ func (l *Layout) WriteIndex(entries []ocispec.Descriptor) (bool, error) {
 // ReadIndex reads and checks index.json: it must be an image index whose
 // entries all have canonical sha256 digests, non-negative sizes and media
 // types.
-func (l *Layout) ReadIndex() (*ocispec.Index, error) {
+func (l *Layout) ReadIndex(ctx context.Context) (*ocispec.Index, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(l.root, IndexFile)
 	b, err := readSmallFile(path, MaxIndexSize)
 	if err != nil {

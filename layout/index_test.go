@@ -2,6 +2,7 @@ package layout_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -126,7 +127,7 @@ func TestEncodeIndexSameNameSortsByDigest(t *testing.T) {
 func TestWriteIndex(t *testing.T) {
 	l := newLayout(t)
 	entries := indexEntries()
-	changed, err := l.WriteIndex(entries)
+	changed, err := l.WriteIndex(context.Background(), entries)
 	if err != nil || !changed {
 		t.Fatalf("WriteIndex() = %v, %v, want true, nil", changed, err)
 	}
@@ -136,14 +137,14 @@ func TestWriteIndex(t *testing.T) {
 	}
 	golden(t, "index.golden.json", b)
 	before := snapshot(t, l.Root())
-	changed, err = l.WriteIndex([]ocispec.Descriptor{entries[2], entries[0], entries[3], entries[1]})
+	changed, err = l.WriteIndex(context.Background(), []ocispec.Descriptor{entries[2], entries[0], entries[3], entries[1]})
 	if err != nil || changed {
 		t.Errorf("WriteIndex(same entries) = %v, %v, want false, nil", changed, err)
 	}
 	if after := snapshot(t, l.Root()); !mapsEqual(before, after) {
 		t.Errorf("WriteIndex(same entries) touched the layout")
 	}
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(context.Background())
 	if err != nil || len(idx.Manifests) != len(entries) {
 		t.Fatalf("ReadIndex() = %v, %v, want %d entries", idx, err, len(entries))
 	}
@@ -170,7 +171,7 @@ func TestWriteIndex(t *testing.T) {
 	}
 	for _, tt := range errTests {
 		t.Run(tt.name, func(t *testing.T) {
-			changed, err := l.WriteIndex(tt.entries)
+			changed, err := l.WriteIndex(context.Background(), tt.entries)
 			if err == nil || changed || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
 				t.Errorf("WriteIndex(%s) = %v, %v, want false and an error wrapping %v", tt.name, changed, err, tt.wantErr)
 			}
@@ -266,7 +267,7 @@ func TestReadIndexRefusesSymlinkAndSize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLayout(t)
 			tt.setup(t, l)
-			idx, err := l.ReadIndex()
+			idx, err := l.ReadIndex(context.Background())
 			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) || !strings.Contains(err.Error(), tt.wantIn) {
 				t.Errorf("ReadIndex() = %v, %v, want an error wrapping %v containing %q", idx, err, tt.wantErr, tt.wantIn)
 			}

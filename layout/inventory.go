@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
@@ -86,173 +85,118 @@ func (inv *Inventory) Platforms() []ocispec.Platform {
 	return out
 }
 
-// Inventory walks the graph under top through what is stored, following
-// only the index entries sel selects. top.Size and top.MediaType may be
-// zero when only the pin is known. A stored document that hashes right but
-// cannot be parsed is an error, as is a selection the image cannot satisfy
-// (errs.ErrPlatformMissing): neither is fixed by fetching again.
-func (l *Layout) Inventory(ctx context.Context, top ocispec.Descriptor, sel platform.Selection) (*Inventory, error) {
-	w := &inventoryWalk{l: l, sel: sel, inv: &Inventory{Top: top}, seen: map[string]bool{}}
-	role := RoleManifest
-	if manifest.IsIndex(top.MediaType) {
-		role = RoleIndex
-	}
-	if err := w.visit(ctx, Blob{Descriptor: top, Role: role}, true); err != nil {
+// Inventory walks the graph under top through what is stored (see Walk),
+// following only the index entries opts.Platforms selects, and fetching
+// missing documents through opts.Fetch when it is set (sync does).
+// top.Size and top.MediaType may be zero when only the pin is known. A
+// stored document that hashes right but cannot be parsed is an error, as is
+// a selection the image cannot satisfy (errs.ErrPlatformMissing): neither
+// is fixed by fetching again.
+func (l *Layout) Inventory(ctx context.Context, top ocispec.Descriptor, opts WalkOptions) (*Inventory, error) {
+	c := &inventoryVisitor{inv: &Inventory{Top: top}, sel: opts.Platforms, seen: map[digest.Digest]bool{}, pending: map[digest.Digest]*Image{}}
+	if err := l.Walk(ctx, top, opts, c.visit); err != nil {
 		return nil, err
 	}
-	return w.inv, nil
+	for _, d := range c.order {
+		if im := c.pending[d]; im != nil {
+			c.inv.Images = append(c.inv.Images, *im)
+		}
+	}
+	return c.inv, nil
 }
 
-type inventoryWalk struct {
-	l    *Layout
-	sel  platform.Selection
+// inventoryVisitor builds an Inventory from a walk's steps.
+type inventoryVisitor struct {
 	inv  *Inventory
-	seen map[string]bool
+	sel  platform.Selection
+	seen map[digest.Digest]bool
+	// pending are the stored image manifests, in walk order, until their
+	// config says whether they are complete (nil: not an image).
+	pending map[digest.Digest]*Image
+	order   []digest.Digest
 }
 
-func (w *inventoryWalk) add(b Blob, present bool) {
-	key := string(b.Digest)
-	if w.seen[key] {
+func (c *inventoryVisitor) add(b Blob, present bool) {
+	if c.seen[b.Digest] {
 		return
 	}
-	w.seen[key] = true
+	c.seen[b.Digest] = true
 	if present {
-		w.inv.Present = append(w.inv.Present, b)
+		c.inv.Present = append(c.inv.Present, b)
 	} else {
-		w.inv.Missing = append(w.inv.Missing, b)
+		c.inv.Missing = append(c.inv.Missing, b)
 	}
 }
 
-func (w *inventoryWalk) visit(ctx context.Context, b Blob, isTop bool) error {
-	if err := ctx.Err(); err != nil {
+func (c *inventoryVisitor) visit(s *Step) error {
+	if err := stepError(s); err != nil {
 		return err
 	}
-	if !b.IsDocument() {
-		ok, err := w.l.HasBlob(b.Descriptor)
-		if err != nil {
-			return err
-		}
-		w.add(b, ok)
-		return nil
-	}
-	raw, ok, err := w.readDocument(ctx, b.Descriptor, manifest.MaxManifestSize)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		w.add(b, false)
-		return nil
-	}
-	n, err := manifest.Parse(b.MediaType, raw)
-	if err != nil {
-		return fmt.Errorf("reading %s %s: %w", b.Role, RelBlobPath(b.Digest), err)
-	}
-	b.MediaType, b.Size = n.MediaType, int64(len(raw))
-	if isTop {
-		w.inv.Top.MediaType, w.inv.Top.Size = b.MediaType, b.Size
-	}
-	w.add(b, true)
-	if n.IsIndex() {
-		return w.visitIndex(ctx, n)
-	}
-	return w.visitManifest(ctx, b, n)
-}
-
-func (w *inventoryWalk) visitIndex(ctx context.Context, n *manifest.Node) error {
-	if !w.sel.All {
+	switch {
+	case s.Read && s.ReadErr != nil && !errors.Is(s.ReadErr, errs.ErrDigestMismatch):
+		return fmt.Errorf("reading %s %s: %w", s.Role, RelBlobPath(s.Digest), s.ReadErr)
+	case s.MediaTypeMismatch():
+		return fmt.Errorf("reading %s %s: %w: it is a %s, its descriptor says %s", s.Role, RelBlobPath(s.Digest), errs.ErrUnsupportedMediaType, s.Node.MediaType, s.MediaType)
+	case len(s.MissingPlatforms) > 0:
 		var absent []string
-		for _, p := range w.sel.Platforms {
-			if !slices.ContainsFunc(n.Manifests, func(d ocispec.Descriptor) bool { return d.Platform != nil && p.Matches(*d.Platform) }) {
-				absent = append(absent, p.String())
-			}
+		for _, p := range s.MissingPlatforms {
+			absent = append(absent, p.String())
 		}
-		if len(absent) > 0 {
-			return fmt.Errorf("%w: %s not in the index (it has %s)", errs.ErrPlatformMissing, strings.Join(absent, ", "), describePlatforms(n.Manifests))
+		return fmt.Errorf("%w: %s not in the index (it has %s)", errs.ErrPlatformMissing, strings.Join(absent, ", "), describePlatforms(s.Node.Manifests))
+	}
+	b := s.Blob
+	if s.Node != nil {
+		b.MediaType, b.Size = s.Node.MediaType, int64(len(s.Raw))
+		b.Role = RoleManifest
+		if s.Node.IsIndex() {
+			b.Role = RoleIndex
+		}
+		if s.Depth == 0 {
+			c.inv.Top.MediaType, c.inv.Top.Size = b.MediaType, b.Size
 		}
 	}
-	for _, child := range n.Manifests {
-		if !w.sel.Matches(child.Platform) {
-			continue
+	c.add(b, s.Stored())
+	switch {
+	case s.Node != nil && !s.Node.IsIndex() && !s.Repeat:
+		im := &Image{Manifest: b.Descriptor, Config: s.Node.Config, Layers: s.Node.Layers}
+		if b.Platform != nil {
+			im.Platform = *b.Platform
 		}
-		role := RoleBlob
-		switch {
-		case manifest.IsIndex(child.MediaType):
-			role = RoleIndex
-		case manifest.IsManifest(child.MediaType):
-			role = RoleManifest
+		c.pending[b.Digest] = im
+		c.order = append(c.order, b.Digest)
+	case s.Role == RoleConfig && s.Parent != nil:
+		im := c.pending[s.Parent.Digest]
+		if im == nil || s.Platform != nil {
+			return nil
 		}
-		if err := w.visit(ctx, Blob{Descriptor: child, Role: role, Platform: child.Platform}, false); err != nil {
-			return err
+		// A manifest outside an index: only its config says its platform,
+		// and it is an image only once that config is stored.
+		if !manifest.IsImageConfig(s.MediaType) {
+			return nil
+		}
+		if s.Config == nil {
+			c.pending[s.Parent.Digest] = nil
+			return nil
+		}
+		im.Platform = s.Config.Platform()
+		if !c.sel.Matches(&im.Platform) {
+			return fmt.Errorf("%w: the image is a single manifest for %s, not %s", errs.ErrPlatformMissing, platform.FromOCI(im.Platform), c.sel)
 		}
 	}
 	return nil
 }
 
-func (w *inventoryWalk) visitManifest(ctx context.Context, b Blob, n *manifest.Node) error {
-	im := Image{Manifest: b.Descriptor, Config: n.Config, Layers: n.Layers}
-	complete := true
-	if b.Platform != nil {
-		im.Platform = *b.Platform
+// stepError is the error a step's stored file is for a reader that cannot
+// go on: a symlink, a special file, a path that cannot be checked, a graph
+// nested too deeply.
+func stepError(s *Step) error {
+	switch s.File {
+	case FileSymlink:
+		return fmt.Errorf("blob %s: %w: %s is a symlink, which vendorimg never follows", s.Digest, errs.ErrInvalidLayout, RelBlobPath(s.Digest))
+	case FileNotRegular:
+		return fmt.Errorf("blob %s: %w: %s is not a regular file", s.Digest, errs.ErrInvalidLayout, RelBlobPath(s.Digest))
 	}
-	cfg := Blob{Descriptor: n.Config, Role: RoleConfig, Platform: b.Platform}
-	if b.Platform == nil && manifest.IsImageConfig(n.Config.MediaType) {
-		// A manifest outside an index: only its config says its platform.
-		raw, ok, err := w.readDocument(ctx, n.Config, manifest.MaxConfigSize)
-		if err != nil {
-			return err
-		}
-		w.add(cfg, ok)
-		if ok {
-			c, err := manifest.ParseConfig(raw)
-			if err != nil {
-				return fmt.Errorf("reading config %s: %w", RelBlobPath(n.Config.Digest), err)
-			}
-			im.Platform = c.Platform()
-			if !w.sel.Matches(&im.Platform) {
-				return fmt.Errorf("%w: the image is a single manifest for %s, not %s", errs.ErrPlatformMissing, platform.FromOCI(im.Platform), w.sel)
-			}
-		}
-		complete = complete && ok
-	} else {
-		ok, err := w.l.HasBlob(n.Config)
-		if err != nil {
-			return err
-		}
-		w.add(cfg, ok)
-	}
-	for _, layer := range n.Layers {
-		if err := w.visit(ctx, Blob{Descriptor: layer, Role: RoleLayer, Platform: b.Platform}, false); err != nil {
-			return err
-		}
-	}
-	if complete {
-		w.inv.Images = append(w.inv.Images, im)
-	}
-	return nil
-}
-
-// readDocument reads a stored document whole and checks its digest and,
-// when known, its size. A missing, mis-sized or mis-hashed file is
-// reported as absent (ok false), so that sync fetches it again; symlinks
-// and other wrong kinds of file are errors.
-func (w *inventoryWalk) readDocument(ctx context.Context, d ocispec.Descriptor, limit int64) (raw []byte, ok bool, err error) {
-	size, err := w.l.BlobSize(d.Digest)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, err
-	case d.Size > 0 && size != d.Size:
-		return nil, false, nil
-	}
-	raw, err = w.l.ReadBlob(ctx, d.Digest, limit)
-	switch {
-	case errors.Is(err, errs.ErrDigestMismatch):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, err
-	}
-	return raw, true, nil
+	return s.Err
 }
 
 func describePlatforms(ds []ocispec.Descriptor) string {

@@ -177,7 +177,7 @@ func TestInventory(t *testing.T) {
 			if tt.damage != nil {
 				tt.damage(t, fx)
 			}
-			inv, err := fx.l.Inventory(context.Background(), fx.top.Descriptor, sel(t, tt.selection...))
+			inv, err := fx.l.Inventory(context.Background(), fx.top.Descriptor, layout.WalkOptions{Platforms: sel(t, tt.selection...)})
 			if err != nil {
 				t.Fatalf("Inventory(%s) = %v, want nil", tt.selection, err)
 			}
@@ -217,7 +217,7 @@ func TestInventory(t *testing.T) {
 
 func TestInventoryRoles(t *testing.T) {
 	fx := newFixture(t, fixtureOptions{layers: 2}).writeAll()
-	inv, err := fx.l.Inventory(context.Background(), fx.top.Descriptor, sel(t, "linux/amd64"))
+	inv, err := fx.l.Inventory(context.Background(), fx.top.Descriptor, layout.WalkOptions{Platforms: sel(t, "linux/amd64")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestInventoryRoles(t *testing.T) {
 // the inventory fills in media type and size from the stored top blob.
 func TestInventoryTopFromPin(t *testing.T) {
 	fx := newFixture(t, fixtureOptions{docker: true}).writeAll()
-	inv, err := fx.l.Inventory(context.Background(), ocispec.Descriptor{Digest: fx.top.Digest}, sel(t, "linux/amd64"))
+	inv, err := fx.l.Inventory(context.Background(), ocispec.Descriptor{Digest: fx.top.Digest}, layout.WalkOptions{Platforms: sel(t, "linux/amd64")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestInventoryErrors(t *testing.T) {
 			if tt.damage != nil {
 				tt.damage(t, fx)
 			}
-			inv, err := fx.l.Inventory(context.Background(), fx.top.Descriptor, sel(t, tt.selection...))
+			inv, err := fx.l.Inventory(context.Background(), fx.top.Descriptor, layout.WalkOptions{Platforms: sel(t, tt.selection...)})
 			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) || !strings.Contains(err.Error(), tt.wantIn) {
 				t.Errorf("Inventory(%s) = %+v, %v, want an error wrapping %v containing %q", tt.selection, inv, err, tt.wantErr, tt.wantIn)
 			}
@@ -297,7 +297,7 @@ func TestInventoryUnparsableDocument(t *testing.T) {
 	if err := l.WriteBlobBytes(context.Background(), junk.Descriptor, junk.data); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := l.Inventory(context.Background(), junk.Descriptor, platform.All)
+	inv, err := l.Inventory(context.Background(), junk.Descriptor, layout.WalkOptions{Platforms: platform.All})
 	if !errors.Is(err, errs.ErrInvalidDigest) || !strings.Contains(err.Error(), junk.rel()) {
 		t.Errorf("Inventory(junk manifest) = %+v, %v, want an error wrapping %v naming %s", inv, err, errs.ErrInvalidDigest, junk.rel())
 	}
@@ -307,7 +307,7 @@ func TestInventoryCancelled(t *testing.T) {
 	fx := newFixture(t, fixtureOptions{}).writeAll()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if inv, err := fx.l.Inventory(ctx, fx.top.Descriptor, platform.All); !errors.Is(err, context.Canceled) {
+	if inv, err := fx.l.Inventory(ctx, fx.top.Descriptor, layout.WalkOptions{Platforms: platform.All}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Inventory() with a cancelled ctx = %+v, %v, want %v", inv, err, context.Canceled)
 	}
 }

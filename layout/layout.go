@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +72,10 @@ func (l *Layout) MkdirRoot() error { return mkdir(l.root) }
 // index.json and a .gitattributes marking blobs as binary, each only if it
 // is missing. An existing oci-layout must declare version 1.0.0. Writers
 // call it under the exclusive Lock (see MkdirRoot).
-func (l *Layout) Init() error {
+func (l *Layout) Init(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for _, dir := range []string{l.root, filepath.Join(l.root, BlobsDir), l.blobDir()} {
 		if err := mkdir(dir); err != nil {
 			return err
@@ -85,7 +89,7 @@ func (l *Layout) Init() error {
 		return err
 	}
 	if _, err := os.Lstat(filepath.Join(l.root, IndexFile)); errors.Is(err, fs.ErrNotExist) {
-		if _, err := l.WriteIndex(nil); err != nil {
+		if _, err := l.WriteIndex(ctx, nil); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vendorimg/vendorimg/internal/flock"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // Lock is a held lock on a layout; Unlock releases it.
@@ -30,15 +31,16 @@ const lockPoll = 50 * time.Millisecond
 // Lock takes the layout's lock, waiting until it is free or ctx is done.
 // Writers (sync, gc) take it exclusive; readers (verify, status, load) take
 // it shared, so that they never see a half-finished sync and never block
-// each other. waiting, if not nil, is called once when the lock is busy, so
-// that a command can say why it pauses.
+// each other. If the lock is busy, Lock reports a progress.Waiting event
+// once to report (which may be nil), so that a command can say why it
+// pauses.
 //
 // The lock is an advisory flock on the layout's own folder, which must
 // exist: no lock file is created, so none can be left behind or committed
 // by mistake, and a crashed holder releases it with its last descriptor.
-func (l *Layout) Lock(ctx context.Context, exclusive bool, waiting func()) (*Lock, error) {
+func (l *Layout) Lock(ctx context.Context, exclusive bool, report progress.Func) (*Lock, error) {
 	try := func() (func() error, error) { return tryLock(l.root, exclusive) }
-	release, err := flock.Wait(ctx, try, lockPoll, waiting)
+	release, err := flock.Wait(ctx, try, lockPoll, func() { report.Emit(progress.Event{Kind: progress.Waiting}) })
 	switch {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return nil, fmt.Errorf("locking %s: waiting for another vendorimg: %w", l.root, err)

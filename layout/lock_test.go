@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // lockAsync takes the lock in the background: got receives Lock's error,
@@ -21,7 +22,7 @@ func lockAsync(t *testing.T, l *layout.Layout, ctx context.Context, exclusive bo
 	waitc := make(chan struct{}, 1)
 	lkc := make(chan *layout.Lock, 1)
 	go func() {
-		lk, err := l.Lock(ctx, exclusive, func() { waitc <- struct{}{} })
+		lk, err := l.Lock(ctx, exclusive, func(progress.Event) { waitc <- struct{}{} })
 		lkc <- lk
 		gotc <- err
 	}()
@@ -50,7 +51,7 @@ func TestLock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLayout(t)
 			ctx := context.Background()
-			first, err := l.Lock(ctx, tt.first, func() { t.Error("first Lock() waited on a free lock") })
+			first, err := l.Lock(ctx, tt.first, func(progress.Event) { t.Error("first Lock() waited on a free lock") })
 			if err != nil {
 				t.Fatalf("Lock(exclusive=%v) = %v, want nil", tt.first, err)
 			}
@@ -157,7 +158,7 @@ func TestUnlockTwice(t *testing.T) {
 		t.Errorf("(*Lock)(nil).Unlock() = %v, want nil", err)
 	}
 	// Released: it can be taken again at once.
-	again, err := l.Lock(context.Background(), true, func() { t.Error("Lock() waited on a released lock") })
+	again, err := l.Lock(context.Background(), true, func(progress.Event) { t.Error("Lock() waited on a released lock") })
 	if err != nil {
 		t.Fatal(err)
 	}

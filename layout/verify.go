@@ -3,6 +3,7 @@ package layout
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // Kind names what a Finding is about. The values are part of vendorimg's
@@ -115,9 +118,15 @@ type VerifyOptions struct {
 	Deep bool
 	// Jobs is how many blobs are hashed at once. Default GOMAXPROCS.
 	Jobs int
-	// Progress, if not nil, is called with the bytes hashed so far and the
-	// total, from several goroutines but never concurrently.
-	Progress func(done, total int64)
+	// Progress, if not nil, receives a progress.Waiting event if a sync
+	// holds the layout's lock, and progress.Advance events with the bytes
+	// hashed so far (Done) and the total (Size).
+	Progress progress.Func
+	// Locked says the caller already holds the layout's lock (sync
+	// --repair does), so Verify must not take it. Default false: Verify
+	// takes the shared lock whenever the layout's folder exists, so that it
+	// never sees a sync half done.
+	Locked bool
 }
 
 // Report is what Verify found.
@@ -161,6 +170,13 @@ func (r *Report) Incomplete() bool {
 // from disk. The error is for what stops verification (a cancelled ctx);
 // problems in the layout are findings.
 func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
+	if fi, err := os.Lstat(l.root); err == nil && fi.IsDir() && !opts.Locked {
+		lock, err := l.Lock(ctx, false, opts.Progress)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}
@@ -201,7 +217,7 @@ type verifier struct {
 func (v *verifier) add(f Finding) { v.report.Findings = append(v.report.Findings, f) }
 
 func (v *verifier) run(ctx context.Context) error {
-	idx, ok := v.checkLayoutFiles()
+	idx, ok := v.checkLayoutFiles(ctx)
 	if ok {
 		if err := v.walkIndex(ctx, idx); err != nil {
 			return err
@@ -214,3 +230,13 @@ func (v *verifier) run(ctx context.Context) error {
 }
 
 func sizeStr(n int64) string { return fmt.Sprintf("%d bytes", n) }
+
+// Expectations are what configured images require of their layout, as
+// Verify takes them: each image's name, pin and platforms.
+func Expectations(images []config.Image) []Expect {
+	out := make([]Expect, 0, len(images))
+	for _, im := range images {
+		out = append(out, Expect{Name: im.Name(), Digest: im.Digest, Platforms: im.Platforms})
+	}
+	return out
+}

@@ -13,6 +13,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // hashTask is one blob to rehash, and with --deep the diff_id its
@@ -38,7 +40,7 @@ func (v *verifier) progress(n int64) {
 	done := v.done.Add(n)
 	if v.opts.Progress != nil {
 		v.progressMu.Lock()
-		v.opts.Progress(done, max(v.total.Load(), done))
+		v.opts.Progress(progress.Event{Kind: progress.Advance, Done: done, Size: max(v.total.Load(), done)})
 		v.progressMu.Unlock()
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/manifest"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
 )
 
 // want is a finding Verify must make. expected and actual are checked when
@@ -259,7 +260,7 @@ func TestVerify(t *testing.T) {
 			setup: func(t *testing.T, fx *fixture) []want {
 				top := fx.top.Descriptor
 				top.MediaType = manifest.MediaTypeDockerList
-				if _, err := fx.l.WriteIndex([]ocispec.Descriptor{layout.Entry(top, fx.name)}); err != nil {
+				if _, err := fx.l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(top, fx.name)}); err != nil {
 					t.Fatal(err)
 				}
 				return []want{{layout.KindMediaType, fx.top.rel(), manifest.MediaTypeDockerList, manifest.MediaTypeOCIIndex}}
@@ -270,7 +271,7 @@ func TestVerify(t *testing.T) {
 			setup: func(t *testing.T, fx *fixture) []want {
 				top := fx.top.Descriptor
 				top.Size++
-				if _, err := fx.l.WriteIndex([]ocispec.Descriptor{layout.Entry(top, fx.name)}); err != nil {
+				if _, err := fx.l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(top, fx.name)}); err != nil {
 					t.Fatal(err)
 				}
 				return append([]want{{layout.KindSize, fx.top.rel(), fmt.Sprintf("%d bytes", top.Size), fmt.Sprintf("%d bytes", fx.top.Size)}}, unreferenced(fx.all()[1:]...)...)
@@ -339,7 +340,7 @@ func TestVerify(t *testing.T) {
 			name:       "index.json never written",
 			incomplete: true,
 			setup: func(t *testing.T, fx *fixture) []want {
-				if _, err := fx.l.WriteIndex(nil); err != nil {
+				if _, err := fx.l.WriteIndex(context.Background(), nil); err != nil {
 					t.Fatal(err)
 				}
 				return append([]want{{layout.KindNotSynced, layout.IndexFile, fx.top.Digest.String(), ""}}, unreferenced(fx.all()...)...)
@@ -445,10 +446,12 @@ func TestVerifyReport(t *testing.T) {
 	rep, err := fx.l.Verify(context.Background(), layout.VerifyOptions{
 		Images: fx.expect("linux/amd64", "linux/arm64"),
 		Jobs:   2,
-		Progress: func(done, total int64) {
+		Progress: func(e progress.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			calls = append(calls, [2]int64{done, total})
+			if e.Kind == progress.Advance {
+				calls = append(calls, [2]int64{e.Done, e.Size})
+			}
 		},
 	})
 	if err != nil || !rep.OK() {

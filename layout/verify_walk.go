@@ -5,19 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/manifest"
 	"github.com/vendorimg/vendorimg/platform"
 )
 
 // checkLayoutFiles checks oci-layout and reads index.json; ok is false
 // when index.json cannot be walked.
-func (v *verifier) checkLayoutFiles() (*ocispec.Index, bool) {
+func (v *verifier) checkLayoutFiles(ctx context.Context) (*ocispec.Index, bool) {
 	if err := v.l.checkLayoutFile(); err != nil {
 		kind := KindMalformed
 		if errors.Is(err, fs.ErrNotExist) {
@@ -30,7 +30,7 @@ func (v *verifier) checkLayoutFiles() (*ocispec.Index, bool) {
 		// through it.
 		return nil, false
 	}
-	idx, err := v.l.ReadIndex()
+	idx, err := v.l.ReadIndex(ctx)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		v.add(Finding{Kind: KindMissing, Path: IndexFile, Message: "no index.json"})
@@ -80,13 +80,14 @@ func (v *verifier) walkIndex(ctx context.Context, idx *ocispec.Index) error {
 	}
 	for _, d := range idx.Manifests {
 		name := NameOf(d)
-		w := &graphWalk{v: v, image: name, ir: &ImageReport{Name: name, Digest: d.Digest, MediaType: d.MediaType, Platforms: []string{}}, counted: map[digest.Digest]bool{}}
+		w := &graphWalk{v: v, image: name, ir: &ImageReport{Name: name, Digest: d.Digest, MediaType: d.MediaType, Platforms: []string{}},
+			counted: map[digest.Digest]bool{}, manifests: map[digest.Digest]*Step{}, configs: map[digest.Digest]*manifest.Config{}, layerIndex: map[digest.Digest]int{}}
 		if e, ok := expect[name]; ok && v.opts.Images != nil {
 			w.sel, w.strict = e.Platforms, true
 		} else {
 			w.sel = platform.All
 		}
-		if err := w.document(ctx, d, nil, "", true); err != nil {
+		if err := v.l.Walk(ctx, d, WalkOptions{Platforms: w.sel, Unselected: true}, w.visit); err != nil {
 			return err
 		}
 		v.report.Images = append(v.report.Images, *w.ir)
@@ -94,7 +95,8 @@ func (v *verifier) walkIndex(ctx context.Context, idx *ocispec.Index) error {
 	return nil
 }
 
-// graphWalk verifies the graph of one index.json entry.
+// graphWalk verifies the graph of one index.json entry, as a visitor of
+// Walk's steps.
 type graphWalk struct {
 	v     *verifier
 	image string
@@ -105,6 +107,11 @@ type graphWalk struct {
 	// allowed (image-spec permits partial layouts).
 	strict  bool
 	counted map[digest.Digest]bool
+	// manifests, configs and layers are what the walk learnt of each image
+	// manifest, by its digest, for the steps that follow it.
+	manifests  map[digest.Digest]*Step
+	configs    map[digest.Digest]*manifest.Config
+	layerIndex map[digest.Digest]int
 }
 
 func (w *graphWalk) count(d ocispec.Descriptor) {
@@ -116,196 +123,201 @@ func (w *graphWalk) count(d ocispec.Descriptor) {
 	}
 }
 
-// stat checks that the blob d is a regular file of d.Size bytes and
-// reports what is wrong; ok says whether to read it.
-func (w *graphWalk) stat(d ocispec.Descriptor, required bool, what string) (ok bool) {
-	path, err := w.v.l.BlobPath(d.Digest)
-	rel := RelBlobPath(d.Digest)
-	if err != nil {
-		w.v.add(Finding{Kind: KindMalformed, Image: w.image, Message: fmt.Sprintf("%s descriptor: %v", what, err)})
-		return false
+func (w *graphWalk) find(f Finding) {
+	f.Image = w.image
+	w.v.add(f)
+}
+
+// what names a step's blob in findings.
+func what(s *Step) string {
+	var w string
+	switch {
+	case s.Role == RoleConfig:
+		w = "config"
+	case s.Role == RoleLayer:
+		w = "layer"
+	case s.IsDocument() || s.Depth == 0:
+		w = "manifest"
+		if manifest.IsIndex(s.MediaType) {
+			w = "index"
+		}
+	default:
+		w = "index entry"
+	}
+	if s.Depth == 0 {
+		w = "top-level " + w
+	}
+	return w
+}
+
+// file reports what is wrong with a step's stored file; ok says whether
+// it is there, the right size, to be read or hashed.
+func (w *graphWalk) file(s *Step, required bool) (ok bool) {
+	rel, what := RelBlobPath(s.Digest), what(s)
+	if s.File == FileUnreadable {
+		if _, err := w.v.l.BlobPath(s.Digest); err != nil {
+			w.find(Finding{Kind: KindMalformed, Message: fmt.Sprintf("%s descriptor: %v", what, err)})
+			return false
+		}
 	}
 	// Referenced even when wrong: a blob of the wrong size is reported as
 	// such, not also as unreferenced (which says gc would remove it).
-	w.v.reached[d.Digest] = true
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	w.v.reached[s.Digest] = true
+	switch s.File {
+	case FileAbsent:
 		if required {
-			w.v.add(Finding{Kind: KindMissing, Path: rel, Image: w.image, Expected: d.Digest.String(), Message: what + " is missing"})
+			w.find(Finding{Kind: KindMissing, Path: rel, Expected: s.Digest.String(), Message: what + " is missing"})
 		}
 		return false
-	case err != nil:
-		w.v.add(Finding{Kind: KindMalformed, Path: rel, Image: w.image, Message: err.Error()})
+	case FileUnreadable:
+		w.find(Finding{Kind: KindMalformed, Path: rel, Message: s.Err.Error()})
 		return false
-	case fi.Mode()&fs.ModeSymlink != 0:
-		w.v.add(Finding{Kind: KindSymlink, Path: rel, Image: w.image, Expected: d.Digest.String(), Message: what + " is a symlink, not a file"})
+	case FileSymlink:
+		w.find(Finding{Kind: KindSymlink, Path: rel, Expected: s.Digest.String(), Message: what + " is a symlink, not a file"})
 		return false
-	case !fi.Mode().IsRegular():
-		w.v.add(Finding{Kind: KindNotRegular, Path: rel, Image: w.image, Expected: d.Digest.String(), Message: fmt.Sprintf("%s is not a regular file (%s)", what, fi.Mode().Type())})
+	case FileNotRegular:
+		w.find(Finding{Kind: KindNotRegular, Path: rel, Expected: s.Digest.String(), Message: what + " is not a regular file"})
 		return false
-	case fi.Size() != d.Size:
-		w.v.add(Finding{Kind: KindSize, Path: rel, Image: w.image, Expected: sizeStr(d.Size), Actual: sizeStr(fi.Size()),
-			Message: fmt.Sprintf("%s %s is %d bytes, its descriptor says %d", what, d.Digest, fi.Size(), d.Size)})
+	case FileWrongSize:
+		w.find(Finding{Kind: KindSize, Path: rel, Expected: sizeStr(s.Descriptor.Size), Actual: sizeStr(s.Size),
+			Message: fmt.Sprintf("%s %s is %d bytes, its descriptor says %d", what, s.Digest, s.Size, s.Descriptor.Size)})
 		return false
 	}
+	d := s.Descriptor
+	d.Size = s.Size
 	w.count(d)
 	return true
 }
 
-// read reads a document or config whole (it is small: the limit is
-// checked against the descriptor before anything is read) and checks its
-// digest.
-func (w *graphWalk) read(ctx context.Context, d ocispec.Descriptor, limit int64, what string) ([]byte, bool) {
-	rel := RelBlobPath(d.Digest)
-	if d.Size > limit {
-		w.v.add(Finding{Kind: KindMalformed, Path: rel, Image: w.image, Message: fmt.Sprintf("%s descriptor says %d bytes, more than the %d vendorimg reads", what, d.Size, limit)})
-		return nil, false
+// read reports what is wrong with the bytes of a document or config the
+// walk read; ok says whether they hash right.
+func (w *graphWalk) read(s *Step) bool {
+	rel, what := RelBlobPath(s.Digest), what(s)
+	if errors.Is(s.ReadErr, errs.ErrTooLarge) && s.Raw == nil {
+		w.find(Finding{Kind: KindMalformed, Path: rel, Message: fmt.Sprintf("%s descriptor says %d bytes, more than the %d vendorimg reads", what, s.Descriptor.Size, limitFor(s))})
+		return false
 	}
-	f, err := w.v.l.OpenBlob(d.Digest)
-	if err != nil {
-		w.v.add(Finding{Kind: KindMalformed, Path: rel, Image: w.image, Message: err.Error()})
-		return nil, false
-	}
-	defer f.Close()
-	raw, err := readAtMost(f, limit)
-	if err != nil {
-		w.v.add(Finding{Kind: KindMalformed, Path: rel, Image: w.image, Message: err.Error()})
-		return nil, false
+	if s.Raw == nil {
+		w.find(Finding{Kind: KindMalformed, Path: rel, Message: s.ReadErr.Error()})
+		return false
 	}
 	w.v.report.Blobs++
-	w.v.report.Bytes += int64(len(raw))
-	w.v.progress(int64(len(raw)))
-	if got := digest.FromBytes(raw); got != d.Digest {
-		w.v.add(Finding{Kind: KindDigest, Path: rel, Image: w.image, Expected: d.Digest.String(), Actual: got.String(),
-			Message: fmt.Sprintf("%s %s hashes to %s", what, d.Digest, got)})
-		return nil, false
+	w.v.report.Bytes += int64(len(s.Raw))
+	w.v.progress(int64(len(s.Raw)))
+	if s.Actual != "" {
+		w.find(Finding{Kind: KindDigest, Path: rel, Expected: s.Digest.String(), Actual: s.Actual.String(),
+			Message: fmt.Sprintf("%s %s hashes to %s", what, s.Digest, s.Actual)})
+		return false
 	}
-	return raw, true
+	return true
 }
 
-// document verifies an index or manifest and what it references. plat
-// is the platform its parent index gives it.
-func (w *graphWalk) document(ctx context.Context, d ocispec.Descriptor, plat *ocispec.Platform, parent string, top bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
+func limitFor(s *Step) int64 {
+	if s.Role == RoleConfig {
+		return manifest.MaxConfigSize
 	}
-	what := "manifest"
-	if manifest.IsIndex(d.MediaType) {
-		what = "index"
-	}
-	if top {
-		what = "top-level " + what
-	}
-	if !w.stat(d, top || w.strict, what) {
-		return nil
-	}
-	raw, ok := w.read(ctx, d, manifest.MaxManifestSize, what)
-	if !ok {
-		return nil
-	}
-	rel := RelBlobPath(d.Digest)
-	n, err := manifest.Parse("", raw)
-	if err != nil {
-		w.v.add(Finding{Kind: KindMalformed, Path: rel, Image: w.image, Message: fmt.Sprintf("%s: %v", what, err)})
-		return nil
-	}
-	if n.MediaType != d.MediaType {
-		w.v.add(Finding{Kind: KindMediaType, Path: rel, Image: w.image, Expected: d.MediaType, Actual: n.MediaType,
-			Message: fmt.Sprintf("%s is a %s, its descriptor%s says %s", what, n.MediaType, parentSuffix(parent), d.MediaType)})
-	}
-	if n.IsIndex() {
-		return w.index(ctx, d, n)
-	}
-	return w.manifest(ctx, d, n, plat, top)
+	return manifest.MaxManifestSize
 }
 
-func parentSuffix(parent string) string {
-	if parent == "" {
-		return " in index.json"
+func (w *graphWalk) visit(s *Step) error {
+	switch {
+	case s.Role == RoleConfig:
+		return w.config(s)
+	case s.Role == RoleLayer:
+		// Walk yields a manifest's layers in order, once per manifest.
+		i := w.layerIndex[s.Parent.Digest]
+		w.layerIndex[s.Parent.Digest]++
+		if w.file(s, true) {
+			diffID := digest.Digest("")
+			if c := w.configs[s.Parent.Digest]; w.v.opts.Deep && c != nil && i < len(c.RootFS.DiffIDs) {
+				diffID = c.RootFS.DiffIDs[i]
+			}
+			w.v.queue(s.Descriptor, w.image, diffID)
+		}
+		return nil
+	case s.Depth == 0 || s.IsDocument():
+		return w.document(s)
 	}
-	return " in " + parent
-}
-
-func (w *graphWalk) index(ctx context.Context, d ocispec.Descriptor, n *manifest.Node) error {
-	if !w.sel.All {
-		for _, p := range w.sel.Platforms {
-			found := false
-			for _, c := range n.Manifests {
-				if c.Platform != nil && p.Matches(*c.Platform) {
-					found = true
-				}
-			}
-			if !found {
-				w.v.add(Finding{Kind: KindPlatform, Path: RelBlobPath(d.Digest), Image: w.image, Expected: p.String(),
-					Message: fmt.Sprintf("platform %s is selected but the index has no manifest for it (it has %s)", p, describePlatforms(n.Manifests))})
-			}
-		}
-	}
-	for _, c := range n.Manifests {
-		selected := w.sel.Matches(c.Platform)
-		if manifest.IsWalkable(c.MediaType) {
-			// Unselected children are walked too when present: if they are
-			// there, they must be right.
-			if !selected {
-				if ok, _ := w.v.l.HasBlob(c); !ok {
-					continue
-				}
-			}
-			if err := w.document(ctx, c, c.Platform, RelBlobPath(d.Digest), false); err != nil {
-				return err
-			}
-			continue
-		}
-		if w.stat(c, selected && w.strict, "index entry") {
-			w.v.queue(c, w.image, "")
-		}
+	// An index entry vendorimg does not walk (an artifact).
+	if w.file(s, s.Selected && w.strict) {
+		w.v.queue(s.Descriptor, w.image, "")
 	}
 	return nil
 }
 
-func (w *graphWalk) manifest(ctx context.Context, d ocispec.Descriptor, n *manifest.Node, plat *ocispec.Platform, top bool) error {
+func (w *graphWalk) document(s *Step) error {
+	rel, what := RelBlobPath(s.Digest), what(s)
+	if s.Err != nil && s.File != FileUnreadable {
+		// Nested too deeply: nothing under it is read.
+		w.find(Finding{Kind: KindMalformed, Path: rel, Message: s.Err.Error()})
+		return nil
+	}
+	if !w.file(s, s.Depth == 0 || w.strict) || !w.read(s) {
+		return nil
+	}
+	if s.Node == nil {
+		w.find(Finding{Kind: KindMalformed, Path: rel, Message: fmt.Sprintf("%s: %v", what, s.ReadErr)})
+		return nil
+	}
+	if s.MediaTypeMismatch() {
+		parent := " in index.json"
+		if s.Parent != nil {
+			parent = " in " + RelBlobPath(s.Parent.Digest)
+		}
+		w.find(Finding{Kind: KindMediaType, Path: rel, Expected: s.MediaType, Actual: s.Node.MediaType,
+			Message: fmt.Sprintf("%s is a %s, its descriptor%s says %s", what, s.Node.MediaType, parent, s.MediaType)})
+	}
+	for _, p := range s.MissingPlatforms {
+		w.find(Finding{Kind: KindPlatform, Path: rel, Expected: p.String(),
+			Message: fmt.Sprintf("platform %s is selected but the index has no manifest for it (it has %s)", p, describePlatforms(s.Node.Manifests))})
+	}
+	if !s.Node.IsIndex() && !s.Repeat {
+		w.layerIndex[s.Digest] = 0
+		w.manifests[s.Digest] = s
+	}
+	return nil
+}
+
+// config checks a manifest's config; for an image config it also learns
+// the image's platform and diff_ids.
+func (w *graphWalk) config(s *Step) error {
+	m := w.manifests[s.Parent.Digest]
+	if m == nil {
+		return nil
+	}
+	n := m.Node
 	var cfg *manifest.Config
-	if w.stat(n.Config, true, "config") {
-		if manifest.IsImageConfig(n.Config.MediaType) {
-			if raw, ok := w.read(ctx, n.Config, manifest.MaxConfigSize, "config"); ok {
-				c, err := manifest.ParseConfig(raw)
-				if err != nil {
-					w.v.add(Finding{Kind: KindMalformed, Path: RelBlobPath(n.Config.Digest), Image: w.image, Message: err.Error()})
+	if w.file(s, true) {
+		if manifest.IsImageConfig(s.MediaType) {
+			if w.read(s) {
+				if s.Config == nil {
+					w.find(Finding{Kind: KindMalformed, Path: RelBlobPath(s.Digest), Message: s.ReadErr.Error()})
 				} else {
-					cfg = c
+					cfg = s.Config
 				}
 			}
 		} else {
-			w.v.queue(n.Config, w.image, "")
+			w.v.queue(s.Descriptor, w.image, "")
 		}
 	}
+	plat := m.Platform
 	if cfg != nil {
+		w.configs[m.Digest] = cfg
 		p := cfg.Platform()
 		if plat == nil {
 			plat = &p
 		}
-		if top && !w.sel.Matches(&p) {
-			w.v.add(Finding{Kind: KindPlatform, Path: RelBlobPath(n.Config.Digest), Image: w.image, Expected: w.sel.String(), Actual: platform.FromOCI(p).String(),
+		if m.Depth == 0 && !w.sel.Matches(&p) {
+			w.find(Finding{Kind: KindPlatform, Path: RelBlobPath(s.Digest), Expected: w.sel.String(), Actual: platform.FromOCI(p).String(),
 				Message: fmt.Sprintf("the image is a single manifest for %s, not %s", platform.FromOCI(p), w.sel)})
 		}
 		if w.v.opts.Deep && len(cfg.RootFS.DiffIDs) != len(n.Layers) {
-			w.v.add(Finding{Kind: KindDiffID, Path: RelBlobPath(n.Config.Digest), Image: w.image, Expected: fmt.Sprintf("%d layers", len(n.Layers)), Actual: fmt.Sprintf("%d diff_ids", len(cfg.RootFS.DiffIDs)),
+			w.find(Finding{Kind: KindDiffID, Path: RelBlobPath(s.Digest), Expected: fmt.Sprintf("%d layers", len(n.Layers)), Actual: fmt.Sprintf("%d diff_ids", len(cfg.RootFS.DiffIDs)),
 				Message: fmt.Sprintf("the config lists %d diff_ids for %d layers", len(cfg.RootFS.DiffIDs), len(n.Layers))})
 		}
 	}
 	if plat != nil {
 		w.ir.Platforms = append(w.ir.Platforms, platform.FromOCI(*plat).String())
-	}
-	for i, layer := range n.Layers {
-		if !w.stat(layer, true, "layer") {
-			continue
-		}
-		diffID := digest.Digest("")
-		if w.v.opts.Deep && cfg != nil && i < len(cfg.RootFS.DiffIDs) {
-			diffID = cfg.RootFS.DiffIDs[i]
-		}
-		w.v.queue(layer, w.image, diffID)
 	}
 	return nil
 }

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Media types vendorimg walks.
@@ -155,8 +154,6 @@ func Parse(hint string, raw []byte) (*Node, error) {
 	return n, nil
 }
 
-var hexPattern = regexp.MustCompile(`^[a-f0-9]{64}$`)
-
 // CheckDescriptor rejects a descriptor vendorimg must not act on: a digest
 // that is not canonical sha256 (which also keeps a hostile digest such as
 // "sha256:../../x" from becoming a path), a negative size, or no media type.
@@ -173,15 +170,9 @@ func CheckDescriptor(d ocispec.Descriptor) error {
 	return nil
 }
 
-// CheckDigest accepts only canonical sha256 digests.
-func CheckDigest(d digest.Digest) error {
-	// Not d.Algorithm(): it panics on a digest without a colon.
-	algo, hex, _ := strings.Cut(string(d), ":")
-	if digest.Algorithm(algo) != digest.SHA256 || !hexPattern.MatchString(hex) {
-		return fmt.Errorf("%w %q: want sha256:<64 lowercase hex>", errs.ErrInvalidDigest, string(d))
-	}
-	return nil
-}
+// CheckDigest accepts only canonical sha256 digests; it is
+// reference.CheckDigest, the one digest check of vendorimg.
+func CheckDigest(d digest.Digest) error { return reference.CheckDigest(d) }
 
 // Config is the part of an image config vendorimg reads: its platform and
 // the digests of its uncompressed layers.

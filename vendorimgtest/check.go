@@ -6,13 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
 )
 
 // check verifies, after the tests, the layout and the images docker holds
-// under the loaded tags, prints every problem to the session's stderr,
-// and reports whether there was none.
+// under the loaded tags (daemon.Check), prints every problem to the
+// session's stderr, and reports whether there was none.
 func (s *session) check(ctx context.Context) bool {
 	var problems []string
 	add := func(what, expected, actual string) {
@@ -21,25 +20,26 @@ func (s *session) check(ctx context.Context) bool {
 		}
 		problems = append(problems, what)
 	}
-	lrep, err := vendorimg.Verify(ctx, s.cfg, vendorimg.VerifyOptions{Deep: s.deep})
-	if err != nil {
-		add("verifying the layout "+s.layout.Root()+": "+err.Error(), "", "")
-	} else {
-		for _, f := range lrep.Findings {
+	var c daemon.Client
+	if s.noEngine == nil {
+		c = s.client
+	}
+	rep, err := daemon.Check(ctx, c, s.cfg, daemon.CheckOptions{Images: s.images, Deep: s.deep})
+	if rep != nil {
+		for _, f := range rep.Layout.Findings {
 			add("layout "+f.String(), f.Expected, f.Actual)
 		}
-	}
-	checked := "docker not checked (no engine)"
-	if s.noEngine == nil {
-		drep, err := daemon.Verify(ctx, s.client, s.layout, s.images, daemon.VerifyOptions{})
-		if err != nil {
-			add("checking the images in docker at "+s.host+": "+err.Error(), "", "")
-		} else {
-			for _, f := range drep.Findings {
+		if rep.Daemon != nil {
+			for _, f := range rep.Daemon.Findings {
 				add(f.String(), f.Expected, f.Actual)
 			}
-			checked = fmt.Sprintf("docker still holds the vendored images (%d checked)", len(drep.Images))
 		}
+	}
+	switch {
+	case err != nil && rep == nil:
+		add("verifying the layout "+s.layout.Root()+": "+err.Error(), "", "")
+	case err != nil:
+		add("checking the images in docker at "+s.host+": "+err.Error(), "", "")
 	}
 	if len(problems) == 0 {
 		if testing.Verbose() {
@@ -47,7 +47,11 @@ func (s *session) check(ctx context.Context) bool {
 			if s.deep {
 				deep = ", layers checked against diff_ids"
 			}
-			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %d blobs rehashed in %s%s; %s\n", lrep.Blobs, s.layout.Root(), deep, checked)
+			checked := "docker not checked (no engine)"
+			if rep.Daemon != nil {
+				checked = fmt.Sprintf("docker still holds the vendored images (%d checked)", len(rep.Daemon.Images))
+			}
+			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %d blobs rehashed in %s%s; %s\n", rep.Layout.Blobs, s.layout.Root(), deep, checked)
 		}
 		return true
 	}

@@ -33,7 +33,7 @@ func repoConfig(t *testing.T) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func vendoredConfig(t *testing.T, c engineClient, cfg *config.Config) (configDig
 	}
 	im := cfg.Images[0]
 	l := layout.New(cfg.LayoutDir())
-	idx, err := l.ReadIndex()
+	idx, err := l.ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func vendoredConfig(t *testing.T, c engineClient, cfg *config.Config) (configDig
 	if !ok {
 		t.Fatalf("%s has no entry %s", l.Root(), im.Name())
 	}
-	inv, err := l.Inventory(ctx, top, im.Platforms)
+	inv, err := l.Inventory(ctx, top, layout.WalkOptions{Platforms: im.Platforms})
 	if err != nil {
 		t.Fatal(err)
 	}

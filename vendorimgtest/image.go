@@ -10,7 +10,7 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Loaded is a vendored image as docker holds it.
@@ -64,7 +64,7 @@ func Lookup(ctx context.Context, ref string) (Loaded, error) {
 	if s == nil {
 		return Loaded{}, errors.New("no images loaded: call vendorimgtest.Main from the package's TestMain")
 	}
-	r, err := oci.ParseReference(ref)
+	r, err := reference.Parse(ref)
 	if err != nil {
 		return Loaded{}, err
 	}

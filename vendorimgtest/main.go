@@ -188,7 +188,7 @@ func start(ctx context.Context, opts Options, stderr io.Writer) (_ *session, err
 			return nil, err
 		}
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(ctx, path)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -11,8 +12,8 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 func newAddCommand(g *globals) *cobra.Command {
@@ -36,7 +37,7 @@ machine's architecture).`,
   vendorimg add alpine@sha256:c5b1261d6d3e43071626931fc004f70149baeba2c8ec672bd4f27761f8e1ad6b`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			ref, err := oci.ParseReference(a[0])
+			ref, err := reference.Parse(a[0])
 			if err != nil {
 				return usageError{err}
 			}
@@ -51,7 +52,7 @@ machine's architecture).`,
 			if err != nil {
 				return usageError{err}
 			}
-			cfg, created, err := g.loadOrCreateConfig()
+			cfg, created, err := g.loadOrCreateConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -92,7 +93,7 @@ machine's architecture).`,
 
 // loadOrCreateConfig loads the configuration, or starts a new one in the
 // base folder (or at --config) when none exists.
-func (g *globals) loadOrCreateConfig() (*config.Config, bool, error) {
+func (g *globals) loadOrCreateConfig(ctx context.Context) (*config.Config, bool, error) {
 	path, err := g.configFile()
 	switch {
 	case errors.Is(err, errs.ErrNoConfig):
@@ -105,7 +106,7 @@ func (g *globals) loadOrCreateConfig() (*config.Config, bool, error) {
 	case err != nil:
 		return nil, false, err
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(ctx, path)
 	if errors.Is(err, errs.ErrNoConfig) && g.configPath != "" {
 		cfg, err := config.New(path)
 		return cfg, true, err

@@ -22,7 +22,7 @@ nothing.`,
   vendorimg gc`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.loadConfig(cmd.Context())
 			if err != nil {
 				return err
 			}

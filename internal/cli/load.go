@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +18,8 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newLoadCommand)
-}
 
 func newLoadCommand(g *globals) *cobra.Command {
 	var platformFlag string
@@ -57,7 +55,7 @@ tagged), size and time; --json prints the report.`,
 				}
 				opts.Platform = &p
 			}
-			cfg, images, err := g.selectImages(refs)
+			cfg, images, err := g.selectImages(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
@@ -66,13 +64,8 @@ tagged), size and time; --json prints the report.`,
 				return err
 			}
 			defer c.Close()
-			lp := &loadProgress{w: g.stderr, tty: isTerminal(g.stderr) && !g.quiet && !g.json}
+			lp := &loadProgress{w: g.stderr, tty: isTerminal(g.stderr) && !g.quiet && !g.json, quiet: g.quiet}
 			opts.Logger, opts.Progress = g.logger, lp.update
-			opts.Waiting = func() {
-				if !g.quiet {
-					lp.line("waiting for another vendorimg to release the layout...")
-				}
-			}
 			rep, err := daemon.Load(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, opts)
 			lp.clear()
 			if rep != nil {
@@ -89,8 +82,8 @@ tagged), size and time; --json prints the report.`,
 
 // selectImages loads the configuration and picks the images refs name (all
 // of them when refs is empty). A malformed REF is a usage error.
-func (g *globals) selectImages(refs []string) (*config.Config, []config.Image, error) {
-	cfg, err := g.loadConfig()
+func (g *globals) selectImages(ctx context.Context, refs []string) (*config.Config, []config.Image, error) {
+	cfg, err := g.loadConfig(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,26 +130,35 @@ func nameOf(tag, ref string) string {
 
 // loadProgress redraws one line on a terminal while an image streams.
 type loadProgress struct {
-	w   io.Writer
-	tty bool
+	w     io.Writer
+	tty   bool
+	quiet bool
 
 	mu    sync.Mutex
 	last  time.Time
 	drawn bool
 }
 
-func (p *loadProgress) update(e daemon.LoadProgress) {
-	if !p.tty {
+func (p *loadProgress) update(e progress.Event) {
+	if e.Kind == progress.Waiting && !p.quiet {
+		p.line("waiting for another vendorimg to release the layout...")
+		return
+	}
+	if !p.tty || (e.Kind != progress.Advance && e.Kind != progress.Unpacking) {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if time.Since(p.last) < 100*time.Millisecond && e.Done < e.Total {
+	if e.Kind == progress.Advance && time.Since(p.last) < 100*time.Millisecond && e.Done < e.Size {
 		return
 	}
 	p.last = time.Now()
 	p.drawn = true
-	fmt.Fprintf(p.w, "\r\033[Kloading %s  %s / %s", e.Image, humanBytes(e.Done), humanBytes(e.Total))
+	if e.Kind == progress.Unpacking {
+		fmt.Fprintf(p.w, "\r\033[Kloading %s  %s sent, waiting for the engine to unpack it", e.Image, humanBytes(e.Done))
+		return
+	}
+	fmt.Fprintf(p.w, "\r\033[Kloading %s  %s / %s", e.Image, humanBytes(e.Done), humanBytes(e.Size))
 }
 
 func (p *loadProgress) line(s string) {

@@ -11,7 +11,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // printJSON writes v as indented JSON and a newline: the --json output.
@@ -36,14 +37,8 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
-// short is a digest's first 12 hex characters, as docker prints image IDs.
-func short(d fmt.Stringer) string {
-	s := d.String()
-	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
-		return s[:i+13]
-	}
-	return s
-}
+// short is a digest's short form, "sha256:" and 12 hex characters.
+func short(d fmt.Stringer) string { return reference.Short(d.String()) }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
@@ -51,9 +46,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// progress renders sync events on stderr: one redrawn line on a terminal,
+// progressView renders sync events on stderr: one redrawn line on a terminal,
 // a plain line per stored blob otherwise, nothing with -q.
-type progress struct {
+type progressView struct {
 	w     io.Writer
 	tty   bool
 	quiet bool
@@ -68,29 +63,29 @@ type progress struct {
 	drawn     bool
 }
 
-func (g *globals) newProgress() *progress {
-	return &progress{w: g.stderr, tty: isTerminal(g.stderr), quiet: g.quiet, active: map[string]int64{}}
+func (g *globals) newProgress() *progressView {
+	return &progressView{w: g.stderr, tty: isTerminal(g.stderr), quiet: g.quiet, active: map[string]int64{}}
 }
 
-func (p *progress) event(e vendorimg.Event) {
+func (p *progressView) event(e progress.Event) {
 	if p.quiet {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Kind {
-	case vendorimg.EventWaiting:
+	case progress.Waiting:
 		p.line("waiting for another vendorimg to release the layout...")
-	case vendorimg.EventPlan:
+	case progress.Plan:
 		p.blobs += e.Blobs
 		p.total += e.Size
 		if !p.tty {
 			p.line(fmt.Sprintf("fetching %d blobs (%s)", e.Blobs, humanBytes(e.Size)))
 		}
-	case vendorimg.EventFetchProgress:
+	case progress.Advance:
 		p.active[e.Digest.String()] = e.Done
 		p.draw(false)
-	case vendorimg.EventFetchDone:
+	case progress.Done:
 		delete(p.active, e.Digest.String())
 		p.doneBytes += e.Size
 		if e.Role == "layer" || e.Role == "blob" {
@@ -101,16 +96,21 @@ func (p *progress) event(e vendorimg.Event) {
 		} else {
 			p.line(fmt.Sprintf("fetched %s %s (%s) for %s", e.Role, short(e.Digest), humanBytes(e.Size), e.Image))
 		}
-	case vendorimg.EventRetry:
+	case progress.Retry:
 		p.line(fmt.Sprintf("retrying %s %s: %v", e.Role, short(e.Digest), e.Err))
 	}
 }
 
 // verify renders verification progress on a terminal.
-func (p *progress) verify(done, total int64) {
-	if p.quiet || !p.tty {
+func (p *progressView) verify(e progress.Event) {
+	if e.Kind == progress.Waiting {
+		p.event(e)
 		return
 	}
+	if p.quiet || !p.tty || e.Kind != progress.Advance {
+		return
+	}
+	done, total := e.Done, e.Size
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if time.Since(p.last) < 100*time.Millisecond && done < total {
@@ -121,7 +121,7 @@ func (p *progress) verify(done, total int64) {
 	fmt.Fprintf(p.w, "\r\033[Kverifying %s / %s", humanBytes(done), humanBytes(total))
 }
 
-func (p *progress) draw(force bool) {
+func (p *progressView) draw(force bool) {
 	if !p.tty || (!force && time.Since(p.last) < 100*time.Millisecond) {
 		return
 	}
@@ -142,13 +142,13 @@ func (p *progress) draw(force bool) {
 }
 
 // line prints a line, clearing a progress line first.
-func (p *progress) line(s string) {
+func (p *progressView) line(s string) {
 	p.clear()
 	fmt.Fprintln(p.w, s)
 }
 
 // clear erases the progress line before results are printed.
-func (p *progress) clear() {
+func (p *progressView) clear() {
 	if p.tty && p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.drawn = false
@@ -156,7 +156,7 @@ func (p *progress) clear() {
 }
 
 // done ends progress output.
-func (p *progress) done() {
+func (p *progressView) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()

@@ -125,15 +125,12 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each request and decision on stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newAddCommand(g), newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g), newVersionCommand(g))
-	for _, c := range extraCommands {
-		root.AddCommand(c(g))
-	}
+	root.AddCommand(
+		newAddCommand(g), newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
+		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g),
+	)
 	return root
 }
-
-// extraCommands are added by other files of this package (docker commands).
-var extraCommands []func(*globals) *cobra.Command
 
 // baseDir is the folder the command acts in.
 func (g *globals) baseDir() (string, error) {
@@ -167,7 +164,7 @@ func (g *globals) configFile() (string, error) {
 }
 
 // loadConfig finds and parses the configuration.
-func (g *globals) loadConfig() (*config.Config, error) {
+func (g *globals) loadConfig(ctx context.Context) (*config.Config, error) {
 	path, err := g.configFile()
 	if err != nil {
 		if errors.Is(err, errs.ErrNoConfig) {
@@ -175,7 +172,7 @@ func (g *globals) loadConfig() (*config.Config, error) {
 		}
 		return nil, err
 	}
-	return config.Load(path)
+	return config.Load(ctx, path)
 }
 
 // args wraps a cobra argument validator so that its failure is a usage error.

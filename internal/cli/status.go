@@ -21,7 +21,7 @@ sizes only (verify rehashes) and never uses the network.`,
   vendorimg status --json | jq '.images[] | select(.complete | not)'`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.loadConfig(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ func (f *syncFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain http to `HOST` (loopback hosts always are); repeatable")
 }
 
-func (f *syncFlags) options(g *globals, p *progress) (vendorimg.SyncOptions, error) {
+func (f *syncFlags) options(g *globals, p *progressView) (vendorimg.SyncOptions, error) {
 	if f.jobs < 1 {
 		return vendorimg.SyncOptions{}, usagef("--jobs %d: must be at least 1", f.jobs)
 	}
@@ -47,7 +47,7 @@ CI and in a go generate hook. --offline makes a missing blob an error.`,
   vendorimg sync --jobs 8 -v`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.loadConfig(cmd.Context())
 			if err != nil {
 				return err
 			}

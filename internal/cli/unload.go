@@ -10,11 +10,8 @@ import (
 
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/progress"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newUnloadCommand)
-}
 
 func newUnloadCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -34,7 +31,7 @@ network.`,
   vendorimg unload docker.io/library/alpine:3.19.1
   vendorimg unload --json | jq '.images[] | select(.action == "kept")'`,
 		RunE: func(cmd *cobra.Command, refs []string) error {
-			cfg, images, err := g.selectImages(refs)
+			cfg, images, err := g.selectImages(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
@@ -45,8 +42,8 @@ network.`,
 			defer c.Close()
 			rep, err := daemon.Unload(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, daemon.UnloadOptions{
 				Logger: g.logger,
-				Waiting: func() {
-					if !g.quiet {
+				Progress: func(e progress.Event) {
+					if e.Kind == progress.Waiting && !g.quiet {
 						fmt.Fprintln(g.stderr, "waiting for another vendorimg to release the layout...")
 					}
 				},

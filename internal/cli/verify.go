@@ -6,30 +6,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vendorimg/vendorimg"
-	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 )
 
-// verifyFlags are verify's flags; daemon checks add to them.
+// verifyFlags are verify's flags.
 type verifyFlags struct {
-	deep bool
-	jobs int
-}
-
-// verifyHooks let the docker commands extend verify with --daemon without
-// this file importing the docker client.
-var verifyHooks []func(cmd *cobra.Command, g *globals) verifyExtension
-
-// verifyExtension is an extra check verify runs after the layout's.
-type verifyExtension interface {
-	// Enabled says whether the extension's flag was given.
-	Enabled() bool
-	// Run checks cfg and returns a JSON-able result and whether it passed.
-	Run(cmd *cobra.Command, g *globals, cfg *config.Config) (result any, ok bool, err error)
-	// Key is the extension's field name in --json output.
-	Key() string
+	deep   bool
+	jobs   int
+	daemon bool
 }
 
 func newVerifyCommand(g *globals) *cobra.Command {
@@ -45,59 +31,60 @@ else in the layout folder: unreferenced blobs, temporary files, symlinks,
 special files, strays. --deep also decompresses every layer and checks it
 against its config's diff_ids.
 
+--daemon also checks the docker engine (DOCKER_HOST, or the local socket):
+each image's tag must point to the vendored image (its ID is the config
+digest, or with the containerd image store the manifest or index digest)
+with the config's layers. A missing tag, or one that now points elsewhere (a
+re-tag, a docker commit onto it, a pull that replaced it), is a finding that
+names the tag; --json reports them under "daemon".
+
 It reports every finding, not only the first, each with its path and the
 expected and actual digest, and exits 1 if there is any. It never uses the
 network.`,
 		Example: `  vendorimg verify
-  vendorimg verify --deep --json`,
+  vendorimg verify --deep --json
+  vendorimg verify --daemon    # after the tests: the images in docker did not change`,
 		Args: args(cobra.NoArgs),
-	}
-	var exts []verifyExtension
-	for _, h := range verifyHooks {
-		exts = append(exts, h(cmd, g))
-	}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := g.loadConfig()
-		if err != nil {
-			return err
-		}
-		p := g.newProgress()
-		rep, err := vendorimg.Verify(cmd.Context(), cfg, vendorimg.VerifyOptions{Deep: f.deep, Jobs: f.jobs, Progress: p.verify, Waiting: func() {
-			p.line("waiting for another vendorimg to release the layout...")
-		}})
-		p.done()
-		if err != nil {
-			return err
-		}
-		ok := rep.OK()
-		out := map[string]any{"ok": ok, "layout": rep}
-		if !g.json {
-			g.printVerify(rep)
-		}
-		for _, e := range exts {
-			if !e.Enabled() {
-				continue
-			}
-			res, eok, err := e.Run(cmd, g, cfg)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
-			out[e.Key()] = res
-			ok = ok && eok
-			out["ok"] = ok
-		}
-		if g.json {
-			if err := printJSON(g.stdout, out); err != nil {
+			var c daemon.Client
+			if f.daemon {
+				dc, err := daemon.NewClient()
+				if err != nil {
+					return err
+				}
+				defer dc.Close()
+				c = dc
+			}
+			p := g.newProgress()
+			rep, err := daemon.Check(cmd.Context(), c, cfg, daemon.CheckOptions{Deep: f.deep, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
+			p.done()
+			if rep != nil && !g.json {
+				g.printVerify(rep.Layout)
+				if rep.Daemon != nil {
+					g.printDaemonVerify(rep.Daemon)
+				}
+			}
+			if err != nil {
 				return err
 			}
-		}
-		if !ok {
-			return quietError{fmt.Errorf("%w", errs.ErrVerifyFailed)}
-		}
-		return nil
+			if g.json {
+				if err := printJSON(g.stdout, rep); err != nil {
+					return err
+				}
+			}
+			if !rep.OK {
+				return quietError{fmt.Errorf("%w", errs.ErrVerifyFailed)}
+			}
+			return nil
+		},
 	}
 	cmd.Flags().BoolVar(&f.deep, "deep", false, "also decompress every layer and check it against the config's diff_ids")
 	cmd.Flags().IntVar(&f.jobs, "jobs", 0, "hash up to `N` blobs at once (default: the number of CPUs)")
+	cmd.Flags().BoolVar(&f.daemon, "daemon", false, "also check that each image's tag in docker still points to the vendored image")
 	return cmd
 }
 
@@ -123,6 +110,18 @@ func (g *globals) printVerify(rep *layout.Report) {
 		hint = " (the layout is incomplete, not corrupt: vendorimg sync completes it)"
 	}
 	fmt.Fprintf(g.stderr, "verify: %d problems in %s%s\n", len(rep.Findings), rep.Layout, hint)
+}
+
+func (g *globals) printDaemonVerify(rep *daemon.Report) {
+	for _, f := range rep.Findings {
+		fmt.Fprintln(g.stderr, f.String())
+		if f.Expected != "" || f.Actual != "" {
+			fmt.Fprintf(g.stderr, "    expected %s\n    actual   %s\n", orDash(f.Expected), orDash(f.Actual))
+		}
+	}
+	if rep.OK() && !g.quiet {
+		fmt.Fprintf(g.stdout, "ok: %d images in docker are the vendored ones\n", len(rep.Images))
+	}
 }
 
 func orDash(s string) string {

@@ -34,7 +34,7 @@ type committed struct {
 
 func loadCommitted(t *testing.T, arch string) committed {
 	t.Helper()
-	cfg, err := config.Load(repoConfig)
+	cfg, err := config.Load(context.Background(), repoConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func loadCommitted(t *testing.T, arch string) committed {
 		t.Fatalf("%s does not pin %s (run go generate -tags mkprobe ./internal/testimage)", cfg.Path, testimage.Ref)
 	}
 	c := committed{cfg: cfg, pin: cfg.Images[i], layout: layout.New(cfg.LayoutDir())}
-	idx, err := c.layout.ReadIndex()
+	idx, err := c.layout.ReadIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func loadCommitted(t *testing.T, arch string) committed {
 	if !ok {
 		t.Fatalf("%s/index.json has no entry %s", cfg.LayoutDir(), testimage.Ref)
 	}
-	inv, err := c.layout.Inventory(context.Background(), top, c.pin.Platforms)
+	inv, err := c.layout.Inventory(context.Background(), top, layout.WalkOptions{Platforms: c.pin.Platforms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 	"github.com/vendorimg/vendorimg/vendorimgtest/tcimages"
 )
@@ -93,7 +93,7 @@ func vendoredProbe(t *testing.T, ctx context.Context) (*config.Config, daemon.Cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,9 +215,9 @@ func TestGenericContainerRefusesImageNotVendored(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, s string) oci.Reference {
+func mustParse(t *testing.T, s string) reference.Reference {
 	t.Helper()
-	ref, err := oci.ParseReference(s)
+	ref, err := reference.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package tcimages
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,7 +9,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Substitutor is a testcontainers-go ImageSubstitutor that maps references
@@ -42,7 +43,8 @@ func FindSubstitutor(dir string) (*Substitutor, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(path)
+	// A small local file, read once by a TestMain: no context to honour.
+	cfg, err := config.Load(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func (s *Substitutor) Description() string {
 // errs.ErrInvalidReference or errs.ErrInvalidDigest). It does not contact
 // docker: that the tag is loaded is the caller's part.
 func (s *Substitutor) Substitute(image string) (string, error) {
-	ref, err := oci.ParseReference(image)
+	ref, err := reference.Parse(image)
 	if err != nil {
 		return "", fmt.Errorf("substituting a vendored image: %w", err)
 	}
@@ -99,7 +101,7 @@ func (s *Substitutor) file() string {
 
 // lookup finds the configured image ref names: by repository and tag, or,
 // for a reference with a digest and no tag, by repository and pin.
-func (s *Substitutor) lookup(ref oci.Reference) (config.Image, bool) {
+func (s *Substitutor) lookup(ref reference.Reference) (config.Image, bool) {
 	for _, im := range s.images {
 		if ref.Tag != "" && im.Ref.Tag == ref.Tag && im.Ref.Name() == ref.Name() {
 			return im, true

@@ -37,7 +37,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/internal/testimage"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 func main() {
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mkprobe: unexpected arguments %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
-	r, err := oci.ParseReference(*ref)
+	r, err := reference.Parse(*ref)
 	if err != nil {
 		fmt.Fprintf(stderr, "mkprobe: %s\n", err)
 		return 2
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func mkprobe(ctx context.Context, dir string, ref oci.Reference, stdout io.Writer) error {
+func mkprobe(ctx context.Context, dir string, ref reference.Reference, stdout io.Writer) error {
 	path, err := configPath(dir)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
@@ -22,8 +22,9 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 // result is what a run did, for the summary.
@@ -69,7 +70,7 @@ func (r *result) print(w io.Writer) error {
 // path (created with the default layout if absent) through a client that
 // mirrors ref's registry to it, deletes the blobs no longer referenced and
 // verifies the layout deeply.
-func vendor(ctx context.Context, path string, ref oci.Reference, idx v1.ImageIndex) (*result, error) {
+func vendor(ctx context.Context, path string, ref reference.Reference, idx v1.ImageIndex) (*result, error) {
 	want, err := idx.Digest()
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func vendor(ctx context.Context, path string, ref oci.Reference, idx v1.ImageInd
 		return nil, fmt.Errorf("pushing to %s: %w", local, err)
 	}
 
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(ctx, path)
 	if errors.Is(err, errs.ErrNoConfig) {
 		cfg, err = config.New(path)
 	}
@@ -98,11 +99,11 @@ func vendor(ctx context.Context, path string, ref oci.Reference, idx v1.ImageInd
 	if i := cfg.Lookup(ref); i >= 0 {
 		old = cfg.Images[i].Digest
 	}
-	client := oci.NewClient(
-		oci.WithMirrors(map[string]string{ref.Registry: host}),
+	client := registry.NewClient(
+		registry.WithMirrors(map[string]string{ref.Registry: host}),
 		// The local registry needs no credentials: read none.
-		oci.WithKeychain(authn.NewMultiKeychain()),
-		oci.WithUserAgent("vendorimg-mkprobe"),
+		registry.WithKeychain(authn.NewMultiKeychain()),
+		registry.WithUserAgent("vendorimg-mkprobe"),
 	)
 	sel := platform.Selection{}
 	for _, p := range []string{"linux/amd64", "linux/arm64"} {
@@ -157,7 +158,7 @@ func serveRegistry() (string, func(), error) {
 		return "", nil, err
 	}
 	srv := &http.Server{
-		Handler:           registry.New(registry.Logger(log.New(io.Discard, "", 0))),
+		Handler:           ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go srv.Serve(ln)

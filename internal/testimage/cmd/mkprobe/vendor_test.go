@@ -15,7 +15,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/internal/testimage"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // fakeIndex is the probe image's shape around a made-up binary: building
@@ -63,7 +63,7 @@ func TestVendor(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, config.FileName)
-	ref, err := oci.ParseReference(testimage.Ref)
+	ref, err := reference.Parse(testimage.Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestVendor(t *testing.T) {
 			}
 			before = after
 
-			cfg, err := config.Load(path)
+			cfg, err := config.Load(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package oci_test
+package reference_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // alpineDigest is the digest of docker.io/library/alpine:3.19.1's manifest
@@ -20,98 +20,98 @@ func TestParseReference(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want oci.Reference
+		want reference.Reference
 		// str is String(); familiar is Familiar().
 		str, familiar string
 	}{
 		{"bare name", "alpine",
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "latest"},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "latest"},
 			"docker.io/library/alpine:latest", "alpine:latest"},
 		{"name and tag", "alpine:3.19.1",
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19.1"},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19.1"},
 			"docker.io/library/alpine:3.19.1", "alpine:3.19.1"},
 		{"library prefix", "library/alpine:3.19",
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19"},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19"},
 			"docker.io/library/alpine:3.19", "alpine:3.19"},
 		{"docker.io without library", "docker.io/alpine",
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "latest"},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "latest"},
 			"docker.io/library/alpine:latest", "alpine:latest"},
 		{"full docker hub name", "docker.io/library/alpine:3.19.1",
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19.1"},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19.1"},
 			"docker.io/library/alpine:3.19.1", "alpine:3.19.1"},
 		{"index.docker.io", "index.docker.io/library/alpine:3",
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3"},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3"},
 			"docker.io/library/alpine:3", "alpine:3"},
 		{"index.docker.io single component", "index.docker.io/busybox",
-			oci.Reference{Registry: "docker.io", Repository: "library/busybox", Tag: "latest"},
+			reference.Reference{Registry: "docker.io", Repository: "library/busybox", Tag: "latest"},
 			"docker.io/library/busybox:latest", "busybox:latest"},
 		{"registry-1.docker.io", "registry-1.docker.io/user/app:v1",
-			oci.Reference{Registry: "docker.io", Repository: "user/app", Tag: "v1"},
+			reference.Reference{Registry: "docker.io", Repository: "user/app", Tag: "v1"},
 			"docker.io/user/app:v1", "user/app:v1"},
 		{"docker hub user repo", "user/app",
-			oci.Reference{Registry: "docker.io", Repository: "user/app", Tag: "latest"},
+			reference.Reference{Registry: "docker.io", Repository: "user/app", Tag: "latest"},
 			"docker.io/user/app:latest", "user/app:latest"},
 		{"docker hub deep path under library", "docker.io/library/a/b:1",
-			oci.Reference{Registry: "docker.io", Repository: "library/a/b", Tag: "1"},
+			reference.Reference{Registry: "docker.io", Repository: "library/a/b", Tag: "1"},
 			"docker.io/library/a/b:1", "library/a/b:1"},
 		{"localhost without port", "localhost/x",
-			oci.Reference{Registry: "localhost", Repository: "x", Tag: "latest"},
+			reference.Reference{Registry: "localhost", Repository: "x", Tag: "latest"},
 			"localhost/x:latest", "localhost/x:latest"},
 		{"localhost with port", "localhost:5000/x",
-			oci.Reference{Registry: "localhost:5000", Repository: "x", Tag: "latest"},
+			reference.Reference{Registry: "localhost:5000", Repository: "x", Tag: "latest"},
 			"localhost:5000/x:latest", "localhost:5000/x:latest"},
 		{"ipv4 with port and tag", "127.0.0.1:5000/a/b:tag",
-			oci.Reference{Registry: "127.0.0.1:5000", Repository: "a/b", Tag: "tag"},
+			reference.Reference{Registry: "127.0.0.1:5000", Repository: "a/b", Tag: "tag"},
 			"127.0.0.1:5000/a/b:tag", "127.0.0.1:5000/a/b:tag"},
 		{"ipv6 with port", "[::1]:5000/x",
-			oci.Reference{Registry: "[::1]:5000", Repository: "x", Tag: "latest"},
+			reference.Reference{Registry: "[::1]:5000", Repository: "x", Tag: "latest"},
 			"[::1]:5000/x:latest", "[::1]:5000/x:latest"},
 		{"ipv6 with port and tag", "[::1]:5000/x:v2",
-			oci.Reference{Registry: "[::1]:5000", Repository: "x", Tag: "v2"},
+			reference.Reference{Registry: "[::1]:5000", Repository: "x", Tag: "v2"},
 			"[::1]:5000/x:v2", "[::1]:5000/x:v2"},
 		{"ipv6 without port", "[::1]/x",
-			oci.Reference{Registry: "[::1]", Repository: "x", Tag: "latest"},
+			reference.Reference{Registry: "[::1]", Repository: "x", Tag: "latest"},
 			"[::1]/x:latest", "[::1]/x:latest"},
 		{"registry host with dots", "images.example.test/team/app:1.0-rc_1",
-			oci.Reference{Registry: "images.example.test", Repository: "team/app", Tag: "1.0-rc_1"},
+			reference.Reference{Registry: "images.example.test", Repository: "team/app", Tag: "1.0-rc_1"},
 			"images.example.test/team/app:1.0-rc_1", "images.example.test/team/app:1.0-rc_1"},
 		{"uppercase first component is a host", "Registry/app",
-			oci.Reference{Registry: "Registry", Repository: "app", Tag: "latest"},
+			reference.Reference{Registry: "Registry", Repository: "app", Tag: "latest"},
 			"Registry/app:latest", "Registry/app:latest"},
 		{"separators", "example.test/a_b/c__d/e-f--g/h.i:T_1",
-			oci.Reference{Registry: "example.test", Repository: "a_b/c__d/e-f--g/h.i", Tag: "T_1"},
+			reference.Reference{Registry: "example.test", Repository: "a_b/c__d/e-f--g/h.i", Tag: "T_1"},
 			"example.test/a_b/c__d/e-f--g/h.i:T_1", "example.test/a_b/c__d/e-f--g/h.i:T_1"},
 		{"tag and digest", "alpine:3.19.1@" + alpineDigest,
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19.1", Digest: alpineDigest},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: "3.19.1", Digest: alpineDigest},
 			"docker.io/library/alpine:3.19.1@" + alpineDigest, "alpine:3.19.1@" + alpineDigest},
 		{"digest only", "alpine@" + alpineDigest,
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Digest: alpineDigest},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Digest: alpineDigest},
 			"docker.io/library/alpine@" + alpineDigest, "alpine@" + alpineDigest},
 		{"digest only with port", "localhost:5000/x@" + alpineDigest,
-			oci.Reference{Registry: "localhost:5000", Repository: "x", Digest: alpineDigest},
+			reference.Reference{Registry: "localhost:5000", Repository: "x", Digest: alpineDigest},
 			"localhost:5000/x@" + alpineDigest, "localhost:5000/x@" + alpineDigest},
 		{"longest tag", "alpine:" + strings.Repeat("t", 128),
-			oci.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: strings.Repeat("t", 128)},
+			reference.Reference{Registry: "docker.io", Repository: "library/alpine", Tag: strings.Repeat("t", 128)},
 			"docker.io/library/alpine:" + strings.Repeat("t", 128), "alpine:" + strings.Repeat("t", 128)},
 		{"longest name", "example.test/" + strings.Repeat("a", 255-len("example.test/")),
-			oci.Reference{Registry: "example.test", Repository: strings.Repeat("a", 255-len("example.test/")), Tag: "latest"},
+			reference.Reference{Registry: "example.test", Repository: strings.Repeat("a", 255-len("example.test/")), Tag: "latest"},
 			"example.test/" + strings.Repeat("a", 255-len("example.test/")) + ":latest", "example.test/" + strings.Repeat("a", 255-len("example.test/")) + ":latest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := oci.ParseReference(tt.in)
+			got, err := reference.Parse(tt.in)
 			if err != nil || got != tt.want {
-				t.Fatalf("ParseReference(%q) = %+v, %v, want %+v, nil", tt.in, got, err, tt.want)
+				t.Fatalf("Parse(%q) = %+v, %v, want %+v, nil", tt.in, got, err, tt.want)
 			}
 			if s := got.String(); s != tt.str {
-				t.Errorf("ParseReference(%q).String() = %q, want %q", tt.in, s, tt.str)
+				t.Errorf("Parse(%q).String() = %q, want %q", tt.in, s, tt.str)
 			}
 			if s := got.Familiar(); s != tt.familiar {
-				t.Errorf("ParseReference(%q).Familiar() = %q, want %q", tt.in, s, tt.familiar)
+				t.Errorf("Parse(%q).Familiar() = %q, want %q", tt.in, s, tt.familiar)
 			}
 			for _, form := range []string{got.String(), got.Familiar()} {
-				if again, err := oci.ParseReference(form); err != nil || again != got {
-					t.Errorf("ParseReference(%q) = %+v, %v, want %+v", form, again, err, got)
+				if again, err := reference.Parse(form); err != nil || again != got {
+					t.Errorf("Parse(%q) = %+v, %v, want %+v", form, again, err, got)
 				}
 			}
 		})
@@ -164,20 +164,20 @@ func TestParseReferenceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := oci.ParseReference(tt.in)
+			got, err := reference.Parse(tt.in)
 			if err == nil {
-				t.Fatalf("ParseReference(%q) = %+v, nil, want an error", tt.in, got)
+				t.Fatalf("Parse(%q) = %+v, nil, want an error", tt.in, got)
 			}
 			for _, want := range tt.wantErr {
 				if !errors.Is(err, want) {
-					t.Errorf("ParseReference(%q) = %v, want an error wrapping %v", tt.in, err, want)
+					t.Errorf("Parse(%q) = %v, want an error wrapping %v", tt.in, err, want)
 				}
 			}
 			if !strings.Contains(err.Error(), tt.wantIn) {
-				t.Errorf("ParseReference(%q) = %v, want it to contain %q", tt.in, err, tt.wantIn)
+				t.Errorf("Parse(%q) = %v, want it to contain %q", tt.in, err, tt.wantIn)
 			}
-			if got != (oci.Reference{}) {
-				t.Errorf("ParseReference(%q) = %+v with an error, want the zero Reference", tt.in, got)
+			if got != (reference.Reference{}) {
+				t.Errorf("Parse(%q) = %+v with an error, want the zero Reference", tt.in, got)
 			}
 		})
 	}
@@ -204,7 +204,7 @@ func TestParseDigest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := oci.ParseDigest(tt.in)
+			got, err := reference.ParseDigest(tt.in)
 			switch {
 			case tt.ok && (err != nil || got != digest.Digest(tt.in)):
 				t.Errorf("ParseDigest(%q) = %q, %v, want %q, nil", tt.in, got, err, tt.in)
@@ -243,7 +243,7 @@ func TestParseHost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := oci.ParseHost(tt.in)
+			got, err := reference.ParseHost(tt.in)
 			if tt.want == "" {
 				if !errors.Is(err, errs.ErrInvalidReference) || !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.in)) {
 					t.Errorf("ParseHost(%q) = %q, %v, want an error wrapping %v naming the host", tt.in, got, err, errs.ErrInvalidReference)
@@ -258,7 +258,7 @@ func TestParseHost(t *testing.T) {
 }
 
 func TestWithDigest(t *testing.T) {
-	ref, err := oci.ParseReference("alpine:3.19.1")
+	ref, err := reference.Parse("alpine:3.19.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +277,8 @@ func TestWithDigest(t *testing.T) {
 	}
 }
 
-func ExampleParseReference() {
-	ref, err := oci.ParseReference("alpine:3.19.1")
+func ExampleParse() {
+	ref, err := reference.Parse("alpine:3.19.1")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -287,7 +287,7 @@ func ExampleParseReference() {
 	fmt.Println(ref.Familiar())
 	fmt.Println(ref.Registry, ref.Repository, ref.Tag)
 
-	_, err = oci.ParseReference("Alpine")
+	_, err = reference.Parse("Alpine")
 	fmt.Println(err)
 	// Output:
 	// docker.io/library/alpine:3.19.1
@@ -305,23 +305,23 @@ func FuzzParseReference(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ref, err := oci.ParseReference(s)
+		ref, err := reference.Parse(s)
 		if err != nil {
 			if !errors.Is(err, errs.ErrInvalidReference) {
-				t.Fatalf("ParseReference(%q) = %v, want an error wrapping %v", s, err, errs.ErrInvalidReference)
+				t.Fatalf("Parse(%q) = %v, want an error wrapping %v", s, err, errs.ErrInvalidReference)
 			}
 			return
 		}
 		if ref.Registry == "" || ref.Repository == "" || (ref.Tag == "" && ref.Digest == "") {
-			t.Fatalf("ParseReference(%q) = %+v, want registry, repository and a tag or digest", s, ref)
+			t.Fatalf("Parse(%q) = %+v, want registry, repository and a tag or digest", s, ref)
 		}
 		for _, form := range []string{ref.String(), ref.Familiar()} {
-			again, err := oci.ParseReference(form)
+			again, err := reference.Parse(form)
 			if err != nil || again != ref {
-				t.Fatalf("ParseReference(%q) = %+v, %v, want %+v (from %q)", form, again, err, ref, s)
+				t.Fatalf("Parse(%q) = %+v, %v, want %+v (from %q)", form, again, err, ref, s)
 			}
 		}
-		if _, err := oci.ParseHost(ref.Registry); err != nil {
+		if _, err := reference.ParseHost(ref.Registry); err != nil {
 			t.Fatalf("ParseHost(%q) = %v, want nil for the registry of %q", ref.Registry, err, s)
 		}
 	})

@@ -1,4 +1,4 @@
-package oci
+package registry
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/manifest"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Client talks to registries over the distribution API: it resolves tags
@@ -112,7 +113,7 @@ func NewClient(opts ...Option) *Client {
 }
 
 // endpoints are the hosts to ask for ref's repository, in order.
-func (c *Client) endpoints(ref Reference) []string {
+func (c *Client) endpoints(ref reference.Reference) []string {
 	if m, ok := c.mirrors[ref.Registry]; ok && m != ref.Registry {
 		return []string{m, ref.Registry}
 	}
@@ -121,11 +122,11 @@ func (c *Client) endpoints(ref Reference) []string {
 
 // apiHost is the host that serves the distribution API for a registry
 // name: Docker Hub's API is not at docker.io.
-func apiHost(registry string) string {
-	if registry == DockerHub {
+func apiHost(host string) string {
+	if host == reference.DockerHub {
 		return name.DefaultRegistry // index.docker.io
 	}
-	return registry
+	return host
 }
 
 type repoTransport struct {
@@ -207,7 +208,7 @@ func classify(err error) error {
 
 // get sends a GET or HEAD for path under ref's repository to each endpoint
 // in turn and returns the first 200 response.
-func (c *Client) get(ctx context.Context, method string, ref Reference, path string, accept []string) (*http.Response, string, error) {
+func (c *Client) get(ctx context.Context, method string, ref reference.Reference, path string, accept []string) (*http.Response, string, error) {
 	var failures []string
 	var last error
 	hosts := c.endpoints(ref)
@@ -263,7 +264,7 @@ func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, a
 // sends a HEAD request, and a GET (whose body it hashes) only if the HEAD
 // response lacks a usable digest. A reference that already has a digest is
 // resolved by that digest.
-func (c *Client) Resolve(ctx context.Context, ref Reference) (ocispec.Descriptor, error) {
+func (c *Client) Resolve(ctx context.Context, ref reference.Reference) (ocispec.Descriptor, error) {
 	target := ref.Tag
 	if ref.Digest != "" {
 		target = ref.Digest.String()
@@ -298,7 +299,7 @@ func (c *Client) Resolve(ctx context.Context, ref Reference) (ocispec.Descriptor
 // Manifest fetches the manifest or index d from ref's repository and
 // returns its bytes exactly as served, after checking that they hash to d,
 // with the media type the registry gave it.
-func (c *Client) Manifest(ctx context.Context, ref Reference, d digest.Digest) ([]byte, string, error) {
+func (c *Client) Manifest(ctx context.Context, ref reference.Reference, d digest.Digest) ([]byte, string, error) {
 	if err := manifest.CheckDigest(d); err != nil {
 		return nil, "", err
 	}
@@ -312,7 +313,7 @@ func (c *Client) Manifest(ctx context.Context, ref Reference, d digest.Digest) (
 	return raw, mt, nil
 }
 
-func (c *Client) fetchManifest(ctx context.Context, ref Reference, target string) ([]byte, string, error) {
+func (c *Client) fetchManifest(ctx context.Context, ref reference.Reference, target string) ([]byte, string, error) {
 	resp, _, err := c.get(ctx, http.MethodGet, ref, "/manifests/"+target, manifest.Accept)
 	if err != nil {
 		return nil, "", err
@@ -339,7 +340,7 @@ func (c *Client) fetchManifest(ctx context.Context, ref Reference, target string
 // hashes what it reads (layout.WriteBlob does) and closes it. A
 // Content-Length that disagrees with desc.Size is refused before any byte
 // is read.
-func (c *Client) Blob(ctx context.Context, ref Reference, desc ocispec.Descriptor) (io.ReadCloser, error) {
+func (c *Client) Blob(ctx context.Context, ref reference.Reference, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if err := manifest.CheckDigest(desc.Digest); err != nil {
 		return nil, err
 	}
@@ -364,7 +365,7 @@ func mediaTypeOf(resp *http.Response) string {
 
 // Ping checks that the registry (or its mirror) answers for ref's
 // repository with the configured credentials, without fetching anything.
-func (c *Client) Ping(ctx context.Context, ref Reference) error {
+func (c *Client) Ping(ctx context.Context, ref reference.Reference) error {
 	var last error
 	for _, host := range c.endpoints(ref) {
 		if _, err := c.transport(ctx, host, ref.Repository); err != nil {

@@ -1,4 +1,4 @@
-package oci
+package registry
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -33,6 +33,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/manifest"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // faultServer is go-containerregistry's in-process registry behind a
@@ -65,7 +66,7 @@ type tokenAuth struct{ user, password, token string }
 func newFaultServer(t *testing.T) *faultServer {
 	t.Helper()
 	s := &faultServer{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, reg)
 	}))
@@ -220,9 +221,9 @@ func (k basicKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
 	return &authn.Basic{Username: k.user, Password: k.password}, nil
 }
 
-func mustRef(t *testing.T, s string) Reference {
+func mustRef(t *testing.T, s string) reference.Reference {
 	t.Helper()
-	ref, err := ParseReference(s)
+	ref, err := reference.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package oci_test
+package registry_test
 
 import (
 	"context"
@@ -10,21 +10,22 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/vendorimg/vendorimg/oci"
+	"github.com/vendorimg/vendorimg/reference"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 // Resolve turns a tag into the digest to pin. Here an in-process registry on
 // 127.0.0.1 stands in for a real one (plain http is allowed to loopback
 // hosts), holding a one-layer image pushed under demo/hello:1.
 func ExampleNewClient() {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	if err := pushHello(host + "/demo/hello:1"); err != nil {
@@ -33,8 +34,8 @@ func ExampleNewClient() {
 
 	// This registry needs no credentials; by default the client reads them
 	// from the docker config, as docker does.
-	client := oci.NewClient(oci.WithKeychain(authn.NewMultiKeychain()))
-	ref, err := oci.ParseReference(host + "/demo/hello:1")
+	client := registry.NewClient(registry.WithKeychain(authn.NewMultiKeychain()))
+	ref, err := reference.Parse(host + "/demo/hello:1")
 	if err != nil {
 		log.Fatal(err)
 	}
