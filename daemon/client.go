@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/system"
@@ -103,41 +102,10 @@ func EngineFromInfo(info system.Info) (Engine, error) {
 	return e, nil
 }
 
-// unameArch maps the architectures the engine reports (the kernel's
-// names) to OCI architecture and variant.
-var unameArch = map[string][2]string{
-	"x86_64":      {"amd64", ""},
-	"x86-64":      {"amd64", ""},
-	"amd64":       {"amd64", ""},
-	"aarch64":     {"arm64", ""},
-	"arm64":       {"arm64", ""},
-	"armv8l":      {"arm", "v8"},
-	"armv7l":      {"arm", "v7"},
-	"armv7":       {"arm", "v7"},
-	"armhf":       {"arm", "v7"},
-	"armv6l":      {"arm", "v6"},
-	"armel":       {"arm", "v6"},
-	"armv5tel":    {"arm", "v5"},
-	"armv5l":      {"arm", "v5"},
-	"i386":        {"386", ""},
-	"i486":        {"386", ""},
-	"i586":        {"386", ""},
-	"i686":        {"386", ""},
-	"loongarch64": {"loong64", ""},
-}
-
 // EnginePlatform maps an engine's OSType and Architecture, as /info
 // reports them, to a platform. The error wraps errs.ErrInvalidPlatform.
 func EnginePlatform(osType, arch string) (platform.Platform, error) {
-	osType, arch = strings.ToLower(strings.TrimSpace(osType)), strings.ToLower(strings.TrimSpace(arch))
-	s := osType + "/" + arch
-	if m, ok := unameArch[arch]; ok {
-		s = osType + "/" + m[0]
-		if m[1] != "" {
-			s += "/" + m[1]
-		}
-	}
-	p, err := platform.Parse(s)
+	p, err := platform.FromKernel(osType, arch)
 	if err != nil {
 		return platform.Platform{}, fmt.Errorf("docker reports os %q and architecture %q: %w", osType, arch, err)
 	}

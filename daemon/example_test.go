@@ -1,13 +1,32 @@
 package daemon_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 func ExampleEnginePlatform() {
@@ -25,14 +44,14 @@ func ExampleEnginePlatform() {
 	// aarch64 -> linux/arm64
 }
 
-// Load every image of vendorimg.yaml into docker before the tests, and
-// check after them that docker still holds exactly those images.
+// Load vendored images into docker before the tests, prove after them
+// that docker still holds exactly those images, and take them out again.
+// Here the layout is made on the spot from an in-process registry; a
+// project loads the one it commits (config.Load of its vendorimg.yaml).
 func ExampleLoad() {
 	ctx := context.Background()
-	cfg, err := config.Load(ctx, "vendorimg.yaml")
-	if err != nil {
-		log.Fatal(err)
-	}
+	cfg, stop := exampleLayout(ctx)
+	defer stop()
 	c, err := daemon.NewClient()
 	if err != nil {
 		log.Fatal(err)
@@ -44,16 +63,74 @@ func ExampleLoad() {
 		log.Fatal(err)
 	}
 	for _, im := range rep.Images {
-		fmt.Println(im.Tag, im.Platform, im.Action, im.ImageID)
+		fmt.Println(im.Tag, im.Action)
 	}
 
 	// ... run the tests ...
 
-	vr, err := daemon.Verify(ctx, c, l, cfg.Images, daemon.VerifyOptions{})
+	check, err := daemon.Check(ctx, c, cfg, daemon.CheckOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, f := range vr.Findings {
-		fmt.Println(f)
+	fmt.Println("intact:", check.OK)
+
+	un, err := daemon.Unload(ctx, c, l, cfg.Images, daemon.UnloadOptions{})
+	if err != nil {
+		log.Fatal(err)
 	}
+	for _, im := range un.Images {
+		fmt.Println(im.Tag, im.Action)
+	}
+	// Output:
+	// example.vendorimg.test/hello:1 loaded
+	// intact: true
+	// example.vendorimg.test/hello:1 removed
+}
+
+// exampleLayout vendors a one-layer image, example.vendorimg.test/hello:1,
+// unique to this run, into a new folder, through an in-process registry
+// that stands in for the real one (a mirror of the .test name).
+func exampleLayout(ctx context.Context) (*config.Config, func()) {
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	host := strings.TrimPrefix(srv.URL, "http://")
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	nonce := fmt.Sprintf("hello from vendorimg, run %d\n", time.Now().UnixNano())
+	if err := tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: int64(len(nonce))}); err != nil {
+		log.Fatal(err)
+	}
+	tw.Write([]byte(nonce))
+	tw.Close()
+	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(tarball.Bytes(), types.OCIUncompressedLayer))
+	if err != nil {
+		log.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		log.Fatal(err)
+	}
+	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
+	dest, err := name.ParseReference(host + "/hello:1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := remote.Write(dest, img); err != nil {
+		log.Fatal(err)
+	}
+	d, _ := img.Digest()
+	dir, err := os.MkdirTemp("", "vendorimg-daemon-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, config.FileName), []byte(fmt.Sprintf("images:\n  - ref: example.vendorimg.test/hello:1\n    digest: %s\n    platforms: [linux/%s]\n", d, runtime.GOARCH)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := registry.NewClient(registry.WithKeychain(authn.NewMultiKeychain()), registry.WithMirrors(map[string]string{"example.vendorimg.test": host}))
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
+		log.Fatal(err)
+	}
+	return cfg, func() { srv.Close(); os.RemoveAll(dir) }
 }

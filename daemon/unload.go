@@ -12,6 +12,7 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // What Unload did with an image. The values are part of the JSON output.
@@ -148,7 +149,7 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 		}
 		if !ours {
 			res.Action = UnloadKept
-			res.Reason = fmt.Sprintf("the tag points to image %s, which is not the vendored image", short(ins.ID))
+			res.Reason = fmt.Sprintf("the tag points to image %s, which is not the vendored image", reference.Short(ins.ID))
 			return nil
 		}
 	}

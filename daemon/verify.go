@@ -12,6 +12,7 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Kind names what a Finding is about. The values are part of vendorimg's
@@ -178,7 +179,6 @@ func checkImage(ctx context.Context, c Client, eng Engine, vs []*vendored, chk *
 	if name == "" {
 		// A reference with only a digest is loaded untagged: look for the
 		// image itself.
-		name = chk.Ref
 		for _, v := range vs {
 			res, ok, err := findByID(ctx, c, v)
 			if err != nil {
@@ -211,14 +211,14 @@ func checkImage(ctx context.Context, c Client, eng Engine, vs []*vendored, chk *
 		chk.Platform, chk.Match = v.platformString(), rule
 		if !equalLayers(ins.Layers, v.diffIDs) {
 			find(KindLayers, joinDigests(v.diffIDs), strings.Join(ins.Layers, ","),
-				fmt.Sprintf("image %s has other layers than the vendored %s config's diff_ids", short(ins.ID), v.platformString()))
+				fmt.Sprintf("image %s has other layers than the vendored %s config's diff_ids", reference.Short(ins.ID), v.platformString()))
 			return nil
 		}
 		chk.OK = true
 		return nil
 	}
 	find(KindTagMoved, expectedIDs(eng, vs), ins.ID,
-		fmt.Sprintf("points to image %s, which is not the vendored image (a re-tag, a docker commit onto the tag, or a pull replaced it)", short(ins.ID)))
+		fmt.Sprintf("points to image %s, which is not the vendored image (a re-tag, a docker commit onto the tag, or a pull replaced it)", reference.Short(ins.ID)))
 	return nil
 }
 
@@ -254,12 +254,4 @@ func joinDigests(ds []digest.Digest) string {
 		s[i] = d.String()
 	}
 	return strings.Join(s, ",")
-}
-
-// short is an ID's first 12 hexadecimal characters, as docker prints it.
-func short(id string) string {
-	if i := strings.IndexByte(id, ':'); i >= 0 && len(id) > i+13 {
-		return id[i+1 : i+13]
-	}
-	return id
 }

@@ -39,7 +39,7 @@ const lockPoll = 50 * time.Millisecond
 // exist: no lock file is created, so none can be left behind or committed
 // by mistake, and a crashed holder releases it with its last descriptor.
 func (l *Layout) Lock(ctx context.Context, exclusive bool, report progress.Func) (*Lock, error) {
-	try := func() (func() error, error) { return tryLock(l.root, exclusive) }
+	try := func() (func() error, error) { return flock.Try(l.root, false, exclusive) }
 	release, err := flock.Wait(ctx, try, lockPoll, func() { report.Emit(progress.Event{Kind: progress.Waiting}) })
 	switch {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):

@@ -22,8 +22,19 @@ var (
 	variantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.]*$`)
 )
 
-// archAliases maps the names uname and some registries use to Go's names.
-var archAliases = map[string]string{"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386"}
+// kernelArch maps the architecture names of kernels (uname -m), engines'
+// /info and some registries to OCI's (Go's), with the variant each
+// implies, as containerd normalises them: armel is arm/v6, armhf arm/v7.
+// It is the one table for parsing, matching and engines.
+var kernelArch = map[string]struct{ arch, variant string }{
+	"x86_64": {"amd64", ""}, "x86-64": {"amd64", ""},
+	"aarch64": {"arm64", ""},
+	"armv8l":  {"arm", "v8"}, "armv7l": {"arm", "v7"}, "armv7": {"arm", "v7"}, "armhf": {"arm", "v7"},
+	"armv6l": {"arm", "v6"}, "armel": {"arm", "v6"},
+	"armv5tel": {"arm", "v5"}, "armv5l": {"arm", "v5"},
+	"i386": {"386", ""}, "i486": {"386", ""}, "i586": {"386", ""}, "i686": {"386", ""},
+	"loongarch64": {"loong64", ""},
+}
 
 // defaultVariant is the variant a platform without one means, as in
 // containerd's platform normalisation.
@@ -58,8 +69,11 @@ func Parse(s string) (Platform, error) {
 	if !slices.Contains(knownOS, p.OS) {
 		return bad("unknown os %q (known: %s)", p.OS, strings.Join(knownOS, ", "))
 	}
-	if alias, ok := archAliases[p.Architecture]; ok {
-		return bad("architecture %q is spelled %q in OCI images", p.Architecture, alias)
+	if alias, ok := kernelArch[p.Architecture]; ok {
+		if alias.variant != "" {
+			return bad("architecture %q is spelled %q in OCI images (%s/%s/%s)", p.Architecture, alias.arch, p.OS, alias.arch, alias.variant)
+		}
+		return bad("architecture %q is spelled %q in OCI images", p.Architecture, alias.arch)
 	}
 	if !slices.Contains(knownArch, p.Architecture) {
 		return bad("unknown architecture %q (known: %s)", p.Architecture, strings.Join(knownArch, ", "))
@@ -80,14 +94,33 @@ func (p Platform) String() string {
 // (arm64 is arm64/v8, arm is arm/v7), so linux/arm64 matches an index entry
 // for linux/arm64/v8 and the reverse. OS version and features are ignored.
 func (p Platform) Matches(q ocispec.Platform) bool {
-	arch := q.Architecture
-	if alias, ok := archAliases[arch]; ok {
-		arch = alias
+	arch, variant := q.Architecture, q.Variant
+	if alias, ok := kernelArch[arch]; ok {
+		arch = alias.arch
+		if variant == "" {
+			variant = alias.variant
+		}
 	}
 	if p.OS != q.OS || p.Architecture != arch {
 		return false
 	}
-	return normVariant(p.Architecture, p.Variant) == normVariant(arch, q.Variant)
+	return normVariant(p.Architecture, p.Variant) == normVariant(arch, variant)
+}
+
+// FromKernel is the platform of a machine whose kernel (or engine, in its
+// /info) reports osType and arch, such as "linux" and "x86_64" or
+// "armv7l": the names are mapped to OCI's (amd64, arm/v7) and then parsed.
+// The error wraps errs.ErrInvalidPlatform.
+func FromKernel(osType, arch string) (Platform, error) {
+	osType, arch = strings.ToLower(strings.TrimSpace(osType)), strings.ToLower(strings.TrimSpace(arch))
+	s := osType + "/" + arch
+	if m, ok := kernelArch[arch]; ok {
+		s = osType + "/" + m.arch
+		if m.variant != "" {
+			s += "/" + m.variant
+		}
+	}
+	return Parse(s)
 }
 
 func normVariant(arch, variant string) string {

@@ -321,3 +321,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFromKernel: one table maps kernel and engine architecture names,
+// for engines as for index entries, the way containerd does (armel is
+// arm/v6, armhf arm/v7).
+func TestFromKernel(t *testing.T) {
+	for _, tt := range []struct{ os, arch, want string }{
+		{"linux", "x86_64", "linux/amd64"},
+		{"linux", "aarch64", "linux/arm64"},
+		{"linux", "armel", "linux/arm/v6"},
+		{"linux", "armhf", "linux/arm/v7"},
+		{"linux", "armv7l", "linux/arm/v7"},
+		{"linux", "i686", "linux/386"},
+		{"Linux", " AMD64 ", "linux/amd64"},
+	} {
+		got, err := platform.FromKernel(tt.os, tt.arch)
+		if err != nil || got.String() != tt.want {
+			t.Errorf("FromKernel(%q, %q) = %v, %v, want %s", tt.os, tt.arch, got, err, tt.want)
+		}
+		// An index entry written with the kernel's name matches the same.
+		p, _ := platform.Parse(tt.want)
+		if q := (ocispec.Platform{OS: strings.ToLower(strings.TrimSpace(tt.os)), Architecture: strings.ToLower(strings.TrimSpace(tt.arch))}); !p.Matches(q) {
+			t.Errorf("Parse(%q).Matches(%+v) = false, want true", tt.want, q)
+		}
+	}
+	if _, err := platform.FromKernel("linux", "pdp11"); !errors.Is(err, errs.ErrInvalidPlatform) {
+		t.Errorf("FromKernel(linux, pdp11) = %v, want %v", err, errs.ErrInvalidPlatform)
+	}
+	armv7, _ := platform.Parse("linux/arm/v7")
+	if armv7.Matches(ocispec.Platform{OS: "linux", Architecture: "armel"}) {
+		t.Errorf("linux/arm/v7 matches an armel (arm/v6) entry, want no match")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -106,7 +107,7 @@ func NewClient(opts ...Option) *Client {
 		o(c)
 	}
 	if c.base == nil {
-		c.base = http.DefaultTransport.(*http.Transport).Clone()
+		c.base = defaultTransport()
 	}
 	c.retry = c.retry.withDefaults()
 	return c
@@ -363,16 +364,21 @@ func mediaTypeOf(resp *http.Response) string {
 	return ct
 }
 
-// Ping checks that the registry (or its mirror) answers for ref's
-// repository with the configured credentials, without fetching anything.
-func (c *Client) Ping(ctx context.Context, ref reference.Reference) error {
-	var last error
-	for _, host := range c.endpoints(ref) {
-		if _, err := c.transport(ctx, host, ref.Repository); err != nil {
-			last = err
-			continue
-		}
-		return nil
+// defaultTransport is a clone of http.DefaultTransport, or, when a program
+// replaced it with a transport of another type (as tracing libraries do),
+// a transport with the same settings: the client never panics on what
+// another package did to a global.
+func defaultTransport() *http.Transport {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return t.Clone()
 	}
-	return last
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
 }

@@ -811,20 +811,26 @@ func blobOf(t *testing.T, img v1.Image) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size}
 }
 
-func TestPing(t *testing.T) {
+// TestTokenAuth connects to a repository behind a token server: the
+// right credentials get a token, wrong ones are ErrUnauthorized, and
+// neither fetches anything.
+func TestTokenAuth(t *testing.T) {
 	s := newFaultServer(t)
 	s.requireToken("ci", "s3cret")
 	ref := mustRef(t, s.host+"/app/web:1")
-
-	if err := NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry).Ping(context.Background(), ref); err != nil {
-		t.Errorf("Ping = %v", err)
+	connect := func(c *Client) error {
+		_, err := c.transport(context.Background(), ref.Registry, ref.Repository)
+		return err
 	}
-	if err := NewClient(WithKeychain(basicKeychain{"ci", "nope"}), fastRetry).Ping(context.Background(), ref); !errors.Is(err, errs.ErrUnauthorized) {
-		t.Errorf("Ping = %v, want %v", err, errs.ErrUnauthorized)
+	if err := connect(NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry)); err != nil {
+		t.Errorf("connecting with the right credentials = %v", err)
+	}
+	if err := connect(NewClient(WithKeychain(basicKeychain{"ci", "nope"}), fastRetry)); !errors.Is(err, errs.ErrUnauthorized) {
+		t.Errorf("connecting with wrong credentials = %v, want %v", err, errs.ErrUnauthorized)
 	}
 	for _, r := range s.requests() {
 		if strings.Contains(r, "/manifests/") || strings.Contains(r, "/blobs/") {
-			t.Errorf("Ping fetched %s", r)
+			t.Errorf("connecting fetched %s", r)
 		}
 	}
 }

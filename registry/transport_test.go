@@ -290,3 +290,20 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacedDefaultTransport: a program that replaced
+// http.DefaultTransport with another type (tracing libraries do) still gets
+// a working client, not a panic.
+func TestReplacedDefaultTransport(t *testing.T) {
+	old := http.DefaultTransport
+	t.Cleanup(func() { http.DefaultTransport = old })
+	http.DefaultTransport = roundTripperFunc(func(r *http.Request) (*http.Response, error) { return old.RoundTrip(r) })
+	c := NewClient()
+	if _, ok := c.base.(*http.Transport); !ok {
+		t.Fatalf("NewClient() with a replaced http.DefaultTransport has base %T, want *http.Transport", c.base)
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -4,37 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"os/exec"
-	"testing"
 
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
-
-// A package's TestMain, in its main_test.go: load the vendored images into
-// docker once, run the tests, and fail the run if a test changed an image.
-func ExampleMain() {
-	var m *testing.M // TestMain(m *testing.M) receives it
-	os.Exit(vendorimgtest.Main(m, vendorimgtest.Options{
-		Images: []string{"alpine:3.19.1"}, // default: every image of vendorimg.yaml
-		Deep:   true,                      // also check layers against diff_ids after the tests
-	}))
-}
-
-// A test that runs a container from a vendored image, never pulling it.
-func ExampleImage() {
-	testGreeting := func(t *testing.T) {
-		alpine := vendorimgtest.Image(t, "alpine:3.19.1") // skips without a docker engine
-		out, err := exec.Command("docker", "run", "--rm", "--pull", "never", alpine.Ref, "echo", "hello").Output()
-		if err != nil {
-			t.Fatalf("docker run %s: %v", alpine.Ref, err)
-		}
-		if string(out) != "hello\n" {
-			t.Errorf("docker run %s echo hello = %q, want %q", alpine.Ref, out, "hello\n")
-		}
-	}
-	_ = testGreeting
-}
 
 // Lookup finds the image this package's TestMain loaded, by any name that
 // normalises to its reference, and a container runs from it without a pull.

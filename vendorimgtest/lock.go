@@ -28,7 +28,7 @@ func lockFile(host string) string {
 // function that releases it.
 func lockEngine(ctx context.Context, host string, exclusive bool, waiting func(file string)) (func(), error) {
 	file := lockFile(host)
-	release, err := flock.Wait(ctx, func() (func() error, error) { return tryLock(file, exclusive) }, lockPoll, func() {
+	release, err := flock.Wait(ctx, func() (func() error, error) { return flock.Try(file, true, exclusive) }, lockPoll, func() {
 		if waiting != nil {
 			waiting(file)
 		}

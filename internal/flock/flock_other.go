@@ -2,10 +2,16 @@
 
 package flock
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
 
-// Try is not available without flock(2): it fails with
-// errors.ErrUnsupported, and callers choose their own fallback.
+// Try fails where flock(2) does not exist: vendorimg supports Linux and
+// macOS, and a lock file instead would be one more file in a layout
+// committed to git, left behind by any crash. The error wraps
+// errors.ErrUnsupported.
 func Try(path string, create, exclusive bool) (func() error, error) {
-	return nil, errors.ErrUnsupported
+	return nil, fmt.Errorf("locking %s: %w: flock(2) is not available on %s (vendorimg supports Linux and macOS)", path, errors.ErrUnsupported, runtime.GOOS)
 }

@@ -1,0 +1,246 @@
+package vendorimg_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
+	"github.com/vendorimg/vendorimg/registry"
+)
+
+// exampleRegistry serves a small, reproducible linux/amd64 image as
+// demo/hello:1 from an in-process registry on 127.0.0.1, standing in for a
+// real one (loopback registries may be plain http). It returns the
+// registry's host, the image's digest, a client that needs no
+// credentials, and a function that stops the registry.
+func exampleRegistry() (host string, pin digest.Digest, client *registry.Client, stop func()) {
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	host = strings.TrimPrefix(srv.URL, "http://")
+	img, err := mutate.AppendLayers(empty.Image, static.NewLayer([]byte("hello from vendorimg\n"), types.OCIUncompressedLayer))
+	if err != nil {
+		log.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		log.Fatal(err)
+	}
+	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
+	ref, err := name.ParseReference(host + "/demo/hello:1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		log.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		log.Fatal(err)
+	}
+	// By default vendorimg reads credentials from the docker config.
+	client = registry.NewClient(registry.WithKeychain(authn.NewMultiKeychain()))
+	return host, digest.Digest(d.String()), client, srv.Close
+}
+
+// exampleProject is a vendorimg.yaml pinning demo/hello:1 in a new
+// folder, as a project would commit it.
+func exampleProject(host string, pin digest.Digest) *config.Config {
+	dir, err := os.MkdirTemp("", "vendorimg-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	path := filepath.Join(dir, config.FileName)
+	cfg, err := config.Parse(path, []byte(fmt.Sprintf(`layout: testdata/images
+images:
+  - ref: %s/demo/hello:1
+    digest: %s
+    platforms: [linux/amd64]
+`, host, pin)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return cfg
+}
+
+// Add resolves a tag to the digest the registry serves, pins it in
+// vendorimg.yaml (created here) and vendors the image.
+func ExampleAdd() {
+	ctx := context.Background()
+	host, _, client, stop := exampleRegistry()
+	defer stop()
+	dir, err := os.MkdirTemp("", "vendorimg-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	cfg, err := config.New(filepath.Join(dir, config.FileName))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ref, err := reference.Parse(host + "/demo/hello:1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	amd64, err := platform.ParseSelection([]string{"linux/amd64"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := vendorimg.Add(ctx, cfg, ref, amd64, vendorimg.SyncOptions{Client: client})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pinned", strings.TrimPrefix(res.Name, host+"/"), "at", res.Digest)
+	fmt.Println(res.MediaType, res.Platforms)
+	fmt.Println("fetched", res.Sync.Fetched, "blobs")
+	// Output:
+	// pinned demo/hello:1 at sha256:00eac6a0d842a15fc2d4633c370421800f9f017f09e98b64bb75c9dbc8782f67
+	// application/vnd.oci.image.manifest.v1+json [linux/amd64]
+	// fetched 3 blobs
+}
+
+// Sync vendors what vendorimg.yaml pins; on a complete layout it is a
+// no-op that makes no request at all.
+func ExampleSync() {
+	ctx := context.Background()
+	host, pin, client, stop := exampleRegistry()
+	defer stop()
+	cfg := exampleProject(host, pin)
+	defer os.RemoveAll(cfg.Dir())
+
+	res, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("fetched", res.Fetched, "blobs,", res.FetchedBytes, "bytes")
+	again, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("offline again: up to date", again.UpToDate)
+	// Output:
+	// fetched 3 blobs, 659 bytes
+	// offline again: up to date true
+}
+
+// Verify rehashes every blob and checks the layout against the pins.
+func ExampleVerify() {
+	ctx := context.Background()
+	host, pin, client, stop := exampleRegistry()
+	defer stop()
+	cfg := exampleProject(host, pin)
+	defer os.RemoveAll(cfg.Dir())
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
+		log.Fatal(err)
+	}
+
+	rep, err := vendorimg.Verify(ctx, cfg, vendorimg.VerifyOptions{Deep: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ok", rep.OK(), "blobs", rep.Blobs)
+
+	// One flipped byte in the layer is found, and named.
+	layer := filepath.Join(cfg.LayoutDir(), "blobs", "sha256", "401a49bd06415b9f2adb92e8ca429c1b908e76991c6c837309f9dc6b085166b2")
+	b, err := os.ReadFile(layer)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b[0] ^= 1
+	if err := os.WriteFile(layer, b, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	rep, err = vendorimg.Verify(ctx, cfg, vendorimg.VerifyOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		fmt.Println(f.Kind, f.Path)
+	}
+	// Output:
+	// ok true blobs 3
+	// digest blobs/sha256/401a49bd06415b9f2adb92e8ca429c1b908e76991c6c837309f9dc6b085166b2
+}
+
+// Status says, without the network and without rehashing layers, what
+// the layout holds of each pinned image.
+func ExampleStatus() {
+	ctx := context.Background()
+	host, pin, client, stop := exampleRegistry()
+	defer stop()
+	cfg := exampleProject(host, pin)
+	defer os.RemoveAll(cfg.Dir())
+
+	before, err := vendorimg.Status(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
+		log.Fatal(err)
+	}
+	after, err := vendorimg.Status(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, st := range []*vendorimg.StatusReport{before, after} {
+		im := st.Images[0]
+		fmt.Println("complete", im.Complete, "missing", len(im.Missing), "vendored", im.Vendored)
+	}
+	// Output:
+	// complete false missing 1 vendored []
+	// complete true missing 0 vendored [linux/amd64]
+}
+
+// GC deletes blobs nothing in the layout references; with dryRun it only
+// says what it would delete.
+func ExampleGC() {
+	ctx := context.Background()
+	host, pin, client, stop := exampleRegistry()
+	defer stop()
+	cfg := exampleProject(host, pin)
+	defer os.RemoveAll(cfg.Dir())
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
+		log.Fatal(err)
+	}
+	// A blob left by an image that is no longer vendored.
+	stray := []byte("an old layer\n")
+	path := filepath.Join(cfg.LayoutDir(), "blobs", "sha256", digest.FromBytes(stray).Encoded())
+	if err := os.WriteFile(path, stray, 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	plan, err := vendorimg.GC(ctx, cfg, true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, g := range plan.Remove {
+		fmt.Println("would remove", g.Path, g.Reason, g.Size, "bytes")
+	}
+	fmt.Println("kept", plan.Kept)
+	// Output:
+	// would remove blobs/sha256/454d84d36962e86e62fb51443d7a71033885f4826b60ec3b7dfac36bf6b0026f unreferenced 13 bytes
+	// kept 3
+}
