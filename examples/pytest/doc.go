@@ -1,10 +1,13 @@
 // Package pytest holds no Go code: its folder is the pytest example, a
-// conftest.py whose session-scoped fixture runs "vendorimg load" before a
-// pytest session and "vendorimg verify --daemon" after it, failing the
-// session if a vendored image changed, and a test module that runs
-// containers from the vendored image offline (see README.md there).
+// small project whose tests run containers from the vendored image through
+// the pytest-vendorimg plugin (python/pytest-vendorimg), switched on by one
+// line of pytest.ini (see README.md there).
 //
-// Its Go test runs the example with Debian's python3-pytest, as part of
-// go test ./..., and proves that a session which moves the vendored image's
-// tag fails, naming the tag.
+// Its Go test, part of go test ./..., installs the plugin from the checkout
+// into a virtual environment made with Debian's python3 and runs, with
+// Debian's pytest and pytest-xdist: the plugin's own tests; the example
+// with -n 2, which must load the image once for both workers; a suite
+// whose tests change the image, which must fail naming the tag and the
+// blob; and the example with no engine, whose tests must skip, or fail
+// under VENDORIMG_REQUIRE_DOCKER=1.
 package pytest

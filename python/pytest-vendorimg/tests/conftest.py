@@ -1,0 +1,118 @@
+"""A fake vendorimg for the plugin's tests: it answers each subcommand as a
+test tells it, in today's form or in the error-document form, and logs
+every call."""
+
+import json
+
+import pytest
+
+# A shell script, not Python: it starts in a millisecond, and the tests call
+# it dozens of times.
+FAKE = """#!/bin/sh
+IFS="$(printf '\\t')"
+printf '%s\\n' "$*" >> "$FAKE_VENDORIMG/log"
+answer="$FAKE_VENDORIMG/$1"
+if [ ! -f "$answer.code" ]; then
+    echo "vendorimg: unknown command $1" >&2
+    exit 2
+fi
+if [ -f "$answer.stdout" ]; then cat "$answer.stdout"; fi
+cat "$answer.stderr" >&2
+exit "$(cat "$answer.code")"
+"""
+
+PROBE = "registry.vendorimg.test/probe:1"
+PROBE_ID = "sha256:c456b63aa063a1a356c3f71080cd7b4129d5ff5e42347f91e60a26736cb8608d"
+PROBE_PIN = "sha256:f997271297af512e9cf8fb0ded17a193037499315c6bca76988ccc6d187651c9"
+ALPINE = "docker.io/library/alpine:3.19.1"
+ALPINE_ID = "sha256:05455a08881ea9cf0e752bc48e61bbd71a34c029bb13df01e40e3e70e0d007bd"
+ALPINE_PIN = "sha256:c5b1261d6d3e43071626931fc004f70149baeba2c8ec672bd4f27761f8e1ad6b"
+ENGINE = {"version": "20.10.24+dfsg1", "platform": "linux/amd64", "store": "classic"}
+
+LOAD_OK = {
+    "engine": ENGINE,
+    "platform": "linux/amd64",
+    "images": [
+        {"ref": PROBE, "tag": PROBE, "platform": "linux/amd64", "imageId": PROBE_ID,
+         "match": "config", "action": "loaded", "bytes": 850375, "streamed": 850375, "seconds": 0.6},
+        {"ref": ALPINE, "tag": "alpine:3.19.1", "platform": "linux/amd64", "imageId": ALPINE_ID,
+         "match": "config", "action": "skipped", "bytes": 3412170, "streamed": 0, "seconds": 0.01},
+    ],
+}
+
+LAYOUT_OK = {"layout": "/src/testdata/images", "deep": False, "blobs": 7, "bytes": 1631348,
+             "images": [], "findings": []}
+
+
+def verify_doc(daemon_findings=(), layout_findings=()):
+    """A verify --daemon --json report."""
+    ok = not daemon_findings and not layout_findings
+    return {
+        "ok": ok,
+        "layout": {**LAYOUT_OK, "findings": list(layout_findings)},
+        "daemon": {
+            "engine": ENGINE,
+            "images": [
+                {"ref": PROBE, "tag": PROBE, "imageId": PROBE_ID if not daemon_findings else "sha256:" + "8" * 64,
+                 "platform": "linux/amd64", "match": "config", "ok": not daemon_findings},
+            ],
+            "findings": list(daemon_findings),
+        },
+    }
+
+
+STATUS_OK = {
+    "config": "/src/vendorimg.yaml",
+    "layout": "/src/testdata/images",
+    "images": [{"name": PROBE, "digest": PROBE_PIN}, {"name": ALPINE, "digest": ALPINE_PIN}],
+    "unconfigured": [],
+}
+
+NO_ENGINE_STDERR = (
+    "vendorimg: asking docker for its platform: no docker engine: failed to connect to the docker "
+    "API at unix:///nonexistent.sock; check if the path is correct and if the daemon is running\n"
+)
+
+
+class FakeVendorimg:
+    """The fake, installed as $VENDORIMG. By default load, verify, status
+    and unload succeed."""
+
+    def __init__(self, folder, monkeypatch):
+        self.folder = folder
+        script = folder / "vendorimg"
+        script.write_text(FAKE)
+        script.chmod(0o755)
+        self.answer("load", doc=LOAD_OK)
+        self.answer("verify", doc=verify_doc())
+        self.answer("status", doc=STATUS_OK)
+        self.answer("unload", doc={"engine": ENGINE, "images": [
+            {"ref": PROBE, "tag": PROBE, "action": "removed", "imageId": PROBE_ID,
+             "untagged": [PROBE], "deleted": [PROBE_ID]}]})
+        monkeypatch.setenv("VENDORIMG", str(script))
+        monkeypatch.setenv("FAKE_VENDORIMG", str(folder))
+        monkeypatch.delenv("VENDORIMG_REQUIRE_DOCKER", raising=False)
+
+    def answer(self, command, code=0, doc=None, stderr=""):
+        """Makes the fake answer command with this exit code, stdout
+        document (None: no output) and stderr."""
+        out = self.folder / f"{command}.stdout"
+        if doc is None:
+            out.unlink(missing_ok=True)
+        else:
+            out.write_text(json.dumps(doc, indent=2) + "\n")
+        (self.folder / f"{command}.stderr").write_text(stderr)
+        (self.folder / f"{command}.code").write_text(str(code))
+
+    def calls(self, command=None):
+        """The argument lists the fake was called with (of command only)."""
+        log = self.folder / "log"
+        if not log.exists():
+            return []
+        calls = [line.split("\t") for line in log.read_text().splitlines()]
+        return [c for c in calls if command is None or c[0] == command]
+
+
+@pytest.fixture
+def fake(tmp_path_factory, monkeypatch):
+    return FakeVendorimg(tmp_path_factory.mktemp("fake"), monkeypatch)
