@@ -78,7 +78,7 @@ func TestWithEngine(t *testing.T) {
 			`(?m)^2 passed in `,
 			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: CHANGED sha256:[0-9a-f]{12}$`,
 			`(?m)^vendorimg verify --daemon FAILED: the vendored images changed during the test session \(2 problems\):$`,
-			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: tag-moved: points to image [0-9a-f]{12}, which is not the vendored image`,
+			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: tag-moved: points to image sha256:[0-9a-f]{12}, which is not the vendored image`,
 			`(?m)^  blobs/sha256/[0-9a-f]{64}: digest: .* \(image `+regexp.QuoteMeta(probeRef)+`\)$`,
 		)
 		out, err := exec.Command("docker", "ps", "--all", "--quiet", "--filter", "name=pytest-vendorimg-commit-").Output()
