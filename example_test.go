@@ -3,25 +3,17 @@ package vendorimg_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"
 	"github.com/vendorimg/vendorimg/registry"
@@ -33,36 +25,14 @@ import (
 // registry's host, the image's digest, a client that needs no
 // credentials, and a function that stops the registry.
 func exampleRegistry() (host string, pin digest.Digest, client *registry.Client, stop func()) {
-	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	host = strings.TrimPrefix(srv.URL, "http://")
-	img, err := mutate.AppendLayers(empty.Image, static.NewLayer([]byte("hello from vendorimg\n"), types.OCIUncompressedLayer))
-	if err != nil {
-		log.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		log.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		log.Fatal(err)
-	}
-	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
-	ref, err := name.ParseReference(host + "/demo/hello:1")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		log.Fatal(err)
-	}
-	d, err := img.Digest()
+	host, stop = registrytest.Serve()
+	pin, err := registrytest.PushFile(host+"/demo/hello:1", "amd64", "hello.txt", []byte("hello from vendorimg\n"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	// By default vendorimg reads credentials from the docker config.
 	client = registry.NewClient(registry.WithKeychain(authn.NewMultiKeychain()))
-	return host, digest.Digest(d.String()), client, srv.Close
+	return host, pin, client, stop
 }
 
 // exampleProject is a vendorimg.yaml pinning demo/hello:1 in a new
@@ -117,7 +87,7 @@ func ExampleAdd() {
 	fmt.Println(res.MediaType, res.Platforms)
 	fmt.Println("fetched", res.Sync.Fetched, "blobs")
 	// Output:
-	// pinned demo/hello:1 at sha256:00eac6a0d842a15fc2d4633c370421800f9f017f09e98b64bb75c9dbc8782f67
+	// pinned demo/hello:1 at sha256:ba1410aba0d2bd76994ac8c352c1535f1b043c4902ce44508c5740c131b8ed5f
 	// application/vnd.oci.image.manifest.v1+json [linux/amd64]
 	// fetched 3 blobs
 }
@@ -142,7 +112,7 @@ func ExampleSync() {
 	}
 	fmt.Println("offline again: up to date", again.UpToDate)
 	// Output:
-	// fetched 3 blobs, 659 bytes
+	// fetched 3 blobs, 2688 bytes
 	// offline again: up to date true
 }
 
@@ -164,7 +134,7 @@ func ExampleVerify() {
 	fmt.Println("ok", rep.OK(), "blobs", rep.Blobs)
 
 	// One flipped byte in the layer is found, and named.
-	layer := filepath.Join(cfg.LayoutDir(), "blobs", "sha256", "401a49bd06415b9f2adb92e8ca429c1b908e76991c6c837309f9dc6b085166b2")
+	layer := filepath.Join(cfg.LayoutDir(), "blobs", "sha256", "5551eb0f05e98667ee3d7a989adb58df4f7124fb8c229baa47c72fe269ea07fc")
 	b, err := os.ReadFile(layer)
 	if err != nil {
 		log.Fatal(err)
@@ -182,7 +152,7 @@ func ExampleVerify() {
 	}
 	// Output:
 	// ok true blobs 3
-	// digest blobs/sha256/401a49bd06415b9f2adb92e8ca429c1b908e76991c6c837309f9dc6b085166b2
+	// digest blobs/sha256/5551eb0f05e98667ee3d7a989adb58df4f7124fb8c229baa47c72fe269ea07fc
 }
 
 // Status says, without the network and without rehashing layers, what

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,7 +174,7 @@ func TestSyncCompleteLayoutMakesNoRequest(t *testing.T) {
 	if !second.UpToDate || second.Fetched != 0 {
 		t.Errorf("second Sync() = up to date %v, fetched %d; want up to date, 0", second.UpToDate, second.Fetched)
 	}
-	if after := treeHashes(t, dir); !mapsEqual(before, after) {
+	if after := treeHashes(t, dir); !maps.Equal(before, after) {
 		t.Errorf("second Sync() changed files:\nbefore %v\nafter  %v", before, after)
 	}
 	// --offline on a complete layout is the same no-op.
@@ -183,18 +184,6 @@ func TestSyncCompleteLayoutMakesNoRequest(t *testing.T) {
 	if reqs := reg.Requests(); len(reqs) != 0 {
 		t.Errorf("offline Sync() sent requests: %v", reqs)
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestSyncThroughHtpasswdWithDockerConfig(t *testing.T) {
@@ -347,7 +336,7 @@ func TestSharedLayersStoredOnceAndGoldenResync(t *testing.T) {
 
 	// Syncing again: byte-identical.
 	mustSync(t, cfg, vendorimg.SyncOptions{})
-	if after := treeHashes(t, dir); !mapsEqual(golden, after) {
+	if after := treeHashes(t, dir); !maps.Equal(golden, after) {
 		t.Fatalf("second sync changed the tree")
 	}
 
@@ -369,7 +358,7 @@ func TestSharedLayersStoredOnceAndGoldenResync(t *testing.T) {
 	// Re-add b: the tree is byte-identical to before.
 	cfg = writeConfig(t, dir, yamlBoth)
 	mustSync(t, cfg, vendorimg.SyncOptions{})
-	if after := treeHashes(t, dir); !mapsEqual(golden, after) {
+	if after := treeHashes(t, dir); !maps.Equal(golden, after) {
 		t.Errorf("re-adding b did not restore the bytes:\nbefore %v\nafter  %v", golden, after)
 	}
 }

@@ -2,6 +2,7 @@ package vendorimg_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestOfflineCommandsNeedNoNetwork(t *testing.T) {
 			}
 		})
 	}
-	if after := treeHashes(t, dir); !mapsEqual(before, after) {
+	if after := treeHashes(t, dir); !maps.Equal(before, after) {
 		t.Errorf("offline commands changed the layout")
 	}
 

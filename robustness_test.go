@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestConcurrentSyncsAreSerialised(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	reg.ResetLog()
-	var outs [2]bytes.Buffer
+	var outs [2]syncBuffer
 	var cmds [2]*exec.Cmd
 	for i := range cmds {
 		cmds[i] = exec.Command(bin, "-C", dir, "sync")
@@ -113,7 +114,10 @@ func TestConcurrentSyncsAreSerialised(t *testing.T) {
 		if err := cmds[i].Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if i == 0 {
+			// The second starts once the first holds the lock and fetches.
+			outs[0].waitFor(t, "fetching", 30*time.Second)
+		}
 	}
 	for i, c := range cmds {
 		if err := c.Wait(); err != nil {
@@ -173,5 +177,51 @@ func TestSyncMemoryIsFlat(t *testing.T) {
 	t.Logf("peak RSS: 1 MiB layer %d MiB, 48 MiB layer %d MiB", small>>20, large>>20)
 	if large > small+16<<20 {
 		t.Errorf("peak RSS grew from %d MiB to %d MiB with a 48 MiB layer: blobs are not streamed", small>>20, large>>20)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a command writes to while a test waits for
+// what it writes.
+type syncBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	grew chan struct{}
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.grew == nil {
+		b.grew = make(chan struct{}, 1)
+	}
+	select {
+	case b.grew <- struct{}{}:
+	default:
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the output contains s.
+func (b *syncBuffer) waitFor(t *testing.T, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !strings.Contains(b.String(), s) {
+		b.mu.Lock()
+		if b.grew == nil {
+			b.grew = make(chan struct{}, 1)
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		select {
+		case <-grew:
+		case <-deadline:
+			t.Fatalf("no %q in the output within %v:\n%s", s, timeout, b.String())
+		}
 	}
 }

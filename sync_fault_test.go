@@ -7,12 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 
@@ -34,83 +29,13 @@ import (
 	"github.com/vendorimg/vendorimg/registry"
 )
 
-// flakyRegistry is go-containerregistry's in-process registry behind a
-// handler that counts connections and requests and lets a test take over
-// chosen requests.
-type flakyRegistry struct {
-	*httptest.Server
-	host  string
-	conns atomic.Int64
-
-	mu    sync.Mutex
-	reqs  []string
-	hooks []func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
-}
-
-func newFlakyRegistry(t *testing.T) *flakyRegistry {
-	t.Helper()
-	f := &flakyRegistry{}
-	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.reqs = append(f.reqs, r.Method+" "+r.URL.Path)
-		hooks := f.hooks
-		f.mu.Unlock()
-		for _, h := range hooks {
-			if h(w, r, reg) {
-				return
-			}
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	f.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			f.conns.Add(1)
-		}
-	}
-	f.Start()
-	t.Cleanup(f.Close)
-	f.host = strings.TrimPrefix(f.URL, "http://")
-	return f
-}
-
-// hook lets h answer requests first; it returns true when it did.
-func (f *flakyRegistry) hook(h func(w http.ResponseWriter, r *http.Request, next http.Handler) bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.hooks = append(f.hooks, h)
-}
-
-func (f *flakyRegistry) reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs = nil
-	f.conns.Store(0)
-}
-
-func (f *flakyRegistry) requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.reqs...)
-}
-
-func (f *flakyRegistry) count(method, path string) int {
-	n := 0
-	for _, r := range f.requests() {
-		if r == method+" "+path {
-			n++
-		}
-	}
-	return n
-}
-
 // flakyImage pushes a two-platform index to f as fault/app:1 and writes a
 // vendorimg.yaml pinning it for linux/amd64 only. It returns the config,
 // the index digest and the amd64 layers.
-func flakyImage(t *testing.T, f *flakyRegistry) (*config.Config, digest.Digest, []v1.Descriptor) {
+func flakyImage(t *testing.T, f *registrytest.Fault) (*config.Config, digest.Digest, []v1.Descriptor) {
 	t.Helper()
 	idx := registrytest.Index(t, []string{"linux/amd64", "linux/arm64"}, 2, 8192, 42, registrytest.OCI)
-	top := registrytest.Push(t, f.host+"/fault/app:1", idx)
+	top := registrytest.Push(t, f.Host+"/fault/app:1", idx)
 	im, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +60,7 @@ func flakyImage(t *testing.T, f *flakyRegistry) (*config.Config, digest.Digest, 
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, config.FileName)
-	yaml := fmt.Sprintf("layout: images\nimages:\n  - ref: %s/fault/app:1\n    digest: %s\n    platforms: [linux/amd64]\n", f.host, top)
+	yaml := fmt.Sprintf("layout: images\nimages:\n  - ref: %s/fault/app:1\n    digest: %s\n    platforms: [linux/amd64]\n", f.Host, top)
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +68,7 @@ func flakyImage(t *testing.T, f *flakyRegistry) (*config.Config, digest.Digest, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.reset()
+	f.Reset()
 	return cfg, top, layers
 }
 
@@ -195,30 +120,16 @@ func checkVerifies(t *testing.T, cfg *config.Config) {
 }
 
 func TestSyncFaultTruncatedBlobIsRetried(t *testing.T) {
-	f := newFlakyRegistry(t)
+	f := registrytest.NewFault(t)
 	cfg, _, layers := flakyImage(t, f)
-	var cut atomic.Int64
-	f.hook(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-		if r.URL.Path != blobURL(layers[0]) || cut.Add(1) > 1 {
-			return false
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", fmt.Sprint(rec.Body.Len()))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes()[:rec.Body.Len()/3])
-		w.(http.Flusher).Flush()
-		panic(http.ErrAbortHandler) // drop the connection mid-body
-	})
+	// The first download of the first layer is cut mid-body.
+	f.On(registrytest.Request(http.MethodGet, blobURL(layers[0])), 1, registrytest.Truncate())
 
 	res, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{Client: flakyClient()})
 	if err != nil {
 		t.Fatalf("Sync = %v", err)
 	}
-	if n := f.count(http.MethodGet, blobURL(layers[0])); n != 2 {
+	if n := f.Count(http.MethodGet, blobURL(layers[0])); n != 2 {
 		t.Errorf("the cut layer was fetched %d times, want 2", n)
 	}
 	// Index, manifest, config and two layers.
@@ -230,24 +141,14 @@ func TestSyncFaultTruncatedBlobIsRetried(t *testing.T) {
 }
 
 func TestSyncFaultWrongBytesLeaveNothing(t *testing.T) {
-	f := newFlakyRegistry(t)
+	f := registrytest.NewFault(t)
 	cfg, _, layers := flakyImage(t, f)
 	bad := layers[1]
-	f.hook(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-		if r.URL.Path != blobURL(bad) {
-			return false
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		b := bytes.Clone(rec.Body.Bytes())
+	f.On(registrytest.Request("", blobURL(bad)), -1, registrytest.Rewrite(func(_ http.Header, body []byte) []byte {
+		b := bytes.Clone(body)
 		b[len(b)/2] ^= 0xff // same length, other bytes
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(b)
-		return true
-	})
+		return b
+	}))
 
 	res, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{Client: flakyClient()})
 	if !errors.Is(err, errs.ErrDigestMismatch) {
@@ -259,7 +160,7 @@ func TestSyncFaultWrongBytesLeaveNothing(t *testing.T) {
 	if res == nil || len(res.Images) != 1 || res.Images[0].Err() == nil {
 		t.Errorf("Sync result %+v does not report the image's failure", res)
 	}
-	if n := f.count(http.MethodGet, blobURL(bad)); n != 1 {
+	if n := f.Count(http.MethodGet, blobURL(bad)); n != 1 {
 		t.Errorf("the bad layer was fetched %d times, want 1: a wrong digest is final", n)
 	}
 	l := layout.New(cfg.LayoutDir())
@@ -281,24 +182,23 @@ func TestSyncFaultWrongBytesLeaveNothing(t *testing.T) {
 }
 
 func TestSyncFault429StormThenSuccess(t *testing.T) {
-	f := newFlakyRegistry(t)
+	f := registrytest.NewFault(t)
 	cfg, _, _ := flakyImage(t, f)
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var sent atomic.Int64
-	f.hook(func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
+	// The first two requests for each path are refused.
+	firstTwo := func(r *http.Request) bool {
 		mu.Lock()
+		defer mu.Unlock()
 		seen[r.URL.Path]++
-		n := seen[r.URL.Path]
-		mu.Unlock()
-		if n > 2 {
+		if seen[r.URL.Path] > 2 {
 			return false
 		}
 		sent.Add(1)
-		w.Header().Set("Retry-After", "0")
-		http.Error(w, "slow down", http.StatusTooManyRequests)
 		return true
-	})
+	}
+	f.On(firstTwo, -1, registrytest.Respond(http.StatusTooManyRequests, "Retry-After", "0"))
 
 	res, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{Client: flakyClient()})
 	if err != nil {
@@ -307,7 +207,7 @@ func TestSyncFault429StormThenSuccess(t *testing.T) {
 	// The ping, the index, the manifest, the config and two layers, each
 	// refused twice.
 	if n := sent.Load(); n != 12 {
-		t.Errorf("%d answers were 429, want 12 (%q)", n, f.requests())
+		t.Errorf("%d answers were 429, want 12 (%q)", n, f.Requests())
 	}
 	if res.Fetched != 5 {
 		t.Errorf("Sync fetched %d blobs, want 5", res.Fetched)
@@ -318,7 +218,7 @@ func TestSyncFault429StormThenSuccess(t *testing.T) {
 func TestSyncFaultOffline(t *testing.T) {
 	ctx := context.Background()
 	t.Run("empty layout", func(t *testing.T) {
-		f := newFlakyRegistry(t)
+		f := registrytest.NewFault(t)
 		cfg, top, _ := flakyImage(t, f)
 		_, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: true, Client: flakyClient()})
 		if !errors.Is(err, errs.ErrOffline) {
@@ -327,12 +227,12 @@ func TestSyncFaultOffline(t *testing.T) {
 		if !strings.Contains(err.Error(), top.String()) {
 			t.Errorf("Sync(offline) error %q does not list %s", err, top)
 		}
-		if n := f.conns.Load(); n != 0 {
-			t.Errorf("Sync(offline) opened %d connections (%q)", n, f.requests())
+		if n := f.Conns(); n != 0 {
+			t.Errorf("Sync(offline) opened %d connections (%q)", n, f.Requests())
 		}
 	})
 	t.Run("missing layers", func(t *testing.T) {
-		f := newFlakyRegistry(t)
+		f := registrytest.NewFault(t)
 		cfg, _, layers := flakyImage(t, f)
 		if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: flakyClient()}); err != nil {
 			t.Fatalf("Sync = %v", err)
@@ -347,7 +247,7 @@ func TestSyncFaultOffline(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		f.reset()
+		f.Reset()
 
 		_, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: true, Client: flakyClient()})
 		if !errors.Is(err, errs.ErrOffline) {
@@ -358,14 +258,14 @@ func TestSyncFaultOffline(t *testing.T) {
 				t.Errorf("Sync(offline) error %q does not list %s", err, d.Digest)
 			}
 		}
-		if n := f.conns.Load(); n != 0 {
-			t.Errorf("Sync(offline) opened %d connections (%q)", n, f.requests())
+		if n := f.Conns(); n != 0 {
+			t.Errorf("Sync(offline) opened %d connections (%q)", n, f.Requests())
 		}
 	})
 }
 
 func TestSyncFaultCompleteLayoutIsOffline(t *testing.T) {
-	f := newFlakyRegistry(t)
+	f := registrytest.NewFault(t)
 	cfg, _, _ := flakyImage(t, f)
 	ctx := context.Background()
 	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: flakyClient()}); err != nil {
@@ -376,7 +276,7 @@ func TestSyncFaultCompleteLayoutIsOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.reset()
+	f.Reset()
 
 	for _, offline := range []bool{false, true} {
 		res, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Offline: offline, Client: flakyClient()})
@@ -387,8 +287,8 @@ func TestSyncFaultCompleteLayoutIsOffline(t *testing.T) {
 			t.Errorf("Sync(offline=%v) = %+v, want up to date with nothing fetched", offline, res)
 		}
 	}
-	if n := f.conns.Load(); n != 0 {
-		t.Errorf("Sync on a complete layout opened %d connections (%q)", n, f.requests())
+	if n := f.Conns(); n != 0 {
+		t.Errorf("Sync on a complete layout opened %d connections (%q)", n, f.Requests())
 	}
 	after, err := os.ReadFile(indexPath)
 	if err != nil {

@@ -1,30 +1,19 @@
 package daemon_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/registry"
 )
@@ -91,35 +80,12 @@ func ExampleLoad() {
 // unique to this run, into a new folder, through an in-process registry
 // that stands in for the real one (a mirror of the .test name).
 func exampleLayout(ctx context.Context) (*config.Config, func()) {
-	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	host := strings.TrimPrefix(srv.URL, "http://")
-	var tarball bytes.Buffer
-	tw := tar.NewWriter(&tarball)
+	host, stop := registrytest.Serve()
 	nonce := fmt.Sprintf("hello from vendorimg, run %d\n", time.Now().UnixNano())
-	if err := tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: int64(len(nonce))}); err != nil {
-		log.Fatal(err)
-	}
-	tw.Write([]byte(nonce))
-	tw.Close()
-	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(tarball.Bytes(), types.OCIUncompressedLayer))
+	d, err := registrytest.PushFile(host+"/hello:1", runtime.GOARCH, "hello.txt", []byte(nonce))
 	if err != nil {
 		log.Fatal(err)
 	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		log.Fatal(err)
-	}
-	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
-	dest, err := name.ParseReference(host + "/hello:1")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := remote.Write(dest, img); err != nil {
-		log.Fatal(err)
-	}
-	d, _ := img.Digest()
 	dir, err := os.MkdirTemp("", "vendorimg-daemon-example-")
 	if err != nil {
 		log.Fatal(err)
@@ -132,5 +98,5 @@ func exampleLayout(ctx context.Context) (*config.Config, func()) {
 	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
 		log.Fatal(err)
 	}
-	return cfg, func() { srv.Close(); os.RemoveAll(dir) }
+	return cfg, func() { stop(); os.RemoveAll(dir) }
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -397,7 +398,7 @@ func TestInit(t *testing.T) {
 		if err := l.Init(context.Background()); err != nil {
 			t.Fatalf("Init() again = %v, want nil", err)
 		}
-		if after := snapshot(t, l.Root()); !mapsEqual(before, after) {
+		if after := snapshot(t, l.Root()); !maps.Equal(before, after) {
 			t.Errorf("Init() again changed the layout: %v, want %v", after, before)
 		}
 		if !l.Exists() {
@@ -484,16 +485,4 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		out[rel] = fi.Mode().String() + " " + fi.ModTime().String() + " " + string(b)
 	}
 	return out
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

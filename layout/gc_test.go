@@ -3,6 +3,7 @@ package layout_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -111,7 +112,7 @@ func TestGC(t *testing.T) {
 				t.Errorf("PlanGC().Kept = %d, want %d", plan.Kept, k)
 			}
 			// Planning is a dry run.
-			if after := snapshot(t, fx.l.Root()); !mapsEqual(before, after) {
+			if after := snapshot(t, fx.l.Root()); !maps.Equal(before, after) {
 				t.Errorf("PlanGC() changed the layout")
 			}
 			if err := fx.l.ApplyGC(ctx, plan); err != nil {
@@ -157,7 +158,7 @@ func TestPlanGCRefusesUnreadableDocuments(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("PlanGC() = %+v, %v, want an error wrapping %v", plan, err, tt.wantErr)
 			}
-			if after := snapshot(t, fx.l.Root()); !mapsEqual(before, after) {
+			if after := snapshot(t, fx.l.Root()); !maps.Equal(before, after) {
 				t.Errorf("a failed PlanGC() changed the layout")
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +142,7 @@ func TestWriteIndex(t *testing.T) {
 	if err != nil || changed {
 		t.Errorf("WriteIndex(same entries) = %v, %v, want false, nil", changed, err)
 	}
-	if after := snapshot(t, l.Root()); !mapsEqual(before, after) {
+	if after := snapshot(t, l.Root()); !maps.Equal(before, after) {
 		t.Errorf("WriteIndex(same entries) touched the layout")
 	}
 	idx, err := l.ReadIndex(context.Background())
@@ -175,7 +176,7 @@ func TestWriteIndex(t *testing.T) {
 			if err == nil || changed || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
 				t.Errorf("WriteIndex(%s) = %v, %v, want false and an error wrapping %v", tt.name, changed, err, tt.wantErr)
 			}
-			if after := snapshot(t, l.Root()); !mapsEqual(before, after) {
+			if after := snapshot(t, l.Root()); !maps.Equal(before, after) {
 				t.Errorf("a failed WriteIndex(%s) changed the layout", tt.name)
 			}
 		})

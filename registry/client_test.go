@@ -8,22 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -35,178 +31,6 @@ import (
 	"github.com/vendorimg/vendorimg/manifest"
 	"github.com/vendorimg/vendorimg/reference"
 )
-
-// faultServer is go-containerregistry's in-process registry behind a
-// handler that records every request and can misbehave on chosen ones.
-type faultServer struct {
-	*httptest.Server
-	host string // 127.0.0.1:PORT
-
-	conns atomic.Int64
-
-	mu     sync.Mutex
-	reqs   []string // "METHOD PATH"
-	faults []*fault
-	auth   *tokenAuth
-}
-
-// action answers a request in place of the registry (next).
-type action func(w http.ResponseWriter, r *http.Request, next http.Handler)
-
-type fault struct {
-	match func(*http.Request) bool
-	left  int // answers left; negative: forever
-	act   action
-}
-
-// tokenAuth makes the server demand a bearer token, which its /token
-// endpoint hands out for the right basic credentials.
-type tokenAuth struct{ user, password, token string }
-
-func newFaultServer(t *testing.T) *faultServer {
-	t.Helper()
-	s := &faultServer{}
-	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serve(w, r, reg)
-	}))
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.conns.Add(1)
-		}
-	}
-	s.Start()
-	t.Cleanup(s.Close)
-	s.host = strings.TrimPrefix(s.URL, "http://")
-	return s
-}
-
-func (s *faultServer) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	s.mu.Lock()
-	s.reqs = append(s.reqs, r.Method+" "+r.URL.Path)
-	auth := s.auth
-	var act action
-	for _, f := range s.faults {
-		if f.left != 0 && f.match(r) {
-			f.left--
-			act = f.act
-			break
-		}
-	}
-	s.mu.Unlock()
-	if auth != nil {
-		if r.URL.Path == "/token" {
-			if u, p, ok := r.BasicAuth(); !ok || u != auth.user || p != auth.password {
-				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`, http.StatusUnauthorized)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"token":%q}`, auth.token)
-			return
-		}
-		if r.Header.Get("Authorization") != "Bearer "+auth.token {
-			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="faultserver"`, s.host))
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}`, http.StatusUnauthorized)
-			return
-		}
-	}
-	if act != nil {
-		act(w, r, next)
-		return
-	}
-	next.ServeHTTP(w, r)
-}
-
-// on makes the server answer the next n requests that match with act (n
-// negative: all of them). Faults are tried in the order they were added.
-func (s *faultServer) on(match func(*http.Request) bool, n int, act action) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{match: match, left: n, act: act})
-}
-
-func (s *faultServer) requireToken(user, password string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.auth = &tokenAuth{user: user, password: password, token: "tok-" + user}
-}
-
-// requests returns the requests since the last reset.
-func (s *faultServer) requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.reqs)
-}
-
-func (s *faultServer) count(method, path string) int {
-	n := 0
-	for _, r := range s.requests() {
-		if r == method+" "+path {
-			n++
-		}
-	}
-	return n
-}
-
-func (s *faultServer) reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = nil
-	s.conns.Store(0)
-}
-
-// request matches method (any if "") and a path ending in suffix.
-func request(method, suffix string) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		return (method == "" || r.Method == method) && strings.HasSuffix(r.URL.Path, suffix)
-	}
-}
-
-// respond answers with code and the given header pairs.
-func respond(code int, header ...string) action {
-	return func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		http.Error(w, http.StatusText(code), code)
-	}
-}
-
-// rewrite lets the registry answer, then changes the headers and body
-// before they are sent; Content-Length follows the new body.
-func rewrite(f func(h http.Header, body []byte) []byte) action {
-	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := f(rec.Header(), rec.Body.Bytes())
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		if r.Method != http.MethodHead {
-			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body)
-	}
-}
-
-// truncate lets the registry answer, announces the full length, sends half
-// the body and drops the connection.
-func truncate() action {
-	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		body := rec.Body.Bytes()
-		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:len(body)/2])
-		w.(http.Flusher).Flush()
-		panic(http.ErrAbortHandler)
-	}
-}
 
 // fastRetry keeps retries to milliseconds.
 var fastRetry = WithRetry(RetryPolicy{Attempts: 3, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
@@ -232,25 +56,25 @@ func mustRef(t *testing.T, s string) reference.Reference {
 
 // pushImage pushes a small random OCI image to s as repo:tag and returns
 // it with its descriptor.
-func pushImage(t *testing.T, s *faultServer, repoTag string, seed int64) (v1.Image, ocispec.Descriptor) {
+func pushImage(t *testing.T, s *registrytest.Fault, repoTag string, seed int64) (v1.Image, ocispec.Descriptor) {
 	t.Helper()
 	img := registrytest.Image(t, "linux/amd64", 1, 1024, seed, registrytest.OCI)
-	d := registrytest.Push(t, s.host+"/"+repoTag, img)
+	d := registrytest.Push(t, s.Host+"/"+repoTag, img)
 	raw, err := img.RawManifest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.reset()
+	s.Reset()
 	return img, ocispec.Descriptor{MediaType: manifest.MediaTypeOCIManifest, Digest: d, Size: int64(len(raw))}
 }
 
 func TestResolveTagWithOneHead(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 1)
-	s.requireToken("ci", "s3cret")
+	s.RequireToken("ci", "s3cret")
 	c := NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry)
 
-	got, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+	got, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:1"))
 	if err != nil {
 		t.Fatalf("Resolve = %v", err)
 	}
@@ -258,21 +82,21 @@ func TestResolveTagWithOneHead(t *testing.T) {
 		t.Errorf("Resolve = %+v, want %+v", got, want)
 	}
 	wantReqs := []string{"GET /v2/", "GET /token", "HEAD /v2/app/web/manifests/1"}
-	if reqs := s.requests(); !slices.Equal(reqs, wantReqs) {
+	if reqs := s.Requests(); !slices.Equal(reqs, wantReqs) {
 		t.Errorf("requests = %q, want %q", reqs, wantReqs)
 	}
 }
 
 func TestResolveWithoutDigestHeaderHashesBody(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 2)
-	s.on(request(http.MethodHead, "/manifests/1"), -1, rewrite(func(h http.Header, b []byte) []byte {
+	s.On(registrytest.Request(http.MethodHead, "/manifests/1"), -1, registrytest.Rewrite(func(h http.Header, b []byte) []byte {
 		h.Del("Docker-Content-Digest")
 		return b
 	}))
 	c := NewClient(anonymous, fastRetry)
 
-	got, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+	got, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:1"))
 	if err != nil {
 		t.Fatalf("Resolve = %v", err)
 	}
@@ -280,16 +104,16 @@ func TestResolveWithoutDigestHeaderHashesBody(t *testing.T) {
 		t.Errorf("Resolve = %+v, want %+v", got, want)
 	}
 	wantReqs := []string{"GET /v2/", "HEAD /v2/app/web/manifests/1", "GET /v2/app/web/manifests/1"}
-	if reqs := s.requests(); !slices.Equal(reqs, wantReqs) {
+	if reqs := s.Requests(); !slices.Equal(reqs, wantReqs) {
 		t.Errorf("requests = %q, want %q", reqs, wantReqs)
 	}
 }
 
 func TestResolveDigestReference(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 3)
 	c := NewClient(anonymous, fastRetry)
-	ref := mustRef(t, s.host+"/app/web@"+want.Digest.String())
+	ref := mustRef(t, s.Host+"/app/web@"+want.Digest.String())
 
 	got, err := c.Resolve(context.Background(), ref)
 	if err != nil {
@@ -298,49 +122,49 @@ func TestResolveDigestReference(t *testing.T) {
 	if got.Digest != want.Digest || got.Size != want.Size {
 		t.Errorf("Resolve(%s) = %+v, want %+v", ref, got, want)
 	}
-	if n := s.count(http.MethodHead, "/v2/app/web/manifests/"+want.Digest.String()); n != 1 {
+	if n := s.Count(http.MethodHead, "/v2/app/web/manifests/"+want.Digest.String()); n != 1 {
 		t.Errorf("HEAD by digest sent %d times, want 1", n)
 	}
 }
 
 func TestResolveDigestReferenceServedOtherBytes(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 4)
 	// The registry claims another digest and serves other bytes.
-	s.on(request("", "/manifests/"+want.Digest.String()), -1, rewrite(func(h http.Header, b []byte) []byte {
+	s.On(registrytest.Request("", "/manifests/"+want.Digest.String()), -1, registrytest.Rewrite(func(h http.Header, b []byte) []byte {
 		other := append(bytes.Clone(b), ' ')
 		h.Set("Docker-Content-Digest", digest.FromBytes(other).String())
 		return other
 	}))
 	c := NewClient(anonymous, fastRetry)
 
-	_, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web@"+want.Digest.String()))
+	_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web@"+want.Digest.String()))
 	if !errors.Is(err, errs.ErrDigestMismatch) {
 		t.Fatalf("Resolve = %v, want %v", err, errs.ErrDigestMismatch)
 	}
 }
 
 func TestResolveNotFound(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	pushImage(t, s, "app/web:1", 5)
 	c := NewClient(anonymous, fastRetry)
 
-	_, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:2"))
+	_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:2"))
 	if !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
 	}
 	if !strings.Contains(err.Error(), "app/web:2") {
 		t.Errorf("Resolve error %q does not name the reference", err)
 	}
-	if n := s.count(http.MethodHead, "/v2/app/web/manifests/2"); n != 1 {
+	if n := s.Count(http.MethodHead, "/v2/app/web/manifests/2"); n != 1 {
 		t.Errorf("404 was asked %d times, want 1 (not retried)", n)
 	}
 }
 
 func TestResolveBadCredentials(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	pushImage(t, s, "app/web:1", 6)
-	s.requireToken("ci", "s3cret")
+	s.RequireToken("ci", "s3cret")
 	for _, tc := range []struct {
 		name string
 		opt  Option
@@ -350,7 +174,7 @@ func TestResolveBadCredentials(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewClient(tc.opt, fastRetry)
-			_, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+			_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:1"))
 			if !errors.Is(err, errs.ErrUnauthorized) {
 				t.Fatalf("Resolve = %v, want %v", err, errs.ErrUnauthorized)
 			}
@@ -362,7 +186,7 @@ func TestResolveBadCredentials(t *testing.T) {
 }
 
 func TestManifestExactBytes(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, child := pushImage(t, s, "app/web:child", 7)
 	// A manifest list as a hand-written tool might produce it: escaped
 	// slashes, tabs, CRLF, keys out of order. Re-marshalling would change
@@ -370,12 +194,12 @@ func TestManifestExactBytes(t *testing.T) {
 	raw := []byte("{\r\n\t\"schemaVersion\":\t2,\r\n\t\"mediaType\": \"application\\/vnd.docker.distribution.manifest.list.v2+json\",\r\n" +
 		"\t\"manifests\": [ {\"size\": " + fmt.Sprint(child.Size) + ", \"mediaType\": \"application\\/vnd.oci.image.manifest.v1+json\"," +
 		" \"digest\": \"" + child.Digest.String() + "\", \"platform\": {\"os\": \"linux\", \"architecture\": \"amd64\"}} ]\r\n}   \n")
-	d := registrytest.Push(t, s.host+"/app/web:list", registrytest.Raw{Bytes: raw, Type: types.DockerManifestList})
+	d := registrytest.Push(t, s.Host+"/app/web:list", registrytest.Raw{Bytes: raw, Type: types.DockerManifestList})
 	if d != digest.FromBytes(raw) {
 		t.Fatalf("pushed digest %s, want %s", d, digest.FromBytes(raw))
 	}
 	c := NewClient(anonymous, fastRetry)
-	ref := mustRef(t, s.host+"/app/web:list")
+	ref := mustRef(t, s.Host+"/app/web:list")
 
 	got, mt, err := c.Manifest(context.Background(), ref, d)
 	if err != nil {
@@ -397,16 +221,16 @@ func TestManifestExactBytes(t *testing.T) {
 }
 
 func TestManifestWrongBytes(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 8)
-	s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, rewrite(func(_ http.Header, b []byte) []byte {
+	s.On(registrytest.Request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, registrytest.Rewrite(func(_ http.Header, b []byte) []byte {
 		b = bytes.Clone(b)
 		b[len(b)-2] ^= 1
 		return b
 	}))
 	c := NewClient(anonymous, fastRetry)
 
-	raw, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+	raw, _, err := c.Manifest(context.Background(), mustRef(t, s.Host+"/app/web:1"), want.Digest)
 	if !errors.Is(err, errs.ErrDigestMismatch) {
 		t.Fatalf("Manifest = %v, want %v", err, errs.ErrDigestMismatch)
 	}
@@ -422,9 +246,9 @@ func TestManifestTooLarge(t *testing.T) {
 	huge := bytes.Repeat([]byte(" "), manifest.MaxManifestSize+1)
 	for _, tc := range []struct {
 		name string
-		act  action
+		act  registrytest.Action
 	}{
-		{"announced", rewrite(func(http.Header, []byte) []byte { return huge })},
+		{"announced", registrytest.Rewrite(func(http.Header, []byte) []byte { return huge })},
 		{"chunked", func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
 			w.Header().Set("Content-Type", manifest.MediaTypeOCIManifest)
 			for i := 0; i < len(huge); i += 64 << 10 {
@@ -436,12 +260,12 @@ func TestManifestTooLarge(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newFaultServer(t)
+			s := registrytest.NewFault(t)
 			_, want := pushImage(t, s, "app/web:1", 9)
-			s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, tc.act)
+			s.On(registrytest.Request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, tc.act)
 			c := NewClient(anonymous, fastRetry)
 
-			_, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+			_, _, err := c.Manifest(context.Background(), mustRef(t, s.Host+"/app/web:1"), want.Digest)
 			if !errors.Is(err, errs.ErrTooLarge) {
 				t.Fatalf("Manifest = %v, want %v", err, errs.ErrTooLarge)
 			}
@@ -450,10 +274,10 @@ func TestManifestTooLarge(t *testing.T) {
 }
 
 func TestBlob(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	img, _ := pushImage(t, s, "app/web:1", 10)
 	desc := blobOf(t, img)
-	ref := mustRef(t, s.host+"/app/web:1")
+	ref := mustRef(t, s.Host+"/app/web:1")
 	c := NewClient(anonymous, fastRetry)
 
 	t.Run("streams", func(t *testing.T) {
@@ -471,7 +295,7 @@ func TestBlob(t *testing.T) {
 		}
 	})
 	t.Run("cut short", func(t *testing.T) {
-		s.on(request(http.MethodGet, "/blobs/"+desc.Digest.String()), 1, truncate())
+		s.On(registrytest.Request(http.MethodGet, "/blobs/"+desc.Digest.String()), 1, registrytest.Truncate())
 		rc, err := c.Blob(context.Background(), ref, desc)
 		if err != nil {
 			t.Fatalf("Blob = %v", err)
@@ -501,13 +325,13 @@ func TestBlob(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 11)
-	s.on(request(http.MethodHead, "/manifests/1"), 1, respond(http.StatusTooManyRequests, "Retry-After", "1"))
+	s.On(registrytest.Request(http.MethodHead, "/manifests/1"), 1, registrytest.Respond(http.StatusTooManyRequests, "Retry-After", "1"))
 	c := NewClient(anonymous, fastRetry)
 
 	start := time.Now()
-	got, err := c.Resolve(context.Background(), mustRef(t, s.host+"/app/web:1"))
+	got, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:1"))
 	elapsed := time.Since(start)
 	if err != nil {
 		t.Fatalf("Resolve = %v", err)
@@ -518,7 +342,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if elapsed < 950*time.Millisecond {
 		t.Errorf("Resolve took %v, want at least the 1s Retry-After asked for", elapsed)
 	}
-	if n := s.count(http.MethodHead, "/v2/app/web/manifests/1"); n != 2 {
+	if n := s.Count(http.MethodHead, "/v2/app/web/manifests/1"); n != 2 {
 		t.Errorf("HEAD sent %d times, want 2", n)
 	}
 }
@@ -526,19 +350,19 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestRetryServerErrorThenSuccess(t *testing.T) {
 	for _, code := range []int{http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
-			s := newFaultServer(t)
+			s := registrytest.NewFault(t)
 			_, want := pushImage(t, s, "app/web:1", 12)
-			s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), 2, respond(code))
+			s.On(registrytest.Request(http.MethodGet, "/manifests/"+want.Digest.String()), 2, registrytest.Respond(code))
 			c := NewClient(anonymous, fastRetry)
 
-			raw, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+			raw, _, err := c.Manifest(context.Background(), mustRef(t, s.Host+"/app/web:1"), want.Digest)
 			if err != nil {
 				t.Fatalf("Manifest = %v", err)
 			}
 			if digest.FromBytes(raw) != want.Digest {
 				t.Errorf("Manifest bytes hash to %s, want %s", digest.FromBytes(raw), want.Digest)
 			}
-			if n := s.count(http.MethodGet, "/v2/app/web/manifests/"+want.Digest.String()); n != 3 {
+			if n := s.Count(http.MethodGet, "/v2/app/web/manifests/"+want.Digest.String()); n != 3 {
 				t.Errorf("GET sent %d times, want 3", n)
 			}
 		})
@@ -548,19 +372,19 @@ func TestRetryServerErrorThenSuccess(t *testing.T) {
 func TestRetryGivesUp(t *testing.T) {
 	for _, code := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
-			s := newFaultServer(t)
+			s := registrytest.NewFault(t)
 			_, want := pushImage(t, s, "app/web:1", 13)
-			s.on(request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, respond(code))
+			s.On(registrytest.Request(http.MethodGet, "/manifests/"+want.Digest.String()), -1, registrytest.Respond(code))
 			c := NewClient(anonymous, WithRetry(RetryPolicy{Attempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}))
 
-			_, _, err := c.Manifest(context.Background(), mustRef(t, s.host+"/app/web:1"), want.Digest)
+			_, _, err := c.Manifest(context.Background(), mustRef(t, s.Host+"/app/web:1"), want.Digest)
 			if err == nil {
 				t.Fatal("Manifest succeeded against a failing registry")
 			}
 			if !strings.Contains(err.Error(), fmt.Sprint(code)) {
 				t.Errorf("Manifest error %q does not give the status %d", err, code)
 			}
-			if n := s.count(http.MethodGet, "/v2/app/web/manifests/"+want.Digest.String()); n != 4 {
+			if n := s.Count(http.MethodGet, "/v2/app/web/manifests/"+want.Digest.String()); n != 4 {
 				t.Errorf("GET sent %d times, want 4 (Attempts)", n)
 			}
 		})
@@ -616,7 +440,7 @@ func redirectDialer(addr string) *http.Transport {
 }
 
 func TestInsecureHost(t *testing.T) {
-	s := newFaultServer(t)
+	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 14)
 	// A private address: go-containerregistry would fall back to http for
 	// it; vendorimg must not unless told.
@@ -624,18 +448,18 @@ func TestInsecureHost(t *testing.T) {
 	ref := mustRef(t, host+"/app/web:1")
 
 	t.Run("refused", func(t *testing.T) {
-		s.reset()
+		s.Reset()
 		c := NewClient(anonymous, fastRetry, WithTransport(redirectDialer(s.Listener.Addr().String())))
 		_, err := c.Resolve(context.Background(), ref)
 		if !errors.Is(err, errs.ErrInsecure) {
 			t.Fatalf("Resolve = %v, want %v", err, errs.ErrInsecure)
 		}
-		if reqs := s.requests(); len(reqs) != 0 {
+		if reqs := s.Requests(); len(reqs) != 0 {
 			t.Errorf("the registry got %q over plain http", reqs)
 		}
 	})
 	t.Run("declared", func(t *testing.T) {
-		s.reset()
+		s.Reset()
 		c := NewClient(anonymous, fastRetry, WithTransport(redirectDialer(s.Listener.Addr().String())), WithInsecure(host))
 		got, err := c.Resolve(context.Background(), ref)
 		if err != nil {
@@ -650,10 +474,10 @@ func TestInsecureHost(t *testing.T) {
 func TestMirror(t *testing.T) {
 	ctx := context.Background()
 	t.Run("used", func(t *testing.T) {
-		mirror, canonical := newFaultServer(t), newFaultServer(t)
+		mirror, canonical := registrytest.NewFault(t), registrytest.NewFault(t)
 		img, want := pushImage(t, mirror, "app/web:1", 15)
-		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.host: mirror.host}))
-		ref := mustRef(t, canonical.host+"/app/web:1")
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.Host: mirror.Host}))
+		ref := mustRef(t, canonical.Host+"/app/web:1")
 
 		got, err := c.Resolve(ctx, ref)
 		if err != nil {
@@ -674,28 +498,28 @@ func TestMirror(t *testing.T) {
 			t.Fatalf("Blob = %v", err)
 		}
 		rc.Close()
-		if n := canonical.conns.Load(); n != 0 {
-			t.Errorf("the registry got %d connections (%q) although its mirror works", n, canonical.requests())
+		if n := canonical.Conns(); n != 0 {
+			t.Errorf("the registry got %d connections (%q) although its mirror works", n, canonical.Requests())
 		}
-		if len(mirror.requests()) < 3 {
-			t.Errorf("the mirror got %q, want the HEAD and both GETs", mirror.requests())
+		if len(mirror.Requests()) < 3 {
+			t.Errorf("the mirror got %q, want the HEAD and both GETs", mirror.Requests())
 		}
 	})
 	t.Run("falls back", func(t *testing.T) {
-		mirror, canonical := newFaultServer(t), newFaultServer(t)
+		mirror, canonical := registrytest.NewFault(t), registrytest.NewFault(t)
 		_, want := pushImage(t, canonical, "app/web:1", 16)
 		var logs bytes.Buffer
-		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.host: mirror.host}),
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.Host: mirror.Host}),
 			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 
-		got, err := c.Resolve(ctx, mustRef(t, canonical.host+"/app/web:1"))
+		got, err := c.Resolve(ctx, mustRef(t, canonical.Host+"/app/web:1"))
 		if err != nil {
 			t.Fatalf("Resolve = %v", err)
 		}
 		if got.Digest != want.Digest {
 			t.Errorf("Resolve = %s, want %s", got.Digest, want.Digest)
 		}
-		if n := mirror.count(http.MethodHead, "/v2/app/web/manifests/1"); n != 1 {
+		if n := mirror.Count(http.MethodHead, "/v2/app/web/manifests/1"); n != 1 {
 			t.Errorf("the mirror got the HEAD %d times, want 1", n)
 		}
 		if !strings.Contains(logs.String(), "mirror failed") {
@@ -703,14 +527,14 @@ func TestMirror(t *testing.T) {
 		}
 	})
 	t.Run("both fail", func(t *testing.T) {
-		mirror, canonical := newFaultServer(t), newFaultServer(t)
-		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.host: mirror.host}))
+		mirror, canonical := registrytest.NewFault(t), registrytest.NewFault(t)
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.Host: mirror.Host}))
 
-		_, err := c.Resolve(ctx, mustRef(t, canonical.host+"/app/web:1"))
+		_, err := c.Resolve(ctx, mustRef(t, canonical.Host+"/app/web:1"))
 		if !errors.Is(err, errs.ErrNotFound) {
 			t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
 		}
-		for _, h := range []string{mirror.host, canonical.host} {
+		for _, h := range []string{mirror.Host, canonical.Host} {
 			if !strings.Contains(err.Error(), h+"/v2/app/web") {
 				t.Errorf("Resolve error %q does not say what %s answered", err, h)
 			}
@@ -815,9 +639,9 @@ func blobOf(t *testing.T, img v1.Image) ocispec.Descriptor {
 // right credentials get a token, wrong ones are ErrUnauthorized, and
 // neither fetches anything.
 func TestTokenAuth(t *testing.T) {
-	s := newFaultServer(t)
-	s.requireToken("ci", "s3cret")
-	ref := mustRef(t, s.host+"/app/web:1")
+	s := registrytest.NewFault(t)
+	s.RequireToken("ci", "s3cret")
+	ref := mustRef(t, s.Host+"/app/web:1")
 	connect := func(c *Client) error {
 		_, err := c.transport(context.Background(), ref.Registry, ref.Repository)
 		return err
@@ -828,7 +652,7 @@ func TestTokenAuth(t *testing.T) {
 	if err := connect(NewClient(WithKeychain(basicKeychain{"ci", "nope"}), fastRetry)); !errors.Is(err, errs.ErrUnauthorized) {
 		t.Errorf("connecting with wrong credentials = %v, want %v", err, errs.ErrUnauthorized)
 	}
-	for _, r := range s.requests() {
+	for _, r := range s.Requests() {
 		if strings.Contains(r, "/manifests/") || strings.Contains(r, "/blobs/") {
 			t.Errorf("connecting fetched %s", r)
 		}

@@ -31,7 +31,10 @@ type Registry struct {
 
 	cmd *exec.Cmd
 	mu  sync.Mutex
-	log bytes.Buffer
+	// grew is signalled whenever the log grows.
+	grew    *sync.Cond
+	log     bytes.Buffer
+	markers int
 }
 
 // Options for Start.
@@ -50,6 +53,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	}
 	dir := t.TempDir()
 	r := &Registry{Dir: filepath.Join(dir, "storage")}
+	r.grew = sync.NewCond(&r.mu)
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port := freePort(t)
@@ -141,7 +145,39 @@ func (r *Registry) stop() {
 func (r *Registry) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.log.Write(p)
+	n, err := r.log.Write(p)
+	r.grew.Broadcast()
+	return n, err
+}
+
+// markerTimeout bounds the wait for a marker request's log line.
+const markerTimeout = 10 * time.Second
+
+// mark sends a request that no client sends and waits until its line is
+// in the log: the registry writes a request's access-log line before the
+// response ends, through one pipe, so every request answered before the
+// marker is in the log by then. It returns the marker's path.
+func (r *Registry) mark() string {
+	r.mu.Lock()
+	r.markers++
+	path := fmt.Sprintf("/v2/registrytest-marker-%d/tags/list", r.markers)
+	r.mu.Unlock()
+	if resp, err := http.Get("http://" + r.Host + path); err == nil {
+		resp.Body.Close()
+	}
+	deadline := time.AfterFunc(markerTimeout, func() {
+		r.mu.Lock()
+		r.grew.Broadcast()
+		r.mu.Unlock()
+	})
+	defer deadline.Stop()
+	start := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for !strings.Contains(r.log.String(), path+" ") && time.Since(start) < markerTimeout {
+		r.grew.Wait()
+	}
+	return path
 }
 
 // Log is everything the registry printed since the last ResetLog.
@@ -151,26 +187,34 @@ func (r *Registry) Log() string {
 	return r.log.String()
 }
 
-// ResetLog forgets the output so far.
+// ResetLog forgets the output so far, including the lines of requests
+// already answered whose lines are still on their way.
 func (r *Registry) ResetLog() {
-	// The access log is written after the response; give a just-finished
-	// request a moment to land in the old log rather than the new one.
-	time.Sleep(20 * time.Millisecond)
+	path := r.mark()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	s := r.log.String()
+	if i := strings.Index(s, path+" "); i >= 0 {
+		if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
+			rest := s[i+nl+1:]
+			r.log.Reset()
+			r.log.WriteString(rest)
+			return
+		}
+	}
 	r.log.Reset()
 }
 
 var accessLine = regexp.MustCompile(`"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[0-9.]+" (\d{3})`)
 
-// Requests are the requests in the access log since the last ResetLog, as
-// "METHOD PATH STATUS".
+// Requests are the requests answered since the last ResetLog, from the
+// access log, as "METHOD PATH STATUS".
 func (r *Registry) Requests() []string {
-	time.Sleep(20 * time.Millisecond) // see ResetLog
+	r.mark()
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(r.Log()))
 	for sc.Scan() {
-		if m := accessLine.FindStringSubmatch(sc.Text()); m != nil {
+		if m := accessLine.FindStringSubmatch(sc.Text()); m != nil && !strings.HasPrefix(m[2], "/v2/registrytest-marker-") {
 			out = append(out, m[1]+" "+m[2]+" "+m[3])
 		}
 	}
@@ -178,7 +222,8 @@ func (r *Registry) Requests() []string {
 }
 
 // Connections counts TCP connections accepted, through a TLS or plain
-// handshake; a request-less connection shows up as a handshake error line.
+// handshake (not the markers Requests and ResetLog send); a request-less
+// connection shows up as a handshake error line.
 func (r *Registry) Connections() int {
 	return len(r.Requests()) + strings.Count(r.Log(), "http: TLS handshake error")
 }
