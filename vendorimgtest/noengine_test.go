@@ -104,21 +104,36 @@ func runHelper(t *testing.T, pattern string, env []string) (int, string) {
 	return 0, out.String()
 }
 
-// TestHelperNeedsImage is a scenario of TestNoEngine; it does nothing in a
-// normal run.
+// TestHelperNeedsImage asks for the probe image. In a normal run it must
+// get it, with an ID, from the engine Main loaded it into (and skips when
+// there is none); in TestNoEngine's run against a missing engine, Image
+// must skip it, which TestNoEngine checks.
 func TestHelperNeedsImage(t *testing.T) {
-	if os.Getenv(helperEnv) == "" {
-		return
-	}
 	im := Image(t, probeRef)
-	t.Errorf("image was returned: %+v", im)
+	if os.Getenv(helperEnv) != "" {
+		t.Errorf("image was returned: %+v", im)
+	}
+	if im.Ref != probeRef || im.ID == "" || im.Platform == "" {
+		t.Errorf("Image(%q) = %+v, want the loaded probe with its ID and platform", probeRef, im)
+	}
 }
 
-// TestHelperNoImage is a scenario of TestNoEngine: a test that needs no
-// image runs as usual.
+// TestHelperNoImage is a test that needs no image: it runs whether or not
+// an engine answers, and LoadReport says whether Main loaded anything (nil
+// without an engine, as in TestNoEngine's run).
 func TestHelperNoImage(t *testing.T) {
-	if os.Getenv(helperEnv) == "" {
-		return
+	s := getCurrent()
+	if s == nil {
+		t.Fatal("no session: TestMain did not call Main")
 	}
-	t.Log("ran without docker")
+	rep := LoadReport()
+	switch {
+	case s.noEngine != nil && rep != nil:
+		t.Errorf("LoadReport() = %+v without an engine, want nil", rep)
+	case s.noEngine == nil && (rep == nil || len(rep.Images) == 0):
+		t.Errorf("LoadReport() = %+v with an engine, want the probe's load", rep)
+	}
+	if os.Getenv(helperEnv) != "" {
+		t.Log("ran without docker")
+	}
 }
