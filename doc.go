@@ -6,11 +6,15 @@
 // It is the library behind the vendorimg command; every command is one
 // call here:
 //
-//	cfg, _ := config.Load("vendorimg.yaml")
+//	cfg, _ := config.Load(ctx, "vendorimg.yaml")
 //	res, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{})
 //
-// Loading images into docker lives in package daemon, so that only
-// programs that need the docker client import it.
+// It composes the packages that each own one idea: reference (image
+// names), platform, manifest (documents), config (vendorimg.yaml), layout
+// (the layout on disk) and registry (the distribution API). Loading images
+// into an engine and proving what the engine holds live in package daemon,
+// so that only programs that need the docker client link it; this package
+// never does (a test enforces it).
 //
 // The package never prints: progress comes through a callback, logs
 // through an injected *slog.Logger that defaults to discarding.

@@ -5,6 +5,12 @@
 // deterministic index.json last, verifies every byte, collects garbage on
 // request and serialises writers with a lock.
 //
+// Walk is the one walk of an image graph: it yields every blob under an
+// index.json entry with its role, platform, selection and what is stored,
+// reading and hashing documents and image configs on the way (and, for
+// sync, fetching missing ones through a callback). Inventory, the gc
+// reach and Verify are its visitors.
+//
 // The layout is meant to be committed to git, so everything it writes is
 // reproducible: sorted index.json with fixed indentation and a trailing
 // newline, no timestamps, 0644 files and 0755 folders, and no temporary

@@ -4,5 +4,6 @@
 //
 // Matching follows containerd's normalisation: a missing variant means
 // the architecture's default (arm64 is arm64/v8, arm is arm/v7, amd64 is
-// amd64/v1), and uname's spellings (x86_64, aarch64) are Go's names.
+// amd64/v1), and the kernel's spellings (x86_64, aarch64, armel) are
+// mapped to Go's names and their variants by one table (FromKernel).
 package platform

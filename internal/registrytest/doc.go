@@ -1,7 +1,10 @@
 // Package registrytest runs real registries for tests: the CNCF
 // distribution registry binary (Debian's docker-registry) on 127.0.0.1 with
 // a temporary storage folder, its access log captured so that tests can
-// count requests; and pushes generated images into any registry.
+// count requests; go-containerregistry's in-process registry, plain
+// (Serve) or behind a fault injector (Fault) that records requests,
+// demands tokens and misbehaves on chosen requests; and it pushes generated
+// images into any registry.
 //
-// It is for tests only.
+// It is for tests and examples only.
 package registrytest
