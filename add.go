@@ -2,8 +2,8 @@ package vendorimg
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"runtime"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -13,28 +13,62 @@ import (
 	"github.com/vendorimg/vendorimg/reference"
 )
 
+// What Add did to an image's pin. The values are part of the JSON output.
+const (
+	// Pinned: the image was not configured; it is now.
+	Pinned = "pinned"
+	// Repinned: the pin moved to another digest.
+	Repinned = "re-pinned"
+	// Replatformed: same pin, other platforms.
+	Replatformed = "platforms-changed"
+	// Unchanged: same pin, same platforms.
+	Unchanged = "unchanged"
+)
+
+// DefaultPlatforms is what Add vendors of an image that is not configured
+// yet, unless told otherwise: linux on this machine's architecture.
+func DefaultPlatforms() platform.Selection {
+	return platform.Selection{Platforms: []platform.Platform{{OS: "linux", Architecture: runtime.GOARCH}}}
+}
+
+// AddOptions configure Add.
+type AddOptions struct {
+	SyncOptions
+	// Platforms are the platforms to vendor. Default (the zero
+	// Selection): an image already configured keeps its platforms, and a
+	// new one gets DefaultPlatforms.
+	Platforms platform.Selection
+}
+
 // AddResult says what Add pinned and what the sync that followed did.
 type AddResult struct {
 	Image config.Image `json:"-"`
 	// Name and Digest are the pinned image's.
-	Name      string             `json:"name"`
-	Digest    string             `json:"digest"`
-	MediaType string             `json:"mediaType"`
-	Platforms []string           `json:"platforms"`
-	Created   bool               `json:"created"` // vendorimg.yaml did not exist
-	Replaced  bool               `json:"replaced"`
-	Top       ocispec.Descriptor `json:"-"`
-	Sync      *SyncResult        `json:"sync"`
+	Name      string   `json:"name"`
+	Digest    string   `json:"digest"`
+	MediaType string   `json:"mediaType"`
+	Platforms []string `json:"platforms"`
+	// Action is Pinned, Repinned, Replatformed or Unchanged.
+	Action string `json:"action"`
+	// Previous and PreviousPlatforms are the image's pin and platforms
+	// before, for an image that was configured.
+	Previous          string             `json:"previous,omitempty"`
+	PreviousPlatforms []string           `json:"previousPlatforms,omitempty"`
+	Created           bool               `json:"created"` // vendorimg.yaml did not exist
+	Replaced          bool               `json:"replaced"`
+	Top               ocispec.Descriptor `json:"-"`
+	Sync              *SyncResult        `json:"sync"`
 }
 
 // Add pins ref: it resolves the tag to the digest of the manifest or index
 // the registry serves (unless ref already carries a digest), sets the
 // image's entry in a copy of cfg (replacing one with the same name, keeping
-// its place and comments), syncs, and saves vendorimg.yaml only once the new
-// image is in the layout; then cfg becomes the saved configuration. A
-// failure leaves vendorimg.yaml and cfg untouched.
-func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, sel platform.Selection, opts SyncOptions) (*AddResult, error) {
-	s := newSyncer(cfg, opts)
+// its place, comments and, unless told otherwise, its platforms), syncs,
+// and saves vendorimg.yaml once the image is complete in the stage, just
+// before the layout changes; then cfg becomes the saved configuration. A
+// failure changes no file: not vendorimg.yaml, not the layout.
+func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, opts AddOptions) (*AddResult, error) {
+	s := newSyncer(cfg, opts.SyncOptions)
 	pin := ref.Digest
 	var top ocispec.Descriptor
 	if pin == "" {
@@ -47,17 +81,39 @@ func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, sel p
 		}
 		pin, top = d.Digest, d
 	}
-	im := config.Image{Ref: ref.WithoutDigest(), Digest: pin, Platforms: sel}
-	res := &AddResult{Image: im, Name: im.Name(), Digest: pin.String(), MediaType: top.MediaType, Platforms: sel.Strings(), Top: top}
-	res.Replaced = cfg.Lookup(im.Pinned()) >= 0
+	sel := opts.Platforms
+	im := config.Image{Ref: ref.WithoutDigest(), Digest: pin}
+	res := &AddResult{Name: im.Name(), Digest: pin.String(), MediaType: top.MediaType, Top: top, Action: Pinned}
+	if i := cfg.Lookup(im.Pinned()); i >= 0 {
+		was := cfg.Images[i]
+		res.Replaced, res.Previous, res.PreviousPlatforms = true, was.Digest.String(), was.Platforms.Strings()
+		if isZero(sel) {
+			sel = was.Platforms
+		}
+		switch {
+		case was.Digest != pin:
+			res.Action = Repinned
+		case !was.Platforms.Equal(sel):
+			res.Action = Replatformed
+		default:
+			res.Action = Unchanged
+		}
+	} else if isZero(sel) {
+		sel = DefaultPlatforms()
+	}
+	im.Platforms = sel
+	res.Image, res.Platforms = im, sel.Strings()
 	next := cfg.Clone()
 	if err := next.Set(im); err != nil {
 		return nil, err
 	}
-	sr, err := Sync(ctx, next, SyncOptions{Offline: opts.Offline, Jobs: opts.Jobs, Client: s.registry(), Logger: opts.Logger, Progress: opts.Progress})
+	syncOpts := opts.SyncOptions
+	syncOpts.Client = s.registry()
+	syncOpts.beforeCommit = func() error { return next.Save(ctx) }
+	sr, err := Sync(ctx, next, syncOpts)
 	res.Sync = sr
 	if sr == nil {
-		return nil, err
+		return nil, fmt.Errorf("adding %s: %w", im.Name(), err)
 	}
 	for _, r := range sr.Images {
 		if r.Name != im.Name() {
@@ -67,11 +123,15 @@ func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, sel p
 			return res, r.Err()
 		}
 		res.MediaType = r.MediaType
-		if saveErr := next.Save(ctx); saveErr != nil {
-			return res, errors.Join(saveErr, err)
+		if err != nil {
+			// Another image failed: nothing was saved.
+			return res, fmt.Errorf("adding %s: vendorimg.yaml and the layout are unchanged because another image does not sync: %w", im.Name(), err)
 		}
 		*cfg = *next
-		return res, err
+		return res, nil
 	}
 	return res, fmt.Errorf("adding %s: the sync did not report the image", im.Name())
 }
+
+// isZero reports whether sel is the zero Selection (nothing chosen).
+func isZero(sel platform.Selection) bool { return !sel.All && len(sel.Platforms) == 0 }

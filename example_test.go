@@ -79,7 +79,7 @@ func ExampleAdd() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := vendorimg.Add(ctx, cfg, ref, amd64, vendorimg.SyncOptions{Client: client})
+	res, err := vendorimg.Add(ctx, cfg, ref, vendorimg.AddOptions{Platforms: amd64, SyncOptions: vendorimg.SyncOptions{Client: client}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -101,9 +102,10 @@ func TestConcurrentSyncsAreSerialised(t *testing.T) {
 	proxy := startThrottle(t, reg.Host, 16<<20)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n  - ref: %s/lock/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, proxy.Addr, reg.Host, pin))
-	// Create the layout first so that both processes lock the same folder.
-	if out, err := exec.Command(bin, "-C", dir, "status").CombinedOutput(); err != nil {
-		t.Fatalf("status: %v\n%s", err, out)
+	// Create the layout's folder first so that both processes lock the
+	// same folder.
+	if err := os.MkdirAll(cfg.LayoutDir(), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	reg.ResetLog()
 	var outs [2]syncBuffer

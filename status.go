@@ -103,3 +103,14 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 	}
 	return rep, nil
 }
+
+// Complete reports whether every configured image is in index.json with
+// nothing selected missing, and every graph could be read.
+func (r *StatusReport) Complete() bool {
+	for _, im := range r.Images {
+		if !im.Complete || im.Error != "" {
+			return false
+		}
+	}
+	return true
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -78,6 +80,22 @@ type SyncOptions struct {
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events.
 	Progress progress.Func
+	// NoPrune keeps the blobs that no configured image uses. Default
+	// false: after a successful sync they are deleted (SyncResult.Pruned),
+	// so that a re-pin, an update or a removal leaves a layout that verify
+	// passes and a git diff that holds only the real change.
+	NoPrune bool
+	// Repair rehashes every stored blob of the configured images first, as
+	// verify does, and fetches again each one whose bytes are wrong
+	// (SyncResult.Repaired); the good copy replaces the bad one in one
+	// rename. Default false: stored blobs are checked by size (documents and
+	// configs, which sync reads anyway, are rehashed).
+	Repair bool
+
+	// beforeCommit, if not nil, runs once everything is fetched and
+	// verified, before the layout changes; its error aborts the sync with
+	// no change. Add, Update and Remove save vendorimg.yaml there.
+	beforeCommit func() error
 }
 
 // SyncResult says what Sync did.
@@ -85,8 +103,14 @@ type SyncResult struct {
 	Layout string        `json:"layout"`
 	Images []ImageResult `json:"images"`
 	// Removed are index.json entries dropped because vendorimg.yaml no
-	// longer lists them (their blobs stay until gc).
+	// longer lists them.
 	Removed []string `json:"removed"`
+	// Pruned are the blobs deleted because no configured image uses them
+	// any more (none with SyncOptions.NoPrune).
+	Pruned []layout.Garbage `json:"pruned"`
+	// Repaired are the blobs whose wrong bytes were replaced
+	// (SyncOptions.Repair).
+	Repaired []Repaired `json:"repaired"`
 	// Fetched and FetchedBytes count the blobs downloaded, each once.
 	Fetched      int   `json:"fetched"`
 	FetchedBytes int64 `json:"fetchedBytes"`
@@ -117,40 +141,77 @@ type ImageResult struct {
 // Err is why the image failed, or nil.
 func (r ImageResult) Err() error { return r.err }
 
+// Repaired is a blob that sync --repair fetched again.
+type Repaired struct {
+	Path   string        `json:"path"`
+	Digest digest.Digest `json:"digest"`
+	Image  string        `json:"image,omitempty"`
+	// Problem is what verify found: "digest" (other bytes) or "size".
+	Problem layout.Kind `json:"problem"`
+}
+
 // Sync makes the layout match the configuration: for each image it walks
 // what is stored once, fetching the missing documents (index, manifests,
 // configs) as it meets them, and then fetches the missing layers of every
-// image in parallel, each by digest and verified while it streams. It then
-// rewrites index.json with one entry per configured image, dropping the
-// others. On a complete layout it makes no network request at all. The
+// image in parallel, each by digest and verified while it streams. New
+// blobs are staged in the layout's folder; only when every image is
+// complete are they moved into place, index.json rewritten with one entry
+// per configured image, and the blobs no configured image uses pruned. On
+// a complete layout it makes no network request and writes nothing. The
 // layout's exclusive lock is held throughout.
 //
-// An image that fails does not stop the others' downloads, but index.json
-// is rewritten only when every image is complete: a failed sync leaves it
-// as it was, and the returned error names every failure.
+// An image that fails does not stop the others' downloads, but then the
+// layout is left exactly as it was (a new layout is not even created),
+// and the returned error names every failure.
 func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
 	s := newSyncer(cfg, opts)
-	l := s.layout
-	if err := l.MkdirRoot(); err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		created, err := mkdirAll(s.layout.Root())
+		if err != nil {
+			return nil, err
+		}
+		lock, err := s.layout.Lock(ctx, true, opts.Progress)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Lstat(s.layout.Root()); err != nil && attempt == 0 {
+			// Another sync created the folder, failed, and removed it while
+			// this one waited for its lock: start again.
+			lock.Unlock()
+			continue
+		}
+		res, committed, err := s.run(ctx)
+		if !committed {
+			// A failed first sync leaves no trace, not even its folder; it
+			// is removed under the lock.
+			removeCreated(created)
+		}
+		lock.Unlock()
+		return res, err
 	}
-	lock, err := l.Lock(ctx, true, opts.Progress)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	if err := l.Init(ctx); err != nil {
-		return nil, err
-	}
+}
+
+// run is Sync under the layout's exclusive lock; committed says whether
+// the layout changed.
+func (s *syncer) run(ctx context.Context) (_ *SyncResult, committed bool, _ error) {
+	cfg, opts, l := s.cfg, s.opts, s.layout
 	if n, err := l.RemoveTemporary(ctx); err != nil {
-		return nil, err
+		return nil, committed, err
 	} else if n > 0 {
 		s.logger.Info("removed temporary files left by an interrupted run", "count", n)
 	}
 	old, err := s.readOldIndex(ctx)
 	if err != nil {
-		return nil, err
+		return nil, committed, err
 	}
+	if opts.Repair {
+		if err := s.findCorrupt(ctx); err != nil {
+			return nil, committed, err
+		}
+	}
+	stage := l.NewStage()
+	defer stage.Abort()
+	s.view = stage.Layout()
 
 	plans := make([]*imagePlan, len(cfg.Images))
 	g, gctx := errgroup.WithContext(ctx)
@@ -164,16 +225,17 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, committed, err
 	}
 	fetchErrs := s.fetchBlobs(ctx, plans)
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, committed, ctx.Err()
 	}
 
-	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Removed: []string{}}
+	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
 	var entries []ocispec.Descriptor
 	var failures []error
+	keep := map[digest.Digest]bool{}
 	for _, p := range plans {
 		r := ImageResult{Name: p.image.Name(), Digest: p.image.Digest, Platforms: []string{}}
 		err := p.err
@@ -188,7 +250,7 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 			continue
 		}
 		inv := p.inv
-		// Every missing blob is now stored: fetchBlobs said no error.
+		// Every missing blob is now staged: fetchBlobs said no error.
 		present := append(slices.Clone(inv.Present), inv.Missing...)
 		r.MediaType = inv.Top.MediaType
 		for _, pl := range inv.Platforms() {
@@ -197,6 +259,7 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 		r.Blobs = len(present)
 		for _, b := range present {
 			r.Bytes += b.Size
+			keep[b.Digest] = true
 		}
 		r.Fetched, r.FetchedBytes = s.fetchedAmong(present)
 		entries = append(entries, layout.Entry(inv.Top, p.image.Name()))
@@ -209,18 +272,69 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 		}
 	}
 	res.Fetched, res.FetchedBytes = s.fetchedTotal()
+	for _, c := range s.corrupt {
+		if s.refetched(c.Digest) {
+			res.Repaired = append(res.Repaired, c)
+		}
+	}
 	if len(failures) > 0 {
-		// index.json changes only when every image is complete: a failed
-		// sync leaves it as it was (the blobs it fetched stay for the next run).
-		return res, errors.Join(failures...)
+		// Nothing changes unless every image is complete.
+		return res, false, errors.Join(failures...)
+	}
+	if opts.beforeCommit != nil {
+		if err := opts.beforeCommit(); err != nil {
+			return res, false, err
+		}
+	}
+	committed = true
+	if err := l.Init(ctx); err != nil {
+		return nil, committed, err
+	}
+	if err := stage.Commit(ctx); err != nil {
+		return nil, committed, err
 	}
 	changed, err := l.WriteIndex(ctx, entries)
 	if err != nil {
-		return nil, err
+		return nil, committed, err
 	}
 	res.IndexChanged = changed
-	res.UpToDate = !changed && res.Fetched == 0
-	return res, nil
+	if !opts.NoPrune {
+		if res.Pruned, err = l.Prune(ctx, keep); err != nil {
+			return res, committed, err
+		}
+	}
+	res.UpToDate = !changed && res.Fetched == 0 && len(res.Pruned) == 0
+	return res, committed, nil
+}
+
+// mkdirAll creates dir and its missing parents with the layout's mode,
+// and returns the folders it created, deepest last.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	slices.Reverse(missing)
+	if err := layout.New(dir).MkdirRoot(); err != nil {
+		return nil, err
+	}
+	return missing, nil
+}
+
+// removeCreated removes the folders a failed run created, deepest first,
+// if they are empty (a run that failed leaves no trace).
+func removeCreated(dirs []string) {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		_ = os.Remove(dirs[i]) // fails, harmlessly, when not empty
+	}
 }
 
 // syncer holds one Sync run's state.
@@ -228,7 +342,12 @@ type syncer struct {
 	cfg    *config.Config
 	opts   SyncOptions
 	layout *layout.Layout
+	// view is the layout as the run's stage shows it: new blobs are
+	// written there.
+	view   *layout.Layout
 	logger *slog.Logger
+	// corrupt are the stored blobs --repair found wrong, by digest.
+	corrupt map[digest.Digest]Repaired
 
 	clientOnce sync.Once
 	client     Registry
@@ -253,8 +372,9 @@ func newSyncer(cfg *config.Config, opts SyncOptions) *syncer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &syncer{cfg: cfg, opts: opts, layout: layout.New(cfg.LayoutDir()), logger: logger,
-		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}}
+	l := layout.New(cfg.LayoutDir())
+	return &syncer{cfg: cfg, opts: opts, layout: l, view: l, logger: logger,
+		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}, corrupt: map[digest.Digest]Repaired{}}
 }
 
 func (s *syncer) emit(e progress.Event) {
@@ -327,9 +447,22 @@ func (s *syncer) resolve(ctx context.Context, p *imagePlan) error {
 	if !s.opts.Offline {
 		opts.Fetch = func(ctx context.Context, b layout.Blob) error { return s.fetchDocument(ctx, p.image, b) }
 	}
-	inv, err := s.layout.Inventory(ctx, ocispec.Descriptor{Digest: p.image.Digest}, opts)
+	inv, err := s.view.Inventory(ctx, ocispec.Descriptor{Digest: p.image.Digest}, opts)
 	if err != nil {
 		return err
+	}
+	// A layer --repair found wrong is stored with the right size, so the
+	// walk counts it present: fetch it again.
+	if len(s.corrupt) > 0 {
+		var present []layout.Blob
+		for _, b := range inv.Present {
+			if _, bad := s.corrupt[b.Digest]; bad && !b.IsDocument() && b.Role != layout.RoleConfig {
+				inv.Missing = append(inv.Missing, b)
+				continue
+			}
+			present = append(present, b)
+		}
+		inv.Present = present
 	}
 	p.inv = inv
 	return s.checkOffline(inv.Missing)
@@ -401,7 +534,7 @@ func (s *syncer) fetchManifest(ctx context.Context, im config.Image, b layout.Bl
 	if b.MediaType != "" && b.MediaType != desc.MediaType {
 		return fmt.Errorf("fetching %s %s: %w: the parent says %s, the document is %s", b.Role, b.Digest, errs.ErrUnsupportedMediaType, b.MediaType, desc.MediaType)
 	}
-	if err := s.layout.WriteBlobBytes(ctx, desc, raw); err != nil {
+	if err := s.view.WriteBlobBytes(ctx, desc, raw); err != nil {
 		return err
 	}
 	s.record(desc.Digest, desc.Size)
@@ -535,7 +668,7 @@ func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Bl
 	}
 	defer rc.Close()
 	ev := progress.Event{Kind: progress.Advance, Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
-	return s.layout.WriteBlob(ctx, b.Descriptor, rc, func(n int64) {
+	return s.view.WriteBlob(ctx, b.Descriptor, rc, func(n int64) {
 		ev.Done = n
 		s.emit(ev)
 	})
@@ -545,4 +678,34 @@ func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Bl
 // body), which a new request may not meet. A wrong digest is final.
 func retryableBlobError(err error) bool {
 	return !errors.Is(err, errs.ErrDigestMismatch) && registry.Transient(err)
+}
+
+// findCorrupt rehashes every stored blob of the configured images, as
+// verify does, and records those whose bytes or size are wrong, for the
+// run to fetch again.
+func (s *syncer) findCorrupt(ctx context.Context) error {
+	rep, err := s.layout.Verify(ctx, layout.VerifyOptions{Images: layout.Expectations(s.cfg.Images), Jobs: s.opts.Jobs, Locked: true})
+	if err != nil {
+		return fmt.Errorf("rehashing %s: %w", s.layout.Root(), err)
+	}
+	for _, f := range rep.Findings {
+		if f.Kind != layout.KindDigest && f.Kind != layout.KindSize {
+			continue
+		}
+		d, ok := layout.BlobDigest(f.Path)
+		if !ok {
+			continue
+		}
+		s.corrupt[d] = Repaired{Path: f.Path, Digest: d, Image: f.Image, Problem: f.Kind}
+		s.logger.Debug("stored blob is corrupt, fetching it again", "path", f.Path, "problem", f.Kind)
+	}
+	return nil
+}
+
+// refetched reports whether d was fetched in this run.
+func (s *syncer) refetched(d digest.Digest) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.fetched[d]
+	return ok
 }

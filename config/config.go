@@ -211,6 +211,21 @@ func (c *Config) Set(im Image) error {
 	return nil
 }
 
+// Remove drops the image named name (see Image.Name) from the images,
+// keeping every other entry with its comments and place, and reports
+// whether there was one.
+func (c *Config) Remove(name string) bool {
+	i := c.ByName(name)
+	if i < 0 {
+		return false
+	}
+	if seq := c.imagesNode(); seq != nil && seq.Kind == yaml.SequenceNode && i < len(seq.Content) {
+		seq.Content = slices.Delete(seq.Content, i, i+1)
+	}
+	c.Images = slices.Delete(c.Images, i, i+1)
+	return true
+}
+
 func platformsNode(sel platform.Selection) *yaml.Node {
 	if sel.All {
 		return scalar("all")

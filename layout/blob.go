@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -30,6 +31,9 @@ func (l *Layout) BlobPath(d digest.Digest) (string, error) {
 	}
 	if err := l.checkBlobDirs(); err != nil {
 		return "", err
+	}
+	if l.stage != nil && l.stage.has(d) {
+		return l.stage.path(d), nil
 	}
 	return filepath.Join(l.blobDir(), d.Encoded()), nil
 }
@@ -164,10 +168,17 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	if desc.Size < 0 {
 		return fmt.Errorf("writing blob %s: %w: negative size %d", desc.Digest, errs.ErrSizeMismatch, desc.Size)
 	}
-	if err := mkdir(l.blobDir()); err != nil {
+	dir := l.blobDir()
+	if l.stage != nil {
+		// A staged blob stays in the stage until Commit.
+		if dir, err = l.stage.folder(); err != nil {
+			return err
+		}
+		path = filepath.Join(dir, desc.Digest.Encoded())
+	} else if err := mkdir(dir); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(l.blobDir(), tempPrefix+desc.Digest.Encoded()[:12]+"-*")
+	f, err := os.CreateTemp(dir, tempPrefix+desc.Digest.Encoded()[:12]+"-*")
 	if err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
@@ -205,6 +216,9 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 		os.Remove(tmp)
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
+	if l.stage != nil {
+		l.stage.add(desc.Digest)
+	}
 	return nil
 }
 
@@ -237,4 +251,13 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		c.progress(c.n)
 	}
 	return n, err
+}
+
+// BlobDigest is the digest of the blob at rel, a path relative to the
+// layout as RelBlobPath writes it ("blobs/sha256/4abc..."), and whether rel
+// is such a path.
+func BlobDigest(rel string) (digest.Digest, bool) {
+	enc, ok := strings.CutPrefix(rel, BlobsDir+"/sha256/")
+	d := digest.NewDigestFromEncoded(digest.SHA256, enc)
+	return d, ok && reference.CheckDigest(d) == nil
 }

@@ -75,6 +75,8 @@ func (l *Layout) PlanGC(ctx context.Context) (*GCPlan, error) {
 			switch {
 			case strings.HasPrefix(e.Name(), tempPrefix) && info.Mode().IsRegular():
 				plan.Remove = append(plan.Remove, Garbage{Path: rel, Size: info.Size(), Reason: "temporary"})
+			case strings.HasPrefix(e.Name(), tempPrefix) && info.IsDir() && dir == l.root:
+				plan.Remove = append(plan.Remove, Garbage{Path: rel, Size: treeSize(filepath.Join(dir, e.Name())), Reason: "temporary"})
 			case dir == l.blobDir() && info.Mode().IsRegular():
 				dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
 				if reference.CheckDigest(dg) != nil {
@@ -122,15 +124,31 @@ func (l *Layout) ApplyGC(ctx context.Context, plan *GCPlan) error {
 		if strings.Contains(g.Path, "..") {
 			return fmt.Errorf("gc: %w: refusing path %q", errs.ErrInvalidLayout, g.Path)
 		}
-		if err := os.Remove(filepath.Join(l.root, filepath.FromSlash(g.Path))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(filepath.Join(l.root, filepath.FromSlash(g.Path))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("gc: removing %s: %w", g.Path, err)
 		}
 	}
 	return syncDir(l.blobDir())
 }
 
-// RemoveTemporary deletes temporary files that interrupted writers left.
-// Call it only under the exclusive Lock: then no writer is running.
+// treeSize is the size of the regular files under dir, not following
+// symlinks.
+func treeSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// RemoveTemporary deletes the temporary files interrupted writers left,
+// and the stages of interrupted commands. Call it only under the
+// exclusive Lock: then no writer is running.
 func (l *Layout) RemoveTemporary(ctx context.Context) (int, error) {
 	n := 0
 	if err := ctx.Err(); err != nil {
@@ -142,13 +160,62 @@ func (l *Layout) RemoveTemporary(ctx context.Context) (int, error) {
 			continue
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), tempPrefix) && e.Type().IsRegular() {
-				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return n, fmt.Errorf("removing temporary file %s: %w", e.Name(), err)
-				}
-				n++
+			if !strings.HasPrefix(e.Name(), tempPrefix) {
+				continue
 			}
+			path := filepath.Join(dir, e.Name())
+			switch {
+			case e.Type().IsRegular():
+				err = os.Remove(path)
+			case e.IsDir() && dir == l.root:
+				// A stage, or the remains of one.
+				err = os.RemoveAll(path)
+			default:
+				continue // a symlink or special file: verify reports it
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, fmt.Errorf("removing temporary file %s: %w", e.Name(), err)
+			}
+			n++
 		}
 	}
 	return n, nil
+}
+
+// Prune deletes the blobs that keep does not hold, and returns them
+// (Reason "unreferenced"), sorted by path. It is what sync does after a
+// successful run, with keep the blobs the configured images use; files
+// that are not blobs are left to verify. Run it under the exclusive Lock.
+func (l *Layout) Prune(ctx context.Context, keep map[digest.Digest]bool) ([]Garbage, error) {
+	entries, err := os.ReadDir(l.blobDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return []Garbage{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pruning %s: %w", l.root, err)
+	}
+	pruned := []Garbage{}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return pruned, err
+		}
+		dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if !e.Type().IsRegular() || reference.CheckDigest(dg) != nil || keep[dg] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if err := os.Remove(filepath.Join(l.blobDir(), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return pruned, fmt.Errorf("pruning %s: %w", RelBlobPath(dg), err)
+		}
+		pruned = append(pruned, Garbage{Path: RelBlobPath(dg), Size: info.Size(), Reason: "unreferenced"})
+	}
+	if len(pruned) > 0 {
+		if err := syncDir(l.blobDir()); err != nil {
+			return pruned, err
+		}
+	}
+	return pruned, nil
 }

@@ -47,6 +47,9 @@ var gitAttributesContent = []byte("blobs/** binary\n")
 // concurrent use by one process; across processes, writers take Lock.
 type Layout struct {
 	root string
+	// stage, when not nil, makes this the view of a Stage: blobs are
+	// written into it and read from it when staged.
+	stage *Stage
 }
 
 // New returns the layout at root. It does no I/O: the folder may not exist

@@ -35,12 +35,12 @@ func (v *verifier) scanStrays(ctx context.Context) error {
 		case mode&fs.ModeSymlink != 0:
 			v.add(Finding{Kind: KindSymlink, Path: rel, Message: "a symlink in the layout (never followed)"})
 			return nil
-		case strings.HasPrefix(d.Name(), tempPrefix):
+		case strings.HasPrefix(d.Name(), tempPrefix) && mode.IsRegular():
 			v.add(Finding{Kind: KindTemporary, Path: rel, Message: "a temporary file left by an interrupted write: the next sync or gc removes it"})
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
 			return nil
+		case strings.HasPrefix(d.Name(), tempPrefix) && d.IsDir() && filepath.Dir(path) == root:
+			v.add(Finding{Kind: KindTemporary, Path: rel, Message: "the stage of an interrupted command: the next sync or gc removes it"})
+			return filepath.SkipDir
 		}
 		switch rel {
 		case BlobsDir, BlobsDir + "/sha256":

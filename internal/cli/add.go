@@ -25,12 +25,16 @@ func newAddCommand(g *globals) *cobra.Command {
 		Long: `add resolves REF's tag to the digest of the manifest or index the registry
 serves, writes the pin into vendorimg.yaml (creating the file, with the layout
 testdata/images, if there is none; keeping comments and order otherwise),
-then syncs. An image already listed under the same reference is re-pinned in
-place. vendorimg.yaml changes only once the image is in the layout.
+then syncs. It prints "pinned" for a new image, "re-pinned OLD -> NEW" when
+the tag moved, "unchanged" when it did not.
 
 --platform selects the platforms to vendor (repeatable, or comma-separated);
-"all" keeps every platform. Without it, add vendors linux/` + runtime.GOARCH + ` (this
-machine's architecture).`,
+"all" keeps every platform. An image already in vendorimg.yaml keeps its
+platforms unless --platform is given; a new one gets linux/` + runtime.GOARCH + ` (this
+machine's architecture).
+
+A failed add changes no file: vendorimg.yaml and the layout are written only
+once the image is complete.`,
 		Example: `  vendorimg add docker.io/library/alpine:3.19.1 --platform linux/amd64,linux/arm64
   vendorimg add alpine:3.19.1                      # docker.io/library/alpine:3.19.1
   vendorimg add registry.internal:5000/tools/probe:1 --platform all
@@ -41,54 +45,56 @@ machine's architecture).`,
 			if err != nil {
 				return usageError{err}
 			}
-			var specs []string
-			for _, p := range platforms {
-				specs = append(specs, strings.Split(p, ",")...)
-			}
-			if len(specs) == 0 {
-				specs = []string{"linux/" + runtime.GOARCH}
-			}
-			sel, err := platform.ParseSelection(specs)
-			if err != nil {
-				return usageError{err}
+			var opts vendorimg.AddOptions
+			if len(platforms) > 0 {
+				var specs []string
+				for _, p := range platforms {
+					specs = append(specs, strings.Split(p, ",")...)
+				}
+				if opts.Platforms, err = platform.ParseSelection(specs); err != nil {
+					return usageError{err}
+				}
 			}
 			cfg, created, err := g.loadOrCreateConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
 			p := g.newProgress()
-			opts, err := f.options(g, p)
-			if err != nil {
+			if opts.SyncOptions, err = f.options(g, p); err != nil {
 				return err
 			}
-			res, err := vendorimg.Add(cmd.Context(), cfg, ref, sel, opts)
+			res, err := vendorimg.Add(cmd.Context(), cfg, ref, opts)
 			p.done()
-			if res == nil {
-				return err
+			if res != nil {
+				res.Created = created && err == nil
 			}
-			res.Created = created && err == nil
 			if g.json {
-				if perr := printJSON(g.stdout, res); perr != nil {
-					return perr
-				}
-				return err
+				return g.finish(res, err)
 			}
 			if err == nil && !g.quiet {
-				verb := "pinned"
-				if res.Replaced {
-					verb = "re-pinned"
-				}
-				fmt.Fprintf(g.stdout, "%s %s at %s (%s) in %s\n", verb, res.Name, res.Digest, strings.Join(res.Platforms, ","), cfg.Path)
-				if perr := g.printSync(res.Sync); perr != nil {
-					return perr
-				}
+				fmt.Fprintln(g.stdout, describeAdd(res, cfg.Path))
+				g.printSync(res.Sync)
 			}
 			return err
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringArrayVar(&platforms, "platform", nil, "vendor `OS/ARCH[/VARIANT]` (repeatable or comma-separated; \"all\" for every platform)")
+	cmd.Flags().StringArrayVar(&platforms, "platform", nil, "vendor `OS/ARCH[/VARIANT]` (repeatable or comma-separated; \"all\" for every platform; default: the image's platforms in vendorimg.yaml, or linux/"+runtime.GOARCH+" for a new image)")
 	return cmd
+}
+
+// describeAdd is add's line: what happened to the pin.
+func describeAdd(res *vendorimg.AddResult, path string) string {
+	plats := strings.Join(res.Platforms, ",")
+	switch res.Action {
+	case vendorimg.Repinned:
+		return fmt.Sprintf("re-pinned %s %s -> %s (%s) in %s", res.Name, short(res.Previous), short(res.Digest), plats, path)
+	case vendorimg.Replatformed:
+		return fmt.Sprintf("%s at %s: platforms %s -> %s in %s", res.Name, short(res.Digest), strings.Join(res.PreviousPlatforms, ","), plats, path)
+	case vendorimg.Unchanged:
+		return fmt.Sprintf("unchanged %s at %s (%s)", res.Name, short(res.Digest), plats)
+	}
+	return fmt.Sprintf("pinned %s at %s (%s) in %s", res.Name, res.Digest, plats, path)
 }
 
 // loadOrCreateConfig loads the configuration, or starts a new one in the

@@ -100,7 +100,7 @@ func TestLoadVerifyUnloadCommands(t *testing.T) {
 	if !vr.OK || len(vr.Daemon.Images) != 1 || !vr.Daemon.Images[0].OK || vr.Daemon.Images[0].ImageID != id.String() || vr.Layout == nil {
 		t.Errorf("vendorimg verify --daemon --json = %s, want ok with the image in docker", stdout)
 	}
-	if code, stdout, _ = daemonCLI(t, "-C", dir, "verify", "--daemon"); code != 0 || !strings.Contains(stdout, "1 images in docker are the vendored ones") {
+	if code, stdout, _ = daemonCLI(t, "-C", dir, "verify", "--daemon"); code != 0 || !strings.Contains(stdout, "1 image in docker is the vendored one") {
 		t.Errorf("vendorimg verify --daemon: exit %d, printed %q", code, stdout)
 	}
 

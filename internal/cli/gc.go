@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/layout"
 )
 
 func newGCCommand(g *globals) *cobra.Command {
@@ -13,11 +14,12 @@ func newGCCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Delete blobs nothing in index.json references",
-		Long: `gc deletes the blobs of the layout that no index.json entry reaches (for
-example after an image was removed from vendorimg.yaml and sync dropped its
-entry), and temporary files left by an interrupted run. It plans first and
-deletes only what the plan lists; --dry-run prints the plan and deletes
-nothing.`,
+		Long: `gc deletes the blobs of the layout that no index.json entry reaches through
+any platform, and the temporary files and stages of interrupted runs. sync
+already prunes what no configured image uses after each successful run, so
+gc is for layouts synced with --no-prune, or written by other tools. It
+plans first and deletes only what the plan lists; --dry-run prints the plan
+and deletes nothing. It never uses the network.`,
 		Example: `  vendorimg gc --dry-run
   vendorimg gc`,
 		Args: args(cobra.NoArgs),
@@ -27,11 +29,15 @@ nothing.`,
 				return err
 			}
 			plan, err := vendorimg.GC(cmd.Context(), cfg, dryRun)
+			if g.json {
+				var out *gcOutput
+				if plan != nil {
+					out = &gcOutput{DryRun: dryRun, Remove: plan.Remove, Kept: plan.Kept, Bytes: plan.Bytes()}
+				}
+				return g.finish(out, err)
+			}
 			if err != nil {
 				return err
-			}
-			if g.json {
-				return printJSON(g.stdout, map[string]any{"dryRun": dryRun, "remove": plan.Remove, "kept": plan.Kept, "bytes": plan.Bytes()})
 			}
 			if g.quiet {
 				return nil
@@ -43,12 +49,20 @@ nothing.`,
 			for _, r := range plan.Remove {
 				fmt.Fprintf(g.stdout, "%s %s (%s, %s)\n", verb, r.Path, r.Reason, humanBytes(r.Size))
 			}
-			fmt.Fprintf(g.stdout, "%s %d files (%s); %d blobs in use\n", verb, len(plan.Remove), humanBytes(plan.Bytes()), plan.Kept)
+			fmt.Fprintf(g.stdout, "%s %s (%s); %s in use\n", verb, plural(len(plan.Remove), "file"), humanBytes(plan.Bytes()), plural(plan.Kept, "blob"))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be deleted, delete nothing")
 	return cmd
+}
+
+// gcOutput is gc's --json document.
+type gcOutput struct {
+	DryRun bool             `json:"dryRun"`
+	Remove []layout.Garbage `json:"remove"`
+	Kept   int              `json:"kept"`
+	Bytes  int64            `json:"bytes"`
 }
 
 func newVersionCommand(g *globals) *cobra.Command {
@@ -60,10 +74,15 @@ func newVersionCommand(g *globals) *cobra.Command {
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.json {
-				return printJSON(g.stdout, map[string]string{"version": vendorimg.Version()})
+				return g.finish(struct {
+					Version string `json:"version"`
+				}{vendorimg.Version()}, nil)
 			}
-			fmt.Fprintln(g.stdout, "vendorimg", vendorimg.Version())
+			fmt.Fprintln(g.stdout, versionLine())
 			return nil
 		},
 	}
 }
+
+// versionLine is what "vendorimg version" and "vendorimg --version" print.
+func versionLine() string { return "vendorimg " + vendorimg.Version() }

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/vendorimg/vendorimg/config"
@@ -68,6 +67,9 @@ tagged), size and time; --json prints the report.`,
 			opts.Logger, opts.Progress = g.logger, lp.update
 			rep, err := daemon.Load(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, opts)
 			lp.clear()
+			if g.json {
+				return g.finish(rep, err)
+			}
 			if rep != nil {
 				if perr := g.printLoad(rep); perr != nil {
 					return perr
@@ -95,9 +97,6 @@ func (g *globals) selectImages(ctx context.Context, refs []string) (*config.Conf
 }
 
 func (g *globals) printLoad(rep *daemon.LoadReport) error {
-	if g.json {
-		return printJSON(g.stdout, rep)
-	}
 	if g.quiet {
 		return nil
 	}
@@ -112,9 +111,9 @@ func (g *globals) printLoad(rep *daemon.LoadReport) error {
 		}
 		action := im.Action
 		if im.Replaced != "" {
-			action += " (replaced " + short(digest.Digest(im.Replaced)) + ")"
+			action += " (replaced " + short(im.Replaced) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), im.Platform, short(digest.Digest(im.ImageID)), action, humanBytes(im.Bytes), im.Duration.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), im.Platform, short(im.ImageID), action, humanBytes(im.Bytes), im.Duration.Round(time.Millisecond))
 	}
 	return tw.Flush()
 }

@@ -38,7 +38,7 @@ func humanBytes(n int64) string {
 }
 
 // short is a digest's short form, "sha256:" and 12 hex characters.
-func short(d fmt.Stringer) string { return reference.Short(d.String()) }
+func short(d string) string { return reference.Short(d) }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
@@ -94,10 +94,10 @@ func (p *progressView) event(e progress.Event) {
 		if p.tty {
 			p.draw(true)
 		} else {
-			p.line(fmt.Sprintf("fetched %s %s (%s) for %s", e.Role, short(e.Digest), humanBytes(e.Size), e.Image))
+			p.line(fmt.Sprintf("fetched %s %s (%s) for %s", e.Role, short(e.Digest.String()), humanBytes(e.Size), e.Image))
 		}
 	case progress.Retry:
-		p.line(fmt.Sprintf("retrying %s %s: %v", e.Role, short(e.Digest), e.Err))
+		p.line(fmt.Sprintf("retrying %s %s: %v", e.Role, short(e.Digest.String()), e.Err))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,6 +50,8 @@ type globals struct {
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+	// printed: the command printed its --json document (see finish).
+	printed bool
 }
 
 // Execute runs vendorimg with args and returns the exit code. Errors are
@@ -60,6 +63,14 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && !g.json && slices.Contains(args, "--json") {
+		g.json = true // the flag parse failed before it reached --json
+	}
+	if err != nil && g.json && !g.printed {
+		// Every command prints one document with --json, also when it
+		// fails before it has anything else to say.
+		_ = g.finish(nil, err)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -118,6 +129,7 @@ nearest parent (like go.mod); -C and --config choose another.`,
 			return nil
 		},
 	}
+	root.SetVersionTemplate(versionLine() + "\n")
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.dir, "dir", "C", "", "run as if started in `DIR`")
 	pf.StringVar(&g.configPath, "config", "", "use the configuration `FILE` instead of finding vendorimg.yaml")
@@ -126,7 +138,8 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each request and decision on stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
-		newAddCommand(g), newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
+		newAddCommand(g), newUpdateCommand(g), newRemoveCommand(g), newOutdatedCommand(g),
+		newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
 		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g),
 	)
 	return root

@@ -8,16 +8,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/layout"
 )
 
+// statusOutput is status's --json document: the layout's report, and with
+// --daemon the engine's.
+type statusOutput struct {
+	*vendorimg.StatusReport
+	Daemon *daemon.Report `json:"daemon,omitempty"`
+}
+
 func newStatusCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var withDaemon bool
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each image's pin, platforms, size and what is missing",
 		Long: `status lists the images of vendorimg.yaml with their pins, selected and vendored
 platforms, their size in the layout, and any blob that is missing. It checks
-sizes only (verify rehashes) and never uses the network.`,
+sizes only (verify rehashes) and never uses the network. It exits 1 when the
+layout is incomplete or cannot be read (vendorimg sync completes it).
+
+--daemon also says, per image, what the docker engine holds under its tag:
+the vendored image (with its ID), nothing, or another image.`,
 		Example: `  vendorimg status
+  vendorimg status --daemon
   vendorimg status --json | jq '.images[] | select(.complete | not)'`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -27,33 +42,86 @@ sizes only (verify rehashes) and never uses the network.`,
 			}
 			rep, err := vendorimg.Status(cmd.Context(), cfg)
 			if err != nil {
-				return err
+				return g.finish(nil, err)
+			}
+			out := statusOutput{StatusReport: rep}
+			if withDaemon {
+				c, err := daemon.NewClient()
+				if err != nil {
+					return g.finish(out, err)
+				}
+				defer c.Close()
+				out.Daemon, err = daemon.Verify(cmd.Context(), c, layout.New(cfg.LayoutDir()), cfg.Images, daemon.VerifyOptions{Logger: g.logger})
+				if err != nil {
+					return g.finish(out, err)
+				}
+			}
+			var failure error
+			if !rep.Complete() {
+				failure = fmt.Errorf("%w: vendorimg sync completes it", errIncomplete)
 			}
 			if g.json {
-				return printJSON(g.stdout, rep)
+				return g.finish(out, failure)
 			}
-			if g.quiet {
-				return nil
+			if !g.quiet {
+				g.printStatus(out)
 			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATE")
-			for _, im := range rep.Images {
-				state := "complete"
-				switch {
-				case im.Error != "":
-					state = "error: " + im.Error
-				case !im.Complete && len(im.Missing) > 0:
-					state = fmt.Sprintf("incomplete: %d blobs missing", len(im.Missing))
-				case !im.InIndex:
-					state = "not synced"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.Name, short(im.Digest), strings.Join(im.Platforms, ","), humanBytes(im.Bytes), state)
-			}
-			tw.Flush()
-			for _, name := range rep.Unconfigured {
-				fmt.Fprintf(g.stdout, "%s is in index.json but not in vendorimg.yaml (vendorimg sync drops it)\n", name)
+			if failure != nil {
+				return quietError{failure}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&withDaemon, "daemon", false, "also show what the docker engine holds under each image's tag")
+	return cmd
+}
+
+func (g *globals) printStatus(out statusOutput) {
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	header := "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATE"
+	if out.Daemon != nil {
+		header += "\tENGINE"
+	}
+	fmt.Fprintln(tw, header)
+	for i, im := range out.Images {
+		state := "complete"
+		switch {
+		case im.Error != "":
+			state = "error: " + im.Error
+		case !im.Complete && len(im.Missing) > 0:
+			state = "incomplete: " + plural(len(im.Missing), "blob") + " missing"
+		case !im.InIndex:
+			state = "not synced"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", im.Name, short(im.Digest.String()), strings.Join(im.Platforms, ","), humanBytes(im.Bytes), state)
+		if out.Daemon != nil && i < len(out.Daemon.Images) {
+			line += "\t" + engineState(out.Daemon, out.Daemon.Images[i])
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	for _, name := range out.Unconfigured {
+		fmt.Fprintf(g.stdout, "%s is in index.json but not in vendorimg.yaml (vendorimg sync drops it)\n", name)
+	}
+	if !out.Complete() {
+		fmt.Fprintln(g.stderr, "status: the layout is incomplete: vendorimg sync completes it")
+	}
+}
+
+// engineState says what the engine holds for one image.
+func engineState(rep *daemon.Report, chk daemon.ImageCheck) string {
+	switch {
+	case chk.OK:
+		return fmt.Sprintf("loaded %s (%s)", short(chk.ImageID), chk.Platform)
+	case chk.ImageID == "":
+		for _, f := range rep.Findings {
+			if f.Image == chk.Ref && f.Kind == daemon.KindLayout {
+				return "unknown: the layout cannot tell (" + f.Message + ")"
+			}
+		}
+		return "not loaded"
+	case chk.Match != "":
+		return fmt.Sprintf("%s has other layers", short(chk.ImageID))
+	}
+	return fmt.Sprintf("points to another image, %s", short(chk.ImageID))
 }

@@ -9,41 +9,49 @@ import (
 	"github.com/vendorimg/vendorimg"
 )
 
+// syncFlags are the flags of every command that syncs.
 type syncFlags struct {
 	offline  bool
 	jobs     int
 	insecure []string
+	noPrune  bool
 }
 
 func (f *syncFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "never use the network: fail, listing what is missing, instead of fetching")
 	cmd.Flags().IntVar(&f.jobs, "jobs", vendorimg.DefaultJobs, "download up to `N` blobs at once")
 	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain http to `HOST` (loopback hosts always are); repeatable")
+	cmd.Flags().BoolVar(&f.noPrune, "no-prune", false, "keep the blobs no configured image uses (by default they are deleted after a successful sync)")
 }
 
 func (f *syncFlags) options(g *globals, p *progressView) (vendorimg.SyncOptions, error) {
 	if f.jobs < 1 {
 		return vendorimg.SyncOptions{}, usagef("--jobs %d: must be at least 1", f.jobs)
 	}
-	return vendorimg.SyncOptions{Offline: f.offline, Jobs: f.jobs, Insecure: f.insecure, Logger: g.logger, Progress: p.event}, nil
+	return vendorimg.SyncOptions{Offline: f.offline, Jobs: f.jobs, Insecure: f.insecure, NoPrune: f.noPrune, Logger: g.logger, Progress: p.event}, nil
 }
 
 func newSyncCommand(g *globals) *cobra.Command {
 	var f syncFlags
+	var repair bool
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Make the layout match vendorimg.yaml, fetching only missing blobs",
 		Long: `sync makes the OCI layout match vendorimg.yaml. For each image it reads what is
 stored, fetches only what is missing, by digest, from the registry (or its
-mirror), hashing every byte as it is written and renaming a blob into place
-only when its digest and size match. It then rewrites index.json with one
-entry per configured image, dropping images no longer configured (their
-blobs stay until vendorimg gc).
+mirror), hashing every byte as it is written. New blobs are staged in the
+layout's folder and moved into place only when every image is complete;
+then index.json gets one entry per configured image, and the blobs no
+configured image uses any more are deleted (--no-prune keeps them). A sync
+that fails changes no file.
 
-On a complete layout sync sends no request at all, so it is safe in offline
-CI and in a go generate hook. --offline makes a missing blob an error.`,
+On a complete layout sync sends no request and writes nothing, so it is
+safe in offline CI and in a go generate hook. --offline makes a missing blob
+an error. --repair first rehashes every stored blob, as verify does, and
+fetches again each one whose bytes are wrong.`,
 		Example: `  vendorimg sync
   vendorimg sync --offline
+  vendorimg sync --repair        # after verify reported a blob with wrong bytes
   vendorimg sync --jobs 8 -v`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,26 +64,30 @@ CI and in a go generate hook. --offline makes a missing blob an error.`,
 			if err != nil {
 				return err
 			}
+			if repair && f.offline {
+				return usagef("--repair fetches blobs again: it cannot be combined with --offline")
+			}
+			opts.Repair = repair
 			res, err := vendorimg.Sync(cmd.Context(), cfg, opts)
 			p.done()
+			if g.json {
+				return g.finish(res, err)
+			}
 			if res != nil {
-				if perr := g.printSync(res); perr != nil {
-					return perr
-				}
+				g.printSync(res)
 			}
 			return err
 		},
 	}
 	f.bind(cmd)
+	cmd.Flags().BoolVar(&repair, "repair", false, "rehash every stored blob and fetch again each one whose bytes are wrong")
 	return cmd
 }
 
-func (g *globals) printSync(res *vendorimg.SyncResult) error {
-	if g.json {
-		return printJSON(g.stdout, res)
-	}
-	if g.quiet {
-		return nil
+// printSync prints what a sync did, for people.
+func (g *globals) printSync(res *vendorimg.SyncResult) {
+	if g.quiet || res == nil {
+		return
 	}
 	for _, im := range res.Images {
 		if im.Error != "" {
@@ -83,15 +95,32 @@ func (g *globals) printSync(res *vendorimg.SyncResult) error {
 		}
 		what := "up to date"
 		if im.Fetched > 0 {
-			what = fmt.Sprintf("fetched %d blobs (%s)", im.Fetched, humanBytes(im.FetchedBytes))
+			what = fmt.Sprintf("fetched %s (%s)", plural(im.Fetched, "blob"), humanBytes(im.FetchedBytes))
 		}
-		fmt.Fprintf(g.stdout, "%s  %s  %s  %s, %s\n", im.Name, short(im.Digest), strings.Join(im.Platforms, ","), humanBytes(im.Bytes), what)
+		fmt.Fprintf(g.stdout, "%s  %s  %s  %s, %s\n", im.Name, short(im.Digest.String()), strings.Join(im.Platforms, ","), humanBytes(im.Bytes), what)
+	}
+	for _, r := range res.Repaired {
+		fmt.Fprintf(g.stdout, "repaired %s (%s was wrong)\n", r.Path, r.Problem)
 	}
 	for _, name := range res.Removed {
-		fmt.Fprintf(g.stdout, "%s  removed from index.json (vendorimg gc deletes its blobs)\n", name)
+		fmt.Fprintf(g.stdout, "%s  removed from index.json\n", name)
+	}
+	if n := len(res.Pruned); n > 0 {
+		var bytes int64
+		for _, p := range res.Pruned {
+			bytes += p.Size
+		}
+		fmt.Fprintf(g.stdout, "pruned %s no configured image uses (%s)\n", plural(n, "blob"), humanBytes(bytes))
 	}
 	if res.UpToDate {
 		fmt.Fprintf(g.stdout, "everything up to date in %s\n", res.Layout)
 	}
-	return nil
+}
+
+// plural is "1 blob", "2 blobs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

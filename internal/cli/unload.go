@@ -5,7 +5,6 @@ import (
 	"slices"
 	"text/tabwriter"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/vendorimg/vendorimg/daemon"
@@ -48,6 +47,9 @@ network.`,
 					}
 				},
 			})
+			if g.json {
+				return g.finish(rep, err)
+			}
 			if rep != nil {
 				if perr := g.printUnload(rep); perr != nil {
 					return perr
@@ -59,9 +61,6 @@ network.`,
 }
 
 func (g *globals) printUnload(rep *daemon.UnloadReport) error {
-	if g.json {
-		return printJSON(g.stdout, rep)
-	}
 	for _, im := range rep.Images {
 		if im.Action == daemon.UnloadKept {
 			fmt.Fprintf(g.stderr, "vendorimg: kept %s: %s\n", nameOf(im.Tag, im.Ref), im.Reason)
@@ -79,7 +78,7 @@ func (g *globals) printUnload(rep *daemon.UnloadReport) error {
 		if im.Error != "" {
 			continue // reported as the command's error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), short(digest.Digest(im.ImageID)), im.Action)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), short(im.ImageID), im.Action)
 	}
 	return tw.Flush()
 }

@@ -62,24 +62,19 @@ network.`,
 			p := g.newProgress()
 			rep, err := daemon.Check(cmd.Context(), c, cfg, daemon.CheckOptions{Deep: f.deep, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
 			p.done()
-			if rep != nil && !g.json {
+			if err == nil && !rep.OK {
+				err = quietError{fmt.Errorf("%w: %s", errs.ErrVerifyFailed, problems(rep))}
+			}
+			if g.json {
+				return g.finish(rep, err)
+			}
+			if rep != nil {
 				g.printVerify(rep.Layout)
 				if rep.Daemon != nil {
 					g.printDaemonVerify(rep.Daemon)
 				}
 			}
-			if err != nil {
-				return err
-			}
-			if g.json {
-				if err := printJSON(g.stdout, rep); err != nil {
-					return err
-				}
-			}
-			if !rep.OK {
-				return quietError{fmt.Errorf("%w", errs.ErrVerifyFailed)}
-			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&f.deep, "deep", false, "also decompress every layer and check it against the config's diff_ids")
@@ -109,7 +104,19 @@ func (g *globals) printVerify(rep *layout.Report) {
 	if rep.Incomplete() {
 		hint = " (the layout is incomplete, not corrupt: vendorimg sync completes it)"
 	}
-	fmt.Fprintf(g.stderr, "verify: %d problems in %s%s\n", len(rep.Findings), rep.Layout, hint)
+	fmt.Fprintf(g.stderr, "verify: %s in %s%s\n", plural(len(rep.Findings), "problem"), rep.Layout, hint)
+}
+
+// problems says how many findings a check made, in which part.
+func problems(rep *daemon.CheckReport) string {
+	var parts []string
+	if n := len(rep.Layout.Findings); n > 0 {
+		parts = append(parts, plural(n, "problem")+" in the layout")
+	}
+	if rep.Daemon != nil && len(rep.Daemon.Findings) > 0 {
+		parts = append(parts, plural(len(rep.Daemon.Findings), "problem")+" in the engine")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (g *globals) printDaemonVerify(rep *daemon.Report) {
@@ -119,8 +126,13 @@ func (g *globals) printDaemonVerify(rep *daemon.Report) {
 			fmt.Fprintf(g.stderr, "    expected %s\n    actual   %s\n", orDash(f.Expected), orDash(f.Actual))
 		}
 	}
-	if rep.OK() && !g.quiet {
+	switch {
+	case rep.OK() && len(rep.Images) == 1 && !g.quiet:
+		fmt.Fprintln(g.stdout, "ok: 1 image in docker is the vendored one")
+	case rep.OK() && !g.quiet:
 		fmt.Fprintf(g.stdout, "ok: %d images in docker are the vendored ones\n", len(rep.Images))
+	case !rep.OK():
+		fmt.Fprintf(g.stderr, "verify --daemon: %s in docker %s, %s store (vendorimg load puts the vendored images back)\n", plural(len(rep.Findings), "problem"), rep.Engine.Version, rep.Engine.Store)
 	}
 }
 

@@ -1,0 +1,151 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// stagePrefix starts the name of a stage's folder in the layout's root. It
+// starts with tempPrefix, so that verify reports a stage a crash left
+// (as temporary: an interrupted run) and the next sync or gc removes it.
+const stagePrefix = tempPrefix + "stage-"
+
+// Stage collects new blobs for a layout without changing the layout: its
+// Layout reads a blob from the stage when it is staged and from the layout
+// otherwise, and writes every blob into the stage, a folder in the
+// layout's root. Commit moves the staged blobs into the layout (a rename
+// each, then one sync of the blob folder); Abort removes them, leaving the
+// layout exactly as it was. A command that changes pins stages, so that
+// when it fails no file of the layout has changed.
+//
+// A Stage is used under the layout's exclusive lock, by one command.
+type Stage struct {
+	base *Layout
+	view *Layout
+	dir  string
+
+	mu     sync.Mutex
+	staged map[digest.Digest]bool
+}
+
+// NewStage returns an empty stage for l. Its folder is created in l's
+// root (which must exist) when the first blob is staged, so that a command
+// that stages nothing writes nothing.
+func (l *Layout) NewStage() *Stage {
+	s := &Stage{base: l, staged: map[digest.Digest]bool{}}
+	s.view = &Layout{root: l.root, stage: s}
+	return s
+}
+
+// folder returns the stage's folder, creating it on first use.
+func (s *Stage) folder() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dir != "" {
+		return s.dir, nil
+	}
+	dir, err := os.MkdirTemp(s.base.root, stagePrefix+"*")
+	if err != nil {
+		return "", fmt.Errorf("staging blobs in %s: %w", s.base.root, err)
+	}
+	if err := os.Chmod(dir, DirMode); err != nil {
+		return "", fmt.Errorf("staging blobs in %s: %w", s.base.root, err)
+	}
+	s.dir = dir
+	return dir, nil
+}
+
+// Layout is the layout as it will be once the stage is committed: reads
+// find staged blobs first, writes go to the stage.
+func (s *Stage) Layout() *Layout { return s.view }
+
+// Staged are the digests of the blobs staged so far, sorted.
+func (s *Stage) Staged() []digest.Digest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]digest.Digest, 0, len(s.staged))
+	for d := range s.staged {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *Stage) path(d digest.Digest) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return filepath.Join(s.dir, d.Encoded())
+}
+
+func (s *Stage) has(d digest.Digest) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.staged[d]
+}
+
+func (s *Stage) add(d digest.Digest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.staged[d] = true
+}
+
+// Commit moves every staged blob into the layout's blob folder, replacing
+// what is stored under the same digest, makes the renames durable, and
+// removes the stage. Each blob was verified when it was staged, so at no
+// moment does a blob path hold bytes that do not hash to its name. A
+// layout interrupted during Commit holds some new blobs, none in index.json
+// yet: verify reports it incomplete, and the next sync completes it.
+func (s *Stage) Commit(ctx context.Context) error {
+	staged := s.Staged()
+	if len(staged) == 0 {
+		return s.Abort()
+	}
+	if err := mkdir(filepath.Join(s.base.root, BlobsDir)); err != nil {
+		return err
+	}
+	if err := mkdir(s.base.blobDir()); err != nil {
+		return err
+	}
+	for _, d := range staged {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := os.Rename(s.path(d), filepath.Join(s.base.blobDir(), d.Encoded())); err != nil {
+			return fmt.Errorf("committing blob %s: %w", d, err)
+		}
+	}
+	if err := syncDir(s.base.blobDir()); err != nil {
+		return err
+	}
+	if err := s.Abort(); err != nil {
+		return err
+	}
+	return syncDir(s.base.root)
+}
+
+// Abort removes the stage and what it holds; the layout is as it was. It
+// is safe to call after Commit.
+func (s *Stage) Abort() error {
+	s.mu.Lock()
+	dir := s.dir
+	s.mu.Unlock()
+	if dir == "" {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the stage %s: %w", dir, err)
+	}
+	return nil
+}
+
+// isStage reports whether a name in the layout's root is a stage's folder.
+func isStage(name string) bool { return strings.HasPrefix(name, stagePrefix) }

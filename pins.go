@@ -1,0 +1,215 @@
+package vendorimg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/errs"
+)
+
+// OutdatedOptions configure Outdated.
+type OutdatedOptions struct {
+	// Client resolves tags. Default: NewClient with the config's mirrors
+	// and insecure hosts, credentials from the docker config, and Logger.
+	Client Resolver
+	// Insecure adds hosts that may be reached over plain http.
+	Insecure []string
+	// Jobs is how many images are asked about at once. Default DefaultJobs.
+	Jobs int
+	// Logger receives debug logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// OutdatedReport says, for each image asked about, whether its tag moved
+// upstream since it was pinned.
+type OutdatedReport struct {
+	Images []TagState `json:"images"`
+}
+
+// Moved are the images whose tag moved.
+func (r *OutdatedReport) Moved() []TagState {
+	var out []TagState
+	for _, im := range r.Images {
+		if im.Moved {
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
+// Err joins the errors of the images that could not be checked.
+func (r *OutdatedReport) Err() error {
+	var failed []error
+	for _, im := range r.Images {
+		if im.err != nil {
+			failed = append(failed, im.err)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// TagState is one image's pin against what its tag points to now.
+type TagState struct {
+	// Name is the image's name (its reference with the tag).
+	Name string `json:"name"`
+	// Tag is the reference's tag ("" for an image pinned by digest only,
+	// which cannot move).
+	Tag string `json:"tag,omitempty"`
+	// Pinned is the digest in vendorimg.yaml.
+	Pinned digest.Digest `json:"pinned"`
+	// Current is what the tag points to now ("" when unknown).
+	Current digest.Digest `json:"current,omitempty"`
+	// Moved: Current differs from Pinned.
+	Moved bool `json:"moved"`
+	// DigestOnly: the image has no tag to follow.
+	DigestOnly bool `json:"digestOnly,omitempty"`
+	// Error is why the tag could not be resolved ("" normally).
+	Error string `json:"error,omitempty"`
+	err   error
+}
+
+// Err is why the tag could not be resolved, or nil.
+func (t TagState) Err() error { return t.err }
+
+// Outdated asks the registry (through its mirror and with credentials, as
+// sync does) what each image's tag points to now, one request per image,
+// in parallel, and reports which tags moved since they were pinned. An
+// image that cannot be checked does not stop the others: its TagState
+// carries the error (Report.Err joins them). Images pinned by digest only
+// are reported as such, with no request. It changes nothing.
+func Outdated(ctx context.Context, cfg *config.Config, images []config.Image, opts OutdatedOptions) (*OutdatedReport, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = DefaultJobs
+	}
+	client := opts.Client
+	if client == nil {
+		client = NewClient(cfg, opts.Insecure, opts.Logger)
+	}
+	rep := &OutdatedReport{Images: make([]TagState, len(images))}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Jobs)
+	for i, im := range images {
+		st := &rep.Images[i]
+		*st = TagState{Name: im.Name(), Tag: im.Ref.Tag, Pinned: im.Digest, DigestOnly: im.Ref.Tag == ""}
+		if st.DigestOnly {
+			continue
+		}
+		g.Go(func() error {
+			d, err := client.Resolve(gctx, im.Ref.WithoutDigest())
+			if err != nil {
+				st.err = fmt.Errorf("checking %s: %w", im.Name(), err)
+				st.Error = st.err.Error()
+				return gctx.Err()
+			}
+			st.Current = d.Digest
+			st.Moved = d.Digest != im.Digest
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// UpdateResult says what Update re-pinned and what the sync did.
+type UpdateResult struct {
+	// Images are the images asked about, each with its old pin and what
+	// its tag points to now.
+	Images []TagState `json:"images"`
+	// Updated are the names of the images re-pinned.
+	Updated []string `json:"updated"`
+	// Sync is the sync that vendored the new pins (nil when nothing moved
+	// or the sync could not start).
+	Sync *SyncResult `json:"sync,omitempty"`
+}
+
+// Update re-pins the tags of images that moved upstream (see Outdated),
+// keeping each image's platforms, place and comments in vendorimg.yaml,
+// then syncs and prunes. vendorimg.yaml is saved once the new pins are
+// complete in the stage, just before the layout changes; then cfg becomes
+// the saved configuration. A failure changes no file. Images whose tag
+// could not be resolved are reported and left as they are; the error then
+// names them, after the others are updated.
+func Update(ctx context.Context, cfg *config.Config, images []config.Image, opts SyncOptions) (*UpdateResult, error) {
+	s := newSyncer(cfg, opts)
+	check, err := Outdated(ctx, cfg, images, OutdatedOptions{Client: s.registry(), Jobs: opts.Jobs, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	res := &UpdateResult{Images: check.Images, Updated: []string{}}
+	next := cfg.Clone()
+	for i, st := range check.Images {
+		if !st.Moved {
+			continue
+		}
+		im := images[i]
+		im.Digest = st.Current
+		if err := next.Set(im); err != nil {
+			return res, err
+		}
+		res.Updated = append(res.Updated, st.Name)
+	}
+	checkErr := check.Err()
+	if len(res.Updated) == 0 {
+		return res, checkErr
+	}
+	opts.Client = s.registry()
+	opts.beforeCommit = func() error { return next.Save(ctx) }
+	sr, err := Sync(ctx, next, opts)
+	res.Sync = sr
+	if err != nil {
+		return res, errors.Join(err, checkErr)
+	}
+	*cfg = *next
+	return res, checkErr
+}
+
+// RemoveResult says what Remove dropped and what the sync did.
+type RemoveResult struct {
+	// Removed are the names of the images dropped from vendorimg.yaml.
+	Removed []string `json:"removed"`
+	// Sync is the offline sync that dropped their index.json entries and
+	// pruned their blobs.
+	Sync *SyncResult `json:"sync"`
+}
+
+// Remove drops the named images from vendorimg.yaml (every other entry
+// keeps its place and comments) and syncs offline, which drops their
+// index.json entries and prunes the blobs no remaining image uses (unless
+// opts.NoPrune). Names are as Config.Select takes them; one that is not
+// configured is an error (errs.ErrConfig) and nothing changes. It never
+// uses the network: a remaining image that is incomplete is an error
+// (errs.ErrOffline) and nothing changes. On success cfg becomes the saved
+// configuration.
+func Remove(ctx context.Context, cfg *config.Config, refs []string, opts SyncOptions) (*RemoveResult, error) {
+	if len(refs) == 0 {
+		return nil, fmt.Errorf("%w: name the images to remove", errs.ErrConfig)
+	}
+	images, err := cfg.Select(refs)
+	if err != nil {
+		return nil, err
+	}
+	next := cfg.Clone()
+	res := &RemoveResult{Removed: []string{}}
+	for _, im := range images {
+		if next.Remove(im.Name()) {
+			res.Removed = append(res.Removed, im.Name())
+		}
+	}
+	opts.Offline = true
+	opts.beforeCommit = func() error { return next.Save(ctx) }
+	sr, err := Sync(ctx, next, opts)
+	res.Sync = sr
+	if err != nil {
+		return res, err
+	}
+	*cfg = *next
+	return res, nil
+}
