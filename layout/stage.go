@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -146,6 +145,3 @@ func (s *Stage) Abort() error {
 	}
 	return nil
 }
-
-// isStage reports whether a name in the layout's root is a stage's folder.
-func isStage(name string) bool { return strings.HasPrefix(name, stagePrefix) }
