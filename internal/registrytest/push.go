@@ -124,3 +124,66 @@ func (r Raw) RawManifest() ([]byte, error) { return r.Bytes, nil }
 
 // MediaType implements the interface remote.Put uses for Content-Type.
 func (r Raw) MediaType() (types.MediaType, error) { return r.Type, nil }
+
+// Blobs are the digests of what vendoring idx for platforms stores: the
+// index, and for each of those platforms its manifest, config and layers.
+func Blobs(t testing.TB, idx v1.ImageIndex, platforms []string) map[digest.Digest]bool {
+	t.Helper()
+	out := map[digest.Digest]bool{}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out[digest.FromBytes(raw)] = true
+	for _, p := range platforms {
+		img := platformImage(t, idx, p)
+		for _, f := range []func() (v1.Hash, error){img.Digest, img.ConfigName} {
+			h, err := f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[digest.Digest(h.String())] = true
+		}
+		for _, d := range Layers(t, idx, p) {
+			out[d] = true
+		}
+	}
+	return out
+}
+
+// Layers are the layer digests of idx's image for platform, in order.
+func Layers(t testing.TB, idx v1.ImageIndex, platform string) []digest.Digest {
+	t.Helper()
+	m, err := platformImage(t, idx, platform).Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []digest.Digest
+	for _, l := range m.Layers {
+		out = append(out, digest.Digest(l.Digest.String()))
+	}
+	return out
+}
+
+func platformImage(t testing.TB, idx v1.ImageIndex, platform string) v1.Image {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := v1.ParsePlatform(platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Platform != nil && d.Platform.Equals(*want) {
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}
+	}
+	t.Fatalf("the index has no image for %s", platform)
+	return nil
+}
