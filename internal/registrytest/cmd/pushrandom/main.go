@@ -1,7 +1,9 @@
 // Command pushrandom pushes an image of random gzip-compressed tar layers
 // to a registry, for benchmarks: pushrandom -ref 127.0.0.1:5000/bench:1
 // -layers 4 -size 64MiB [-platforms linux/amd64,linux/arm64]. It prints
-// the pushed digest.
+// the pushed digest. With -count N it pushes N different images, to -ref
+// with its %d replaced by 0 to N-1 (-ref 127.0.0.1:5000/small/img%d:1),
+// and prints one digest a line in that order.
 package main
 
 import (
@@ -30,10 +32,21 @@ func main() {
 	layers := flag.Int("layers", 4, "number of layers")
 	size := flag.String("size", "64MiB", "size of each layer's file (KiB, MiB suffixes)")
 	platforms := flag.String("platforms", "linux/amd64", "comma-separated platforms; more than one pushes an index")
+	count := flag.Int("count", 1, "number of different images to push; -ref then needs a %d, replaced by 0 to count-1")
 	flag.Parse()
-	if err := run(*ref, *layers, *size, strings.Split(*platforms, ",")); err != nil {
-		fmt.Fprintln(os.Stderr, "pushrandom:", err)
-		os.Exit(1)
+	if *count != 1 && !strings.Contains(*ref, "%d") {
+		fmt.Fprintf(os.Stderr, "pushrandom: -count needs a %s in -ref\n", "%d")
+		os.Exit(2)
+	}
+	for i := 0; i < *count; i++ {
+		r := *ref
+		if *count != 1 {
+			r = fmt.Sprintf(*ref, i)
+		}
+		if err := run(r, *layers, *size, strings.Split(*platforms, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, "pushrandom:", err)
+			os.Exit(1)
+		}
 	}
 }
 
