@@ -3,7 +3,8 @@
 // -layers 4 -size 64MiB [-platforms linux/amd64,linux/arm64]. It prints
 // the pushed digest. With -count N it pushes N different images, to -ref
 // with its %d replaced by 0 to N-1 (-ref 127.0.0.1:5000/small/img%d:1),
-// and prints one digest a line in that order.
+// and prints one digest a line in that order. -compressible makes layers
+// that gzip halves, like real ones, rather than incompressible random bytes.
 package main
 
 import (
@@ -33,6 +34,7 @@ func main() {
 	size := flag.String("size", "64MiB", "size of each layer's file (KiB, MiB suffixes)")
 	platforms := flag.String("platforms", "linux/amd64", "comma-separated platforms; more than one pushes an index")
 	count := flag.Int("count", 1, "number of different images to push; -ref then needs a %d, replaced by 0 to count-1")
+	flag.BoolVar(&compressible, "compressible", false, "fill layers with random letters of a 16-letter alphabet (gzip halves them) instead of random bytes (gzip cannot shrink them)")
 	flag.Parse()
 	if *count != 1 && !strings.Contains(*ref, "%d") {
 		fmt.Fprintf(os.Stderr, "pushrandom: -count needs a %s in -ref\n", "%d")
@@ -62,6 +64,10 @@ func parseSize(s string) (int64, error) {
 	return n * mult, err
 }
 
+// compressible is the -compressible flag: layers of real images compress,
+// random bytes do not, and an engine's cost of decompressing differs.
+var compressible bool
+
 func layer(size int64) (v1.Layer, error) {
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
@@ -77,6 +83,11 @@ func layer(size int64) (v1.Layer, error) {
 		n := min(left, int64(len(chunk)))
 		if _, err := rand.Read(chunk[:n]); err != nil {
 			return nil, err
+		}
+		if compressible {
+			for i, c := range chunk[:n] {
+				chunk[i] = 'a' + c&15
+			}
 		}
 		if _, err := tw.Write(chunk[:n]); err != nil {
 			return nil, err
