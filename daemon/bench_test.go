@@ -10,7 +10,7 @@ import (
 
 // BenchmarkWriteArchive measures building and rehashing the archive of a
 // 4 x 16 MiB image, without an engine: the cost vendorimg load adds to the
-// engine's own. The comparison with docker load is scripts/bench-load.
+// engine's own. The comparison with docker load is in scripts/bench.
 func BenchmarkWriteArchive(b *testing.B) {
 	img := registrytest.Image(b, "linux/amd64", 4, 16<<20, 1, registrytest.OCI)
 	l, im := writeImage(b, "registry.test/bench:1", img, "linux/amd64")

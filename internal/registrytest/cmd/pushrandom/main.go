@@ -1,7 +1,10 @@
 // Command pushrandom pushes an image of random gzip-compressed tar layers
 // to a registry, for benchmarks: pushrandom -ref 127.0.0.1:5000/bench:1
 // -layers 4 -size 64MiB [-platforms linux/amd64,linux/arm64]. It prints
-// the pushed digest.
+// the pushed digest. With -count N it pushes N different images, to -ref
+// with its %d replaced by 0 to N-1 (-ref 127.0.0.1:5000/small/img%d:1),
+// and prints one digest a line in that order. -compressible makes layers
+// that gzip halves, like real ones, rather than incompressible random bytes.
 package main
 
 import (
@@ -30,10 +33,22 @@ func main() {
 	layers := flag.Int("layers", 4, "number of layers")
 	size := flag.String("size", "64MiB", "size of each layer's file (KiB, MiB suffixes)")
 	platforms := flag.String("platforms", "linux/amd64", "comma-separated platforms; more than one pushes an index")
+	count := flag.Int("count", 1, "number of different images to push; -ref then needs a %d, replaced by 0 to count-1")
+	flag.BoolVar(&compressible, "compressible", false, "fill layers with random letters of a 16-letter alphabet (gzip halves them) instead of random bytes (gzip cannot shrink them)")
 	flag.Parse()
-	if err := run(*ref, *layers, *size, strings.Split(*platforms, ",")); err != nil {
-		fmt.Fprintln(os.Stderr, "pushrandom:", err)
-		os.Exit(1)
+	if *count != 1 && !strings.Contains(*ref, "%d") {
+		fmt.Fprintf(os.Stderr, "pushrandom: -count needs a %s in -ref\n", "%d")
+		os.Exit(2)
+	}
+	for i := 0; i < *count; i++ {
+		r := *ref
+		if *count != 1 {
+			r = fmt.Sprintf(*ref, i)
+		}
+		if err := run(r, *layers, *size, strings.Split(*platforms, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, "pushrandom:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -48,6 +63,10 @@ func parseSize(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n * mult, err
 }
+
+// compressible is the -compressible flag: layers of real images compress,
+// random bytes do not, and an engine's cost of decompressing differs.
+var compressible bool
 
 func layer(size int64) (v1.Layer, error) {
 	var buf bytes.Buffer
@@ -64,6 +83,11 @@ func layer(size int64) (v1.Layer, error) {
 		n := min(left, int64(len(chunk)))
 		if _, err := rand.Read(chunk[:n]); err != nil {
 			return nil, err
+		}
+		if compressible {
+			for i, c := range chunk[:n] {
+				chunk[i] = 'a' + c&15
+			}
 		}
 		if _, err := tw.Write(chunk[:n]); err != nil {
 			return nil, err
