@@ -62,7 +62,7 @@ func TestDaemonVerifyCatches(t *testing.T) {
 			if f.Kind != daemon.KindTagMoved || f.Tag != probeRef || f.Actual != id || !strings.Contains(f.Expected, probe.ID) {
 				t.Errorf("daemon.Verify() finding = %+v, want %s on %s, %s pointing to %s instead of %s", f, daemon.KindTagMoved, probeRef, probeRef, id, probe.ID)
 			}
-			if s := f.String(); !strings.HasPrefix(s, "daemon tag-moved: "+probeRef+": points to image "+strings.TrimPrefix(id, "sha256:")[:12]) {
+			if s := f.String(); !strings.HasPrefix(s, "daemon tag-moved: "+probeRef+": points to image "+id[:len("sha256:")+12]) {
 				t.Errorf("finding prints as %q, want it to name the tag and the image", s)
 			}
 		})

@@ -53,8 +53,14 @@ const (
 	// KindNotRegular: a device, pipe, socket, or a folder where a file
 	// belongs.
 	KindNotRegular Kind = "not-regular"
-	// KindStray: a file that is not part of an OCI layout.
+	// KindStray: a file that is not part of an OCI layout, where a layout
+	// reader may trip on it (in blobs/ or blobs/sha256/).
 	KindStray Kind = "stray"
+	// KindExtra: a file or folder that is not part of the layout but that no
+	// reader of the layout uses: a README or notes at the root, another
+	// algorithm's folder under blobs/. It is reported and does not fail
+	// verification.
+	KindExtra Kind = "extra"
 )
 
 // Incomplete reports whether an interrupted or not-yet-run sync explains a
@@ -63,6 +69,19 @@ const (
 func (k Kind) Incomplete() bool {
 	switch k {
 	case KindMissing, KindNotSynced, KindTemporary, KindUnreferenced, KindUnconfigured:
+		return true
+	}
+	return false
+}
+
+// Harmless reports whether a finding of this kind leaves what the
+// configured images are intact: an extra file, a blob nothing references,
+// an index.json entry for an image that is not configured, a temporary file
+// of an interrupted run. A test harness proving that the images did not
+// change ignores them; verify still reports them (only extras pass).
+func (k Kind) Harmless() bool {
+	switch k {
+	case KindExtra, KindUnreferenced, KindUnconfigured, KindTemporary:
 		return true
 	}
 	return false
@@ -151,13 +170,21 @@ type ImageReport struct {
 	Bytes     int64    `json:"bytes"`
 }
 
-// OK reports whether nothing was found.
-func (r *Report) OK() bool { return len(r.Findings) == 0 }
+// OK reports whether nothing was found but harmless extras.
+func (r *Report) OK() bool {
+	return !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Kind != KindExtra })
+}
+
+// Intact reports whether every finding is harmless (Kind.Harmless): the
+// configured images are exactly what they should be.
+func (r *Report) Intact() bool {
+	return !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Harmless() })
+}
 
 // Incomplete reports whether there are findings and all of them are of
 // kinds an interrupted sync explains.
 func (r *Report) Incomplete() bool {
-	return len(r.Findings) > 0 && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() })
+	return !r.OK() && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() && f.Kind != KindExtra })
 }
 
 // Verify checks the layout and reports everything it finds, not just the

@@ -210,3 +210,14 @@ func (f *fakeRunner) Run() int {
 	}
 	return f.code
 }
+
+// writeFile writes content to path, making its folder.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

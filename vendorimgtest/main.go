@@ -138,6 +138,9 @@ type session struct {
 	noEngine error
 	load     *daemon.LoadReport
 	unlock   func()
+	// before are the keys of the problems the check before the tests
+	// found (see checkBefore).
+	before map[string]bool
 }
 
 // run is Main with a context, any runner, and a hook that publishes the
@@ -157,6 +160,7 @@ func run(ctx context.Context, m runner, opts Options, publish func(*session)) in
 		publish(s)
 		defer publish(nil)
 	}
+	s.checkBefore(ctx)
 	code := m.Run()
 	if !s.check(ctx) && code == 0 {
 		code = 1

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/vendorimg/vendorimg/layout"
 )
 
@@ -80,7 +81,7 @@ func TestRunChecksAfterTests(t *testing.T) {
 		docker(t, "tag", other, probeRef)
 		return []string{
 			"vendorimgtest: the vendored images changed during the tests (1 problem):",
-			"daemon tag-moved: " + probeRef + ": points to image " + strings.TrimPrefix(other, "sha256:")[:12],
+			"daemon tag-moved: " + probeRef + ": points to image " + other[:len("sha256:")+12],
 			"actual   " + other,
 		}
 	}
@@ -91,6 +92,9 @@ func TestRunChecksAfterTests(t *testing.T) {
 		code     int
 		tamper   func(t *testing.T, layoutDir string) []string
 		wantCode int
+		// before changes the layout before the run; the report must say
+		// it was already wrong then, and nothing about the tests.
+		before func(t *testing.T, layoutDir string) []string
 	}{
 		{name: "nothing changed", code: 0, wantCode: 0},
 		{name: "tests failed, nothing changed", code: 3, wantCode: 3},
@@ -114,12 +118,34 @@ func TestRunChecksAfterTests(t *testing.T) {
 			},
 			wantCode: 1,
 		},
+		{
+			// An unreferenced blob or an extra file leaves the proof intact.
+			name: "harmless extras",
+			tamper: func(t *testing.T, layoutDir string) []string {
+				writeFile(t, filepath.Join(layoutDir, "blobs", "sha256", digest.FromString("old\n").Encoded()), "old\n")
+				writeFile(t, filepath.Join(layoutDir, "NOTES.md"), "notes\n")
+				return nil
+			},
+			wantCode: 0,
+		},
+		{
+			name: "layout blob changed before the tests",
+			before: func(t *testing.T, layoutDir string) []string {
+				rel := layout.RelBlobPath(hostLayer)
+				flipByte(t, filepath.Join(layoutDir, filepath.FromSlash(rel)))
+				return []string{"vendorimgtest: already wrong before the tests started (1 problem):", "layout digest: " + rel + ": "}
+			},
+			wantCode: 1,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := copyLayout(t, cfg.LayoutDir())
 			var stderr bytes.Buffer
 			var want []string
+			if tt.before != nil {
+				want = tt.before(t, dir)
+			}
 			m := &fakeRunner{code: tt.code}
 			if tt.tamper != nil {
 				m.fn = func() { want = tt.tamper(t, dir) }
@@ -128,7 +154,7 @@ func TestRunChecksAfterTests(t *testing.T) {
 			if code != tt.wantCode || !m.ran {
 				t.Errorf("run() = %d, tests ran %v; want %d after the tests ran (stderr %q)", code, m.ran, tt.wantCode, stderr.String())
 			}
-			if tt.tamper == nil && strings.Contains(stderr.String(), "the vendored images changed") {
+			if (tt.tamper == nil || tt.wantCode == 0) && strings.Contains(stderr.String(), "the vendored images changed") {
 				t.Errorf("run() printed %q, want no problem", stderr.String())
 			}
 			for _, w := range want {
