@@ -16,7 +16,7 @@ import (
 type problem struct {
 	// key identifies the problem across the check before the tests and
 	// the one after them.
-	key                     string
+	key                    string
 	what, expected, actual string
 }
 
