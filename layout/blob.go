@@ -32,10 +32,17 @@ func (l *Layout) BlobPath(d digest.Digest) (string, error) {
 	if err := l.checkBlobDirs(); err != nil {
 		return "", err
 	}
+	return l.blobFile(d), nil
+}
+
+// blobFile is where blob d lives, for a canonical digest, once the blob
+// folders are known to be folders (checkBlobDirs): a staged blob is in its
+// stage.
+func (l *Layout) blobFile(d digest.Digest) string {
 	if l.stage != nil && l.stage.has(d) {
-		return l.stage.path(d), nil
+		return l.stage.path(d)
 	}
-	return filepath.Join(l.blobDir(), d.Encoded()), nil
+	return filepath.Join(l.blobDir(), d.Encoded())
 }
 
 // checkBlobDirs refuses a blobs/ or blobs/sha256 that is a symlink or not a
@@ -126,7 +133,7 @@ func (l *Layout) ReadBlob(ctx context.Context, d digest.Digest, limit int64) ([]
 		return nil, err
 	}
 	defer f.Close()
-	b, err := readAtMost(f, limit)
+	b, err := readAtMost(f, limit, fileSize(f))
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", d, err)
 	}
@@ -137,9 +144,16 @@ func (l *Layout) ReadBlob(ctx context.Context, d digest.Digest, limit int64) ([]
 }
 
 // readAtMost reads r to its end, failing with errs.ErrTooLarge past limit
-// bytes; memory grows with what is read, never with a size read elsewhere.
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+// bytes. hint, when positive, is the size the caller expects (a file's, a
+// descriptor's): the buffer starts at min(hint, limit) bytes and a little, so that a
+// small document is read in one call, and memory still grows only with
+// what is read, never past limit.
+func readAtMost(r io.Reader, limit, hint int64) ([]byte, error) {
 	var buf bytes.Buffer
+	if hint > 0 {
+		// ReadFrom wants MinRead bytes free before each read, EOF's too.
+		buf.Grow(int(min(hint, limit)) + bytes.MinRead)
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
@@ -208,6 +222,20 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	if got := digestOf(h); got != desc.Digest {
 		return fmt.Errorf("writing blob %s: %w: content hashes to %s", desc.Digest, errs.ErrDigestMismatch, got)
 	}
+	if l.stage != nil {
+		// A staged blob is flushed to disk in the background, while the
+		// next one downloads; Commit waits for every flush before it moves
+		// a blob into the layout.
+		if err := f.Chmod(FileMode); err != nil {
+			return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+		}
+		done = true
+		l.stage.flush(desc.Digest, f)
+		return nil
+	}
 	if err := finishFile(f); err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
@@ -215,9 +243,6 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
-	}
-	if l.stage != nil {
-		l.stage.add(desc.Digest)
 	}
 	return nil
 }
@@ -260,4 +285,12 @@ func BlobDigest(rel string) (digest.Digest, bool) {
 	enc, ok := strings.CutPrefix(rel, BlobsDir+"/sha256/")
 	d := digest.NewDigestFromEncoded(digest.SHA256, enc)
 	return d, ok && reference.CheckDigest(d) == nil
+}
+
+// fileSize is an open file's size, or 0 when it cannot be known.
+func fileSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return 0
 }

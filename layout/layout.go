@@ -148,7 +148,7 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := readAtMost(f, limit)
+	b, err := readAtMost(f, limit, fileSize(f))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

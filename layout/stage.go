@@ -34,6 +34,10 @@ type Stage struct {
 
 	mu     sync.Mutex
 	staged map[digest.Digest]bool
+	// flushing are the background fsyncs of staged blobs; flushErr is the
+	// first that failed.
+	flushing sync.WaitGroup
+	flushErr error
 }
 
 // NewStage returns an empty stage for l. Its folder is created in l's
@@ -91,15 +95,33 @@ func (s *Stage) has(d digest.Digest) bool {
 	return s.staged[d]
 }
 
-func (s *Stage) add(d digest.Digest) {
+// flush records d as staged and syncs the file f, already renamed to its
+// place in the stage, to disk in the background, then closes it.
+func (s *Stage) flush(d digest.Digest, f *os.File) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.staged[d] = true
+	s.mu.Unlock()
+	s.flushing.Add(1)
+	go func() {
+		defer s.flushing.Done()
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			s.mu.Lock()
+			if s.flushErr == nil {
+				s.flushErr = fmt.Errorf("syncing staged blob %s: %w", d, err)
+			}
+			s.mu.Unlock()
+		}
+	}()
 }
 
 // Commit moves every staged blob into the layout's blob folder, replacing
 // what is stored under the same digest, makes the renames durable, and
-// removes the stage. Each blob was verified when it was staged, so at no
+// removes the stage. Each blob was verified when it was staged and is
+// synced to disk before it moves, so at no
 // moment does a blob path hold bytes that do not hash to its name. A
 // layout interrupted during Commit holds some new blobs, none in index.json
 // yet: verify reports it incomplete, and the next sync completes it.
@@ -107,6 +129,11 @@ func (s *Stage) Commit(ctx context.Context) error {
 	staged := s.Staged()
 	if len(staged) == 0 {
 		return s.Abort()
+	}
+	// Renamed means durable: every staged blob is on disk first.
+	s.flushing.Wait()
+	if s.flushErr != nil {
+		return s.flushErr
 	}
 	if err := mkdir(filepath.Join(s.base.root, BlobsDir)); err != nil {
 		return err
@@ -134,6 +161,7 @@ func (s *Stage) Commit(ctx context.Context) error {
 // Abort removes the stage and what it holds; the layout is as it was. It
 // is safe to call after Commit.
 func (s *Stage) Abort() error {
+	s.flushing.Wait()
 	s.mu.Lock()
 	dir := s.dir
 	s.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/manifest"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // MaxDepth bounds how deeply indexes may nest under an index.json entry:
@@ -134,6 +135,8 @@ func (l *Layout) Walk(ctx context.Context, top ocispec.Descriptor, opts WalkOpti
 		opts.Jobs = 4
 	}
 	w := &walker{l: l, opts: opts, visit: visit, seen: map[digest.Digest]bool{}}
+	// The blob folders are checked once per walk, not once per blob.
+	w.dirErr = l.checkBlobDirs()
 	role := RoleManifest
 	if manifest.IsIndex(top.MediaType) {
 		role = RoleIndex
@@ -148,11 +151,26 @@ type walker struct {
 	// seen are the documents already descended into, and whether that was
 	// as selected.
 	seen map[digest.Digest]bool
+	// dirErr is why blobs/ or blobs/sha256 cannot be used (a symlink, a
+	// file): then every blob is unreadable.
+	dirErr error
+}
+
+// path is where a step's blob lives; a digest that is not canonical
+// sha256 never becomes a path.
+func (w *walker) path(d digest.Digest) (string, error) {
+	if err := reference.CheckDigest(d); err != nil {
+		return "", err
+	}
+	if w.dirErr != nil {
+		return "", w.dirErr
+	}
+	return w.l.blobFile(d), nil
 }
 
 // stat fills a step's File and Size.
 func (w *walker) stat(s *Step) {
-	path, err := w.l.BlobPath(s.Digest)
+	path, err := w.path(s.Digest)
 	if err != nil {
 		s.File, s.Err = FileUnreadable, err
 		return
@@ -186,13 +204,18 @@ func (w *walker) read(s *Step, limit int64) {
 		s.ReadErr = fmt.Errorf("%w: the descriptor says %d bytes, more than the %d vendorimg reads", errs.ErrTooLarge, s.Descriptor.Size, limit)
 		return
 	}
-	f, err := w.l.OpenBlob(s.Digest)
+	path, err := w.path(s.Digest)
 	if err != nil {
 		s.ReadErr = err
 		return
 	}
+	f, err := openRegular(path)
+	if err != nil {
+		s.ReadErr = fmt.Errorf("opening blob %s: %w", s.Digest, err)
+		return
+	}
 	defer f.Close()
-	raw, err := readAtMost(f, limit)
+	raw, err := readAtMost(f, limit, s.Size)
 	if err != nil {
 		s.ReadErr = err
 		return

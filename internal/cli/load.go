@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,7 +102,7 @@ func (g *globals) printLoad(rep *daemon.LoadReport) error {
 	if !slices.ContainsFunc(rep.Images, func(im daemon.LoadResult) bool { return im.Error == "" }) {
 		return nil
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	tw := g.newTable()
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tIMAGE ID\tACTION\tSIZE\tTIME")
 	for _, im := range rep.Images {
 		if im.Error != "" {

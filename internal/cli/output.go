@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -160,4 +162,24 @@ func (p *progressView) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()
+}
+
+// table writes aligned columns to stdout, in one write when flushed
+// (a tabwriter alone writes cell by cell).
+type table struct {
+	*tabwriter.Writer
+	out *bufio.Writer
+}
+
+func (g *globals) newTable() *table {
+	out := bufio.NewWriterSize(g.stdout, 64<<10)
+	return &table{Writer: tabwriter.NewWriter(out, 0, 4, 2, ' ', 0), out: out}
+}
+
+// Flush writes the table.
+func (t *table) Flush() error {
+	if err := t.Writer.Flush(); err != nil {
+		return err
+	}
+	return t.out.Flush()
 }

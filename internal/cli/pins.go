@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -71,7 +70,7 @@ checked, so that a scheduled CI job can open a pull request with
 
 // printTagStates is outdated's and update's table.
 func printTagStates(g *globals, states []vendorimg.TagState) {
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	tw := g.newTable()
 	fmt.Fprintln(tw, "IMAGE\tPINNED\tCURRENT\tMOVED")
 	for _, st := range states {
 		current, moved := short(st.Current.String()), "no"

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -77,7 +76,7 @@ the vendored image (with its ID), nothing, or another image.`,
 }
 
 func (g *globals) printStatus(out statusOutput) {
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	tw := g.newTable()
 	header := "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATE"
 	if out.Daemon != nil {
 		header += "\tENGINE"

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"slices"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -72,7 +71,7 @@ func (g *globals) printUnload(rep *daemon.UnloadReport) error {
 	if !slices.ContainsFunc(rep.Images, func(im daemon.UnloadResult) bool { return im.Error == "" }) {
 		return nil
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	tw := g.newTable()
 	fmt.Fprintln(tw, "IMAGE\tIMAGE ID\tACTION")
 	for _, im := range rep.Images {
 		if im.Error != "" {
