@@ -39,6 +39,9 @@ type fakeEngine struct {
 	// ignoreNames makes loads untagged, as an engine that ignores the
 	// archive's names would.
 	ignoreNames bool
+	// bareDeleted makes removals report deleted IDs without "sha256:", as
+	// podman's docker-compatible API does.
+	bareDeleted bool
 
 	mu     sync.Mutex
 	images map[string]image.InspectResponse // by ID
@@ -121,7 +124,11 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 		return res, fmt.Errorf("image is referenced in multiple repositories: %w", cerrdefs.ErrConflict)
 	}
 	delete(f.images, im.ID)
-	res.Items = append(res.Items, image.DeleteResponse{Deleted: im.ID})
+	deleted := im.ID
+	if f.bareDeleted {
+		deleted = digest.Digest(im.ID).Encoded()
+	}
+	res.Items = append(res.Items, image.DeleteResponse{Deleted: deleted})
 	return res, nil
 }
 

@@ -347,3 +347,22 @@ func TestLoadTagsWhenTheEngineIgnoresNames(t *testing.T) {
 		})
 	}
 }
+
+func TestUnloadReportsFullIDs(t *testing.T) {
+	eng := newFakeEngine(StoreClassic)
+	eng.bareDeleted = true
+	l, im := writeImage(t, "registry.test/x:1", registrytest.Image(t, "linux/amd64", 1, 100, 29, registrytest.OCI), "linux/amd64")
+	ctx := context.Background()
+	rep, err := Load(ctx, eng, l, []config.Image{im}, LoadOptions{})
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	id := rep.Images[0].ImageID
+	ur, err := Unload(ctx, eng, l, []config.Image{im}, UnloadOptions{})
+	if err != nil {
+		t.Fatalf("Unload() = %v", err)
+	}
+	if u := ur.Images[0]; u.Action != UnloadRemoved || len(u.Deleted) != 1 || u.Deleted[0] != id {
+		t.Errorf("Unload() from an engine that reports bare deleted IDs = %+v, want removed with %s deleted", u, id)
+	}
+}

@@ -57,7 +57,9 @@ type UnloadResult struct {
 	Action string `json:"action,omitempty"`
 	// ImageID is the image the tag pointed to.
 	ImageID string `json:"imageId,omitempty"`
-	// Untagged and Deleted are what the engine reports it removed.
+	// Untagged and Deleted are what the engine reports it removed; Deleted
+	// IDs always have their algorithm ("sha256:..."), which podman leaves
+	// out.
 	Untagged []string `json:"untagged"`
 	Deleted  []string `json:"deleted"`
 	// Reason says why an image was kept.
@@ -167,7 +169,7 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 			res.Untagged = append(res.Untagged, it.Untagged)
 		}
 		if it.Deleted != "" {
-			res.Deleted = append(res.Deleted, it.Deleted)
+			res.Deleted = append(res.Deleted, fullID(it.Deleted))
 		}
 	}
 	res.Action = UnloadUntagged
@@ -177,4 +179,14 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 		}
 	}
 	return nil
+}
+
+// fullID is an image ID with its algorithm: podman's docker-compatible API
+// reports the IDs it deleted as bare hexadecimal digests, where docker and
+// every inspect answer write "sha256:...".
+func fullID(id string) string {
+	if len(id) == 64 && !strings.Contains(id, ":") {
+		return "sha256:" + id
+	}
+	return id
 }
