@@ -28,8 +28,8 @@ import (
 )
 
 // fakeEngine is a docker engine in memory, for fast tests of both image
-// stores' identity rules (the real engine these tests run against has the
-// classic store only). It loads archives as the real stores do: the
+// stores' identity rules without a real engine of each (load_engine_test.go
+// runs against real ones: scripts/engines). It loads archives as the real stores do: the
 // classic store from manifest.json, giving the config digest as ID and
 // checking diff_ids; the containerd store from oci-layout and index.json,
 // giving the manifest digest as ID.

@@ -89,7 +89,7 @@ var (
 // CanRun reports, as nil or the reason, whether the engine can run a
 // container of image (which must be in the engine) with args: it creates a
 // container with a unique name, starts it attached, and removes it, once
-// per image and test binary. The reason has the engine's own words.
+// per image and args and test binary. The reason has the engine's own words.
 func CanRun(t testing.TB, image string, args ...string) error {
 	t.Helper()
 	key := image + "\x00" + strings.Join(args, "\x00")
@@ -113,8 +113,17 @@ func tryRun(image string, args []string) error {
 	if _, err := docker(append([]string{"create", "--pull", "never", "--name", name, image}, args...)...); err != nil {
 		return err
 	}
-	if _, err := docker("start", "--attach", name); err != nil {
+	// Not attached: a start that fails then says why in the engine's words
+	// (podman's attach says only "unable to upgrade to tcp, received 409").
+	if _, err := docker("start", name); err != nil {
 		return err
+	}
+	out, err := docker("wait", name)
+	if err != nil {
+		return err
+	}
+	if code := strings.TrimSpace(out); code != "0" {
+		return fmt.Errorf("a container of %s %s exited %s, want 0", image, strings.Join(args, " "), code)
 	}
 	return nil
 }
@@ -137,7 +146,7 @@ func docker(args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "docker", args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return stdout.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(stderr.String()), "\n", " ; ")), " "))
 	}
 	return stdout.String(), nil
 }
