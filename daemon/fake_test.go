@@ -39,9 +39,10 @@ type fakeEngine struct {
 	// ignoreNames makes loads untagged, as an engine that ignores the
 	// archive's names would.
 	ignoreNames bool
-	// bareDeleted makes removals report deleted IDs without "sha256:", as
-	// podman's docker-compatible API does.
-	bareDeleted bool
+	// podman makes removals report names and IDs as podman's
+	// docker-compatible API does: untagged names in full
+	// ("docker.io/library/x:1"), deleted IDs without "sha256:".
+	podman bool
 
 	mu     sync.Mutex
 	images map[string]image.InspectResponse // by ID
@@ -116,7 +117,11 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 	var res client.ImageRemoveResult
 	if _, isTag := f.tags[name]; isTag {
 		delete(f.tags, name)
-		res.Items = append(res.Items, image.DeleteResponse{Untagged: name})
+		untagged := name
+		if f.podman {
+			untagged = fullName(name)
+		}
+		res.Items = append(res.Items, image.DeleteResponse{Untagged: untagged})
 		if len(im.RepoTags) > 1 {
 			return res, nil
 		}
@@ -125,7 +130,7 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 	}
 	delete(f.images, im.ID)
 	deleted := im.ID
-	if f.bareDeleted {
+	if f.podman {
 		deleted = digest.Digest(im.ID).Encoded()
 	}
 	res.Items = append(res.Items, image.DeleteResponse{Deleted: deleted})
@@ -386,4 +391,13 @@ func writeImage(t testing.TB, name string, img any, platforms ...string) (*layou
 		t.Fatal(err)
 	}
 	return l, config.Image{Ref: ref, Digest: top.Digest, Platforms: sel}
+}
+
+// fullName is a short docker name written in full, as podman writes it.
+func fullName(name string) string {
+	ref, err := oci.ParseReference(name)
+	if err != nil {
+		return name
+	}
+	return ref.String()
 }

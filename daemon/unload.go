@@ -11,6 +11,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/oci"
 )
 
 // What Unload did with an image. The values are part of the JSON output.
@@ -57,9 +58,10 @@ type UnloadResult struct {
 	Action string `json:"action,omitempty"`
 	// ImageID is the image the tag pointed to.
 	ImageID string `json:"imageId,omitempty"`
-	// Untagged and Deleted are what the engine reports it removed; Deleted
-	// IDs always have their algorithm ("sha256:..."), which podman leaves
-	// out.
+	// Untagged and Deleted are what the engine reports it removed, in
+	// docker's forms whichever engine it is: names short as Tag writes them
+	// ("alpine:3.19.1", where podman says "docker.io/library/alpine:3.19.1")
+	// and IDs with their algorithm ("sha256:...", which podman leaves out).
 	Untagged []string `json:"untagged"`
 	Deleted  []string `json:"deleted"`
 	// Reason says why an image was kept.
@@ -166,7 +168,7 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 	}
 	for _, it := range out.Items {
 		if it.Untagged != "" {
-			res.Untagged = append(res.Untagged, it.Untagged)
+			res.Untagged = append(res.Untagged, familiar(it.Untagged))
 		}
 		if it.Deleted != "" {
 			res.Deleted = append(res.Deleted, fullID(it.Deleted))
@@ -179,6 +181,16 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 		}
 	}
 	return nil
+}
+
+// familiar is an image name in docker's short form, as dockerTag writes
+// it; a name that does not parse is kept as the engine wrote it.
+func familiar(name string) string {
+	ref, err := oci.ParseReference(name)
+	if err != nil {
+		return name
+	}
+	return ref.Familiar()
 }
 
 // fullID is an image ID with its algorithm: podman's docker-compatible API
