@@ -12,10 +12,12 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/oci"
 	"github.com/vendorimg/vendorimg/platform"
 )
 
@@ -442,5 +444,65 @@ func TestNewClientNegotiatesAndHonoursDockerHost(t *testing.T) {
 	defer other.Close()
 	if _, err := daemon.Inspect(ctx, other); err == nil || !strings.Contains(err.Error(), sock) {
 		t.Errorf("Inspect() with DOCKER_HOST=unix://%s = %v, want an error naming that socket", sock, err)
+	}
+}
+
+// TestDockerHubName: an image named on Docker Hub (as alpine is), vendored
+// through a mirror, is tagged, checked and untagged under docker's short
+// name ("vendorimg-test-...:1") on every engine, although podman names it
+// in full (docker.io/library/...).
+func TestDockerHubName(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	name := strings.ReplaceAll(repoName(t, "hub"), "/", "-") // a library image: no user part
+	img := registrytest.Index(t, []string{"linux/amd64"}, 1, 1000, randomSeed(t), registrytest.OCI)
+	d := registrytest.Push(t, f.reg.Host+"/library/"+name+":1", img)
+	ref, err := oci.ParseReference("docker.io/library/" + name + ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.Mirrors["docker.io"] = f.reg.Host
+	sel, err := platform.ParseSelection([]string{"linux/amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.cfg.Set(config.Image{Ref: ref, Digest: d, Platforms: sel}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vendorimg.Sync(ctx, f.cfg, vendorimg.SyncOptions{}); err != nil {
+		t.Fatalf("Sync() through the mirror = %v", err)
+	}
+	im := f.cfg.Images[0]
+	short := name + ":1"
+	cleanupImage(t, f.c, short)
+	for _, p := range f.platformImages(im) {
+		cleanupImage(t, f.c, p.config.String())
+		cleanupImage(t, f.c, p.manifest.String())
+	}
+	want := f.id(f.platformImages(im)["linux/amd64"])
+
+	rep, err := daemon.Load(ctx, f.c, f.l, f.cfg.Images, daemon.LoadOptions{})
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if got := rep.Images[0]; got.Action != daemon.ActionLoaded || got.Tag != short || got.ImageID != want {
+		t.Errorf("Load() of %s = %+v, want loaded as %s, tagged %s", ref, got, want, short)
+	}
+	if ins, ok := inspect(t, f.c, short); !ok || ins.ID != want {
+		t.Errorf("ImageInspect(%q) = %s, %v, want %s", short, ins.ID, ok, want)
+	}
+	if rep, err := daemon.Load(ctx, f.c, f.l, f.cfg.Images, daemon.LoadOptions{}); err != nil || rep.Images[0].Action != daemon.ActionSkipped {
+		t.Errorf("second Load() = %+v, %v, want skipped", rep.Images, err)
+	}
+	if vr, err := daemon.Verify(ctx, f.c, f.l, f.cfg.Images, daemon.VerifyOptions{}); err != nil || !vr.OK() || vr.Images[0].Tag != short {
+		t.Errorf("Verify() = %+v, %v, want OK for %s", vr, err, short)
+	}
+	ur, err := daemon.Unload(ctx, f.c, f.l, f.cfg.Images, daemon.UnloadOptions{})
+	if err != nil {
+		t.Fatalf("Unload() = %v", err)
+	}
+	if u := ur.Images[0]; u.Action != daemon.UnloadRemoved || !slices.Equal(u.Untagged, []string{short}) || !slices.Contains(u.Deleted, want) {
+		t.Errorf("Unload() on %s = %+v, want removed: %s untagged, %s deleted", f.eng, u, short, want)
 	}
 }
