@@ -249,11 +249,11 @@ func (e *env) commit(t *testing.T, ref string) string {
 	if err != nil {
 		t.Fatalf("committing a container of %s on %s: %v", probeRef, e.eng, err)
 	}
+	removeImage(t, res.ID)
 	ins, err := e.api.ImageInspect(ctx, res.ID)
 	if err != nil {
 		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
 	}
-	removeImage(t, ins.ID)
 	return ins.ID
 }
 

@@ -176,17 +176,16 @@ func otherImage(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
 	}
+	t.Cleanup(func() {
+		if _, err := dockerErr("rmi", res.ID); err != nil {
+			t.Errorf("removing the test's image: %v", err)
+		}
+	})
 	ins, err := c.ImageInspect(ctx, res.ID)
 	if err != nil {
 		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
 	}
-	id := ins.ID
-	t.Cleanup(func() {
-		if _, err := dockerErr("rmi", id); err != nil {
-			t.Errorf("removing the test's image: %v", err)
-		}
-	})
-	return id
+	return ins.ID
 }
 
 // copyConfig writes a vendorimg.yaml in a temporary folder that pins

@@ -163,16 +163,16 @@ func otherImage(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
 	}
+	t.Cleanup(func() {
+		_, err := c.ImageRemove(context.Background(), res.ID, client.ImageRemoveOptions{})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			t.Errorf("removing the test's image %s: %v", res.ID, err)
+		}
+	})
 	ins, err := c.ImageInspect(ctx, res.ID)
 	if err != nil {
 		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
 	}
-	t.Cleanup(func() {
-		_, err := c.ImageRemove(context.Background(), ins.ID, client.ImageRemoveOptions{})
-		if err != nil && !cerrdefs.IsNotFound(err) {
-			t.Errorf("removing the test's image %s: %v", ins.ID, err)
-		}
-	})
 	return ins.ID
 }
 
