@@ -249,6 +249,11 @@ func (e *env) commit(t *testing.T, ref string) string {
 	if err != nil {
 		t.Fatalf("committing a container of %s on %s: %v", probeRef, e.eng, err)
 	}
+	// podman answers with the bare hexadecimal digest, which it would
+	// take for a name once the image is gone.
+	if !strings.Contains(res.ID, ":") {
+		res.ID = "sha256:" + res.ID
+	}
 	removeImage(t, res.ID)
 	ins, err := e.api.ImageInspect(ctx, res.ID)
 	if err != nil {

@@ -176,6 +176,11 @@ func otherImage(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
 	}
+	// podman answers with the bare hexadecimal digest, which it would
+	// take for a name once the image is gone.
+	if !strings.Contains(res.ID, ":") {
+		res.ID = "sha256:" + res.ID
+	}
 	t.Cleanup(func() {
 		if _, err := dockerErr("rmi", res.ID); err != nil {
 			t.Errorf("removing the test's image: %v", err)
