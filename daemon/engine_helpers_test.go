@@ -20,6 +20,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/manifest"
@@ -27,7 +28,8 @@ import (
 	"github.com/vendorimg/vendorimg/reference"
 )
 
-// engine connects to the machine's docker engine.
+// engine connects to the engine under test (DOCKER_HOST, or the local
+// socket).
 func engine(t *testing.T) *client.Client {
 	t.Helper()
 	c, err := daemon.NewClient()
@@ -70,10 +72,12 @@ func repoName(t *testing.T, suffix string) string {
 	return "vendorimg-test/" + name + "-" + suffix + "-" + hex.EncodeToString(b[:])
 }
 
-// fixture is a registry, a vendorimg.yaml and a synced layout.
+// fixture is a registry, a vendorimg.yaml and a synced layout, and the
+// engine under test with what it says it is.
 type fixture struct {
 	t   *testing.T
 	c   *client.Client
+	eng enginetest.Engine
 	reg *registrytest.Registry
 	cfg *config.Config
 	l   *layout.Layout
@@ -86,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, c: engine(t), reg: registrytest.Start(t, registrytest.Options{}), cfg: cfg}
+	f := &fixture{t: t, c: engine(t), eng: enginetest.Describe(t), reg: registrytest.Start(t, registrytest.Options{}), cfg: cfg}
 	f.l = layout.New(cfg.LayoutDir())
 	return f
 }
@@ -122,9 +126,13 @@ func (f *fixture) add(repo, tag string, img remote.Taggable, platforms ...string
 		t.Fatalf("Sync() = %v", err)
 	}
 	im = f.cfg.Images[f.cfg.Lookup(im.Pinned())]
+	// By every ID either store may give it: the config digest (classic)
+	// or a manifest's or the index's digest (containerd).
 	for _, p := range f.platformImages(im) {
 		cleanupImage(t, f.c, p.config.String())
+		cleanupImage(t, f.c, p.manifest.String())
 	}
+	cleanupImage(t, f.c, im.Digest.String())
 	if tag != "" {
 		cleanupImage(t, f.c, ref.WithoutDigest().Familiar())
 	}
@@ -137,6 +145,34 @@ type platformImage struct {
 	manifest digest.Digest
 	config   digest.Digest
 	diffIDs  []digest.Digest
+}
+
+// id is the image ID the engine under test gives p when it loads it:
+// the config digest with the classic store, the platform manifest's
+// digest with the containerd store (which loads it from the manifest the
+// archive names).
+func (f *fixture) id(p platformImage) string {
+	if f.eng.Store == daemon.StoreContainerd {
+		return p.manifest.String()
+	}
+	return p.config.String()
+}
+
+// rule is the identity rule the engine under test's IDs satisfy.
+func (f *fixture) rule() string {
+	if f.eng.Store == daemon.StoreContainerd {
+		return daemon.MatchManifest
+	}
+	return daemon.MatchConfig
+}
+
+// normalID is an image ID as the inspect endpoints write it: podman's
+// commit answers with the bare hexadecimal digest.
+func normalID(id string) string {
+	if id != "" && !strings.Contains(id, ":") {
+		return "sha256:" + id
+	}
+	return id
 }
 
 func (f *fixture) platformImages(im config.Image) map[string]platformImage {
@@ -189,6 +225,11 @@ func ocispec(im config.Image) ocispecv1.Descriptor { return ocispecv1.Descriptor
 // containerConfig is what a container needs to be created from a random
 // image, which has no command; it is never started.
 var containerConfig = container.Config{Cmd: []string{"/never-run"}}
+
+// committedConfig is the config a commit gives its image. It is sent as the
+// commit's body: podman's docker-compatible API refuses a commit without
+// one ("Decode(): EOF"), which is what the docker command sends.
+var committedConfig = container.Config{Cmd: []string{"/never-run"}, Labels: map[string]string{"vendorimg.test": "committed"}}
 
 func tagOf(im config.Image) string { return im.Ref.WithoutDigest().Familiar() }
 

@@ -28,8 +28,8 @@ import (
 )
 
 // fakeEngine is a docker engine in memory, for fast tests of both image
-// stores' identity rules (the real engine these tests run against has the
-// classic store only). It loads archives as the real stores do: the
+// stores' identity rules without a real engine of each (load_engine_test.go
+// runs against real ones: scripts/engines). It loads archives as the real stores do: the
 // classic store from manifest.json, giving the config digest as ID and
 // checking diff_ids; the containerd store from oci-layout and index.json,
 // giving the manifest digest as ID.
@@ -39,6 +39,10 @@ type fakeEngine struct {
 	// ignoreNames makes loads untagged, as an engine that ignores the
 	// archive's names would.
 	ignoreNames bool
+	// podman makes removals report names and IDs as podman's
+	// docker-compatible API does: untagged names in full
+	// ("docker.io/library/x:1"), deleted IDs without "sha256:".
+	podman bool
 
 	mu     sync.Mutex
 	images map[string]image.InspectResponse // by ID
@@ -113,7 +117,11 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 	var res client.ImageRemoveResult
 	if _, isTag := f.tags[name]; isTag {
 		delete(f.tags, name)
-		res.Items = append(res.Items, image.DeleteResponse{Untagged: name})
+		untagged := name
+		if f.podman {
+			untagged = fullName(name)
+		}
+		res.Items = append(res.Items, image.DeleteResponse{Untagged: untagged})
 		if len(im.RepoTags) > 1 {
 			return res, nil
 		}
@@ -121,7 +129,11 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 		return res, fmt.Errorf("image is referenced in multiple repositories: %w", cerrdefs.ErrConflict)
 	}
 	delete(f.images, im.ID)
-	res.Items = append(res.Items, image.DeleteResponse{Deleted: im.ID})
+	deleted := im.ID
+	if f.podman {
+		deleted = digest.Digest(im.ID).Encoded()
+	}
+	res.Items = append(res.Items, image.DeleteResponse{Deleted: deleted})
 	return res, nil
 }
 
@@ -379,4 +391,13 @@ func writeImage(t testing.TB, name string, img any, platforms ...string) (*layou
 		t.Fatal(err)
 	}
 	return l, config.Image{Ref: ref, Digest: top.Digest, Platforms: sel}
+}
+
+// fullName is a short docker name written in full, as podman writes it.
+func fullName(name string) string {
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return name
+	}
+	return ref.String()
 }

@@ -366,3 +366,22 @@ func TestLoadTagsWhenTheEngineIgnoresNames(t *testing.T) {
 		})
 	}
 }
+
+func TestUnloadReportsDockerForms(t *testing.T) {
+	eng := newFakeEngine(StoreClassic)
+	eng.podman = true
+	l, im := writeImage(t, "docker.io/library/x:1", registrytest.Image(t, "linux/amd64", 1, 100, 29, registrytest.OCI), "linux/amd64")
+	ctx := context.Background()
+	rep, err := Load(ctx, eng, l, []config.Image{im}, LoadOptions{})
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	id := rep.Images[0].ImageID
+	ur, err := Unload(ctx, eng, l, []config.Image{im}, UnloadOptions{})
+	if err != nil {
+		t.Fatalf("Unload() = %v", err)
+	}
+	if u := ur.Images[0]; u.Action != UnloadRemoved || len(u.Deleted) != 1 || u.Deleted[0] != id || len(u.Untagged) != 1 || u.Untagged[0] != "x:1" {
+		t.Errorf("Unload() from an engine that reports names in full and bare IDs = %+v, want removed, x:1 untagged and %s deleted", u, id)
+	}
+}

@@ -59,7 +59,10 @@ type UnloadResult struct {
 	Action string `json:"action,omitempty"`
 	// ImageID is the image the tag pointed to.
 	ImageID string `json:"imageId,omitempty"`
-	// Untagged and Deleted are what the engine reports it removed.
+	// Untagged and Deleted are what the engine reports it removed, in
+	// docker's forms whichever engine it is: names short as Tag writes them
+	// ("alpine:3.19.1", where podman says "docker.io/library/alpine:3.19.1")
+	// and IDs with their algorithm ("sha256:...", which podman leaves out).
 	Untagged []string `json:"untagged"`
 	Deleted  []string `json:"deleted"`
 	// Reason says why an image was kept.
@@ -166,10 +169,10 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 	}
 	for _, it := range out.Items {
 		if it.Untagged != "" {
-			res.Untagged = append(res.Untagged, it.Untagged)
+			res.Untagged = append(res.Untagged, familiar(it.Untagged))
 		}
 		if it.Deleted != "" {
-			res.Deleted = append(res.Deleted, it.Deleted)
+			res.Deleted = append(res.Deleted, fullID(it.Deleted))
 		}
 	}
 	res.Action = UnloadUntagged
@@ -179,4 +182,24 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 		}
 	}
 	return nil
+}
+
+// familiar is an image name in docker's short form, as dockerTag writes
+// it; a name that does not parse is kept as the engine wrote it.
+func familiar(name string) string {
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return name
+	}
+	return ref.Familiar()
+}
+
+// fullID is an image ID with its algorithm: podman's docker-compatible API
+// reports the IDs it deleted as bare hexadecimal digests, where docker and
+// every inspect answer write "sha256:...".
+func fullID(id string) string {
+	if len(id) == 64 && !strings.Contains(id, ":") {
+		return "sha256:" + id
+	}
+	return id
 }

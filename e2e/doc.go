@@ -1,7 +1,9 @@
 // Package e2e is vendorimg's end-to-end suite, in Go: the request that
 // started the project, run against the repository's own pinned image
 // (registry.vendorimg.test/probe:1 in the root vendorimg.yaml, vendored in
-// testdata/images) and the machine's real docker engine.
+// testdata/images) and a real engine: the one DOCKER_HOST names (the
+// machine's docker, a docker with the containerd image store, podman; see
+// scripts/engines), or the local socket.
 //
 // Its TestMain is vendorimgtest.Main (the session-scoped fixture): the image
 // is loaded into docker once, from the layout on disk, before the tests,
@@ -14,9 +16,14 @@
 // loading it again gives the same ID (and that a second load skips), that
 // a layout with a tampered layer loads nothing, and that "vendorimg load"
 // and "vendorimg verify --daemon" work in a network namespace with no
-// network at all. Tests that break docker's copy of the image restore it
-// before the next test starts, and the suite takes vendorimgtest's
-// exclusive engine lock, so that no other package's tests see the breakage.
+// network at all. The tests ask the engine which image store it has (for
+// the ID it gives the image) and whether it can run a container here; those
+// that must run one skip where it cannot, naming the engine and the
+// reason, and the others (load, identity, commit and re-tag detection,
+// tamper refusal) run on every engine. Tests that break docker's copy of
+// the image restore it before the next test starts, and the suite takes
+// vendorimgtest's exclusive engine lock, so that no other package's tests
+// see the breakage.
 //
 // The package's only non-test code is its go:generate directive
 // (generate.go), which runs vendorimg sync; TestGoGenerateOffline proves

@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 )
@@ -36,6 +39,11 @@ type env struct {
 	images []config.Image
 	l      *layout.Layout
 	c      engineClient
+	// api is c as the docker client, for what daemon.Client leaves out
+	// (containers, commits).
+	api *client.Client
+	// eng is what the engine says it is.
+	eng enginetest.Engine
 	// platform is the engine's platform, the one loaded.
 	platform string
 }
@@ -63,14 +71,14 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{cfg: cfg, images: images, l: layout.New(cfg.LayoutDir()), c: c, platform: eng.Platform}
+	return &env{cfg: cfg, images: images, l: layout.New(cfg.LayoutDir()), c: c, api: c, eng: enginetest.Describe(t), platform: eng.Platform}
 }
 
 // root is the repository's root folder, where vendorimg.yaml is.
 func (e *env) root() string { return e.cfg.Dir() }
 
 // vendored is the probe image of the engine's platform as the layout
-// holds it: its config digest (the image ID docker gives it) and layers.
+// holds it: its manifest, config and layers.
 func (e *env) vendored(t *testing.T, l *layout.Layout) layout.Image {
 	t.Helper()
 	ctx := context.Background()
@@ -105,11 +113,31 @@ func (e *env) verify(t *testing.T) *daemon.Report {
 	return rep
 }
 
+// id is the image ID the engine gives the probe it loads from l: the
+// config digest with the classic store, the platform manifest's digest
+// with the containerd store.
+func (e *env) id(t *testing.T, l *layout.Layout) string {
+	t.Helper()
+	im := e.vendored(t, l)
+	if e.eng.Store == daemon.StoreContainerd {
+		return im.Manifest.Digest.String()
+	}
+	return im.Config.Digest.String()
+}
+
+// rule is the identity rule the engine's IDs satisfy.
+func (e *env) rule() string {
+	if e.eng.Store == daemon.StoreContainerd {
+		return daemon.MatchManifest
+	}
+	return daemon.MatchConfig
+}
+
 // restore puts the vendored probe image back under its tag when the test
 // ends, from the real layout, and checks that docker holds it again with
 // the ID it had.
 func (e *env) restore(t *testing.T) {
-	id := e.vendored(t, e.l).Config.Digest.String()
+	id := e.id(t, e.l)
 	t.Cleanup(func() {
 		rep, err := daemon.Load(context.Background(), e.c, e.l, e.images, daemon.LoadOptions{})
 		if err != nil {
@@ -189,6 +217,49 @@ func removeImage(t *testing.T, id string) {
 			t.Errorf("removing the test's image %s: %s", id, r.stderr)
 		}
 	})
+}
+
+// commit makes an image that is not the vendored probe: a commit of a
+// container of it, with another command, tagged ref unless ref is "". The
+// container is started first (so that the image has a file it wrote) when
+// the engine can run one; otherwise it is only created, which is enough
+// for a commit. The commit goes through the API with a config as its body,
+// as podman's docker-compatible API requires (the docker command sends
+// none: "Decode(): EOF"). It removes the container at once and the image
+// when the test ends, and returns the image's ID as inspect writes it.
+func (e *env) commit(t *testing.T, ref string) string {
+	t.Helper()
+	ctx := context.Background()
+	ctr, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{Image: probeRef, Config: &container.Config{Cmd: []string{"write", "/tmp/committed", "by a test"}}})
+	if err != nil {
+		t.Fatalf("creating a container of %s on %s: %v", probeRef, e.eng, err)
+	}
+	defer func() {
+		if _, err := e.api.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
+		}
+	}()
+	if enginetest.CanRun(t, probeRef, "exit", "0") == nil {
+		docker(t, "start", "--attach", ctr.ID)
+	}
+	res, err := e.api.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
+		Reference: ref, Comment: "changed by a test",
+		Config: &container.Config{Entrypoint: []string{"/probe"}, Cmd: []string{"echo", "other"}},
+	})
+	if err != nil {
+		t.Fatalf("committing a container of %s on %s: %v", probeRef, e.eng, err)
+	}
+	// podman answers with the bare hexadecimal digest, which it would
+	// take for a name once the image is gone.
+	if !strings.Contains(res.ID, ":") {
+		res.ID = "sha256:" + res.ID
+	}
+	removeImage(t, res.ID)
+	ins, err := e.api.ImageInspect(ctx, res.ID)
+	if err != nil {
+		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
+	}
+	return ins.ID
 }
 
 // removeContainer removes a container when the test ends.

@@ -26,21 +26,13 @@ func TestDaemonVerifyCatches(t *testing.T) {
 		{
 			name: "docker commit onto the tag",
 			tamper: func(t *testing.T, probe vendorimgtest.Loaded) string {
-				ctr := docker(t, "create", "--pull", "never", probe.Ref, "write", "/tmp/committed", "x")
-				removeContainer(t, ctr)
-				docker(t, "start", "--attach", ctr)
-				id := docker(t, "commit", ctr, probe.Ref)
-				removeImage(t, id)
-				return id
+				return e.commit(t, probe.Ref)
 			},
 		},
 		{
 			name: "re-tag of the tag",
 			tamper: func(t *testing.T, probe vendorimgtest.Loaded) string {
-				ctr := docker(t, "create", "--pull", "never", probe.Ref)
-				removeContainer(t, ctr)
-				other := docker(t, "commit", "--change", `CMD ["echo","other"]`, ctr)
-				removeImage(t, other)
+				other := e.commit(t, "")
 				docker(t, "tag", other, probe.Ref)
 				return other
 			},

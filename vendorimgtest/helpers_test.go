@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 )
@@ -40,7 +43,8 @@ func repoConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
-// engine connects to the machine's docker engine.
+// engine connects to the engine under test (DOCKER_HOST, or the local
+// socket).
 func engine(t *testing.T) engineClient {
 	t.Helper()
 	c, err := newClient()
@@ -51,10 +55,11 @@ func engine(t *testing.T) engineClient {
 	return c
 }
 
-// vendoredConfig is the config digest (the image ID with the classic
-// store) of the probe image for the engine's platform, read from the
-// layout, and the digest of that platform's first layer.
-func vendoredConfig(t *testing.T, c engineClient, cfg *config.Config) (configDigest, layer digest.Digest, plat string) {
+// vendoredID is the image ID the engine gives the probe image of its
+// platform, read from the layout (the config digest with the classic
+// store, the platform manifest's digest with the containerd store), and
+// the digest of that platform's first layer.
+func vendoredID(t *testing.T, c engineClient, cfg *config.Config) (id, layer digest.Digest, plat string) {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := daemon.Inspect(ctx, c)
@@ -77,7 +82,11 @@ func vendoredConfig(t *testing.T, c engineClient, cfg *config.Config) (configDig
 	}
 	for _, ii := range inv.Images {
 		if platform.FromOCI(ii.Platform).String() == eng.Platform {
-			return ii.Config.Digest, ii.Layers[0].Digest, eng.Platform
+			id = ii.Config.Digest
+			if enginetest.Describe(t).Store == daemon.StoreContainerd {
+				id = ii.Manifest.Digest
+			}
+			return id, ii.Layers[0].Digest, eng.Platform
 		}
 	}
 	t.Fatalf("%s is not vendored for the engine's platform %s", im.Name(), eng.Platform)
@@ -137,19 +146,51 @@ func restoreProbe(t *testing.T) {
 }
 
 // otherImage makes an image that is not the vendored one (a commit of a
-// container of it, with another command) and removes it when the test
-// ends. Call it before restoreProbe, so that the restore runs first.
+// created, never started, container of it, with another command) and
+// removes it when the test ends. Call it before restoreProbe, so that the
+// restore runs first. The commit goes through the API with a config as its
+// body: podman's docker-compatible API refuses one without ("Decode():
+// EOF"), which is what the docker command sends. It returns the image's ID
+// as inspect writes it.
 func otherImage(t *testing.T) string {
 	t.Helper()
-	ctr := docker(t, "create", "--pull", "never", probeRef, "echo", "other")
-	defer docker(t, "rm", ctr)
-	id := docker(t, "commit", "--change", `CMD ["echo","other"]`, ctr)
+	ctx := context.Background()
+	c, err := daemon.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Image: probeRef, Config: &container.Config{Cmd: []string{"echo", "other"}}})
+	if err != nil {
+		t.Fatalf("creating a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
+	}
+	defer func() {
+		if _, err := c.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
+		}
+	}()
+	res, err := c.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
+		Comment: "changed by a test",
+		Config:  &container.Config{Entrypoint: []string{"/probe"}, Cmd: []string{"echo", "other"}},
+	})
+	if err != nil {
+		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
+	}
+	// podman answers with the bare hexadecimal digest, which it would
+	// take for a name once the image is gone.
+	if !strings.Contains(res.ID, ":") {
+		res.ID = "sha256:" + res.ID
+	}
 	t.Cleanup(func() {
-		if _, err := dockerErr("rmi", id); err != nil {
+		if _, err := dockerErr("rmi", res.ID); err != nil {
 			t.Errorf("removing the test's image: %v", err)
 		}
 	})
-	return id
+	ins, err := c.ImageInspect(ctx, res.ID)
+	if err != nil {
+		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
+	}
+	return ins.ID
 }
 
 // copyConfig writes a vendorimg.yaml in a temporary folder that pins

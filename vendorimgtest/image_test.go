@@ -21,7 +21,7 @@ func (r *recorder) Skip(args ...any)                  { r.skip = fmt.Sprint(args
 
 func TestImage(t *testing.T) {
 	cfg := repoConfig(t)
-	id, _, plat := vendoredConfig(t, engine(t), cfg)
+	id, _, plat := vendoredID(t, engine(t), cfg)
 	pin := cfg.Images[0].Digest
 	loaded := Loaded{Ref: probeRef, ID: id.String(), Name: probeRef, Platform: plat}
 	tests := []struct {
@@ -74,7 +74,7 @@ func TestImageAfterTagMoved(t *testing.T) {
 }
 
 func TestLoadReport(t *testing.T) {
-	id, _, plat := vendoredConfig(t, engine(t), repoConfig(t))
+	id, _, plat := vendoredID(t, engine(t), repoConfig(t))
 	rep := LoadReport()
 	if rep == nil || len(rep.Images) != 1 {
 		t.Fatalf("LoadReport() = %+v, want one image", rep)

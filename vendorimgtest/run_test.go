@@ -74,7 +74,7 @@ func TestRunRefusesToStart(t *testing.T) {
 func TestRunChecksAfterTests(t *testing.T) {
 	cfg := repoConfig(t)
 	c := engine(t)
-	_, hostLayer, _ := vendoredConfig(t, c, cfg)
+	_, hostLayer, _ := vendoredID(t, c, cfg)
 	retag := func(t *testing.T, _ string) []string {
 		other := otherImage(t)
 		restoreProbe(t)

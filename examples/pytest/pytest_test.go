@@ -12,7 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 
@@ -44,18 +49,25 @@ func TestWithEngine(t *testing.T) {
 
 	t.Run("example-xdist-loads-once", func(t *testing.T) {
 		t.Cleanup(func() { restore(t) })
-		s := runPytest(t, env.root, nil, "-v", "-n", "2", "--vendorimg-unload", "examples/pytest")
+		s := runPytest(t, env.root, nil, "-v", "-rs", "-n", "2", "--vendorimg-unload", "examples/pytest")
 		if s.code != 0 {
 			t.Fatalf("pytest -n 2 examples/pytest exited %d, want 0:\n%s", s.code, s.out)
+		}
+		// On an engine that cannot run a container here, the tests that
+		// run one skip, naming the engine and the reason.
+		summary := `(?m)^=+ 6 passed in `
+		if err := enginetest.CanRun(t, probeRef, "exit", "0"); err != nil {
+			t.Logf("%s cannot run a container here (%v): the tests that run one must skip", enginetest.Describe(t), err)
+			summary = `(?m)^SKIPPED \[\d+\] .*: engine .* cannot run a container here: .+$[\s\S]*^=+ 2 passed, 4 skipped in `
 		}
 		// Once for both workers; then verify and unload, once, in the controller.
 		if count(s.calls, "load") != 1 || count(s.calls, "verify --daemon") != 1 || count(s.calls, "unload") != 1 || len(s.calls) != 3 {
 			t.Errorf("pytest -n 2 ran vendorimg:\n%s\nwant load once for both workers, then verify --daemon and unload once", strings.Join(s.calls, "\n"))
 		}
 		matchAll(t, s.out,
-			`(?m)^\[gw0\] .*PASSED examples/pytest/test_probe\.py::`,
-			`(?m)^\[gw1\] .*PASSED examples/pytest/test_probe\.py::`,
-			`(?m)^=+ 5 passed in `,
+			`(?m)^\[gw0\] .*(PASSED|SKIPPED) examples/pytest/test_probe\.py::`,
+			`(?m)^\[gw1\] .*(PASSED|SKIPPED) examples/pytest/test_probe\.py::`,
+			summary,
 			`(?m)^vendorimg load \(in gw[01], once for all workers\): docker \S+ \(\w+ image store\), platform linux/\w+$`,
 			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: (loaded|skipped|tagged) sha256:[0-9a-f]{12} `,
 			`(?m)^vendorimg verify --daemon: layout `+regexp.QuoteMeta(filepath.Join(env.root, "testdata", "images"))+`: 7 blobs, \d+ bytes rehashed$`,
@@ -70,7 +82,10 @@ func TestWithEngine(t *testing.T) {
 	t.Run("changes-fail-the-run", func(t *testing.T) {
 		t.Cleanup(func() { restore(t) })
 		dir := changesSuite(t)
-		s := runPytest(t, dir, nil, "-q")
+		// The suite moves the tag onto an image the Go test commits through
+		// the engine's API (podman's docker-compatible commit needs a
+		// config the docker command does not send).
+		s := runPytest(t, dir, []string{otherImageEnv + "=" + otherImage(t)}, "-q")
 		if s.code != 1 {
 			t.Fatalf("pytest with tests that change %s exited %d, want 1:\n%s", probeRef, s.code, s.out)
 		}
@@ -81,10 +96,7 @@ func TestWithEngine(t *testing.T) {
 			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: tag-moved: points to image sha256:[0-9a-f]{12}, which is not the vendored image`,
 			`(?m)^  blobs/sha256/[0-9a-f]{64}: digest: .* \(image `+regexp.QuoteMeta(probeRef)+`\)$`,
 		)
-		out, err := exec.Command("docker", "ps", "--all", "--quiet", "--filter", "name=pytest-vendorimg-commit-").Output()
-		if err != nil || len(bytes.TrimSpace(out)) > 0 {
-			t.Errorf("containers left by the suite: %q (docker ps: %v)", out, err)
-		}
+
 	})
 }
 
@@ -102,13 +114,13 @@ func TestWithoutEngine(t *testing.T) {
 	}{
 		{"skips", []string{noEngine}, 0, []string{
 			`(?m)^SKIPPED \[\d+\] examples/pytest/test_probe\.py:\d+: vendorimg load: .*no docker engine.*unix:///nonexistent\.sock.* \(set VENDORIMG_REQUIRE_DOCKER=1 to make this an error\)$`,
-			`(?m)^5 skipped in `,
+			`(?m)^6 skipped in `,
 			// No engine: the layout is still checked.
 			`(?m)^vendorimg verify: layout \S+: 7 blobs, \d+ bytes rehashed$`,
 		}},
 		{"fails-when-required", []string{noEngine, "VENDORIMG_REQUIRE_DOCKER=1"}, 1, []string{
 			`(?m)^VENDORIMG_REQUIRE_DOCKER=1 requires a docker engine, and none answers: vendorimg load: .*no docker engine`,
-			`(?m)^5 errors in `,
+			`(?m)^6 errors in `,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,6 +152,55 @@ func changesSuite(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// otherImageEnv passes the changes suite the image to move the probe's
+// tag to.
+const otherImageEnv = "VENDORIMG_PYTEST_OTHER_IMAGE"
+
+// otherImage commits a created (never started) container of the probe
+// through the engine's API, with a config (podman refuses a commit without
+// one), and returns the new image's ID; the image is removed when the test
+// ends, and the container at once.
+func otherImage(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Image: probeRef, Config: &container.Config{Cmd: []string{"echo", "other"}}})
+	if err != nil {
+		t.Fatalf("creating a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
+	}
+	defer func() {
+		if _, err := c.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
+		}
+	}()
+	res, err := c.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
+		Comment: "changed by a test",
+		Config:  &container.Config{Entrypoint: []string{"/probe"}, Cmd: []string{"echo", "other"}},
+	})
+	if err != nil {
+		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
+	}
+	// podman answers with the bare hexadecimal digest, which it would
+	// take for a name once the image is gone.
+	if !strings.Contains(res.ID, ":") {
+		res.ID = "sha256:" + res.ID
+	}
+	t.Cleanup(func() {
+		if _, err := c.ImageRemove(context.Background(), res.ID, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			t.Errorf("removing the test's image %s: %v", res.ID, err)
+		}
+	})
+	ins, err := c.ImageInspect(ctx, res.ID)
+	if err != nil {
+		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
+	}
+	return ins.ID
 }
 
 // restore loads the vendored images again, which puts the probe's tag
