@@ -68,6 +68,14 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// A given listener is closed by the server once it serves; on an
+	// error before that, here.
+	unused := opts.Listener
+	defer func() {
+		if unused != nil {
+			unused.Close()
+		}
+	}()
 	l := layout.New(cfg.LayoutDir())
 	if !l.Exists() {
 		return fmt.Errorf("serving %s: %w: no OCI layout there (run vendorimg sync)", l.Root(), errs.ErrInvalidLayout)
@@ -103,6 +111,7 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	info := ServeInfo{Addr: ln.Addr().String(), Layout: l.Root(), Images: h.Images()}
 	logger.Info("serving", "addr", info.Addr, "layout", info.Layout, "images", len(info.Images))
 	done := make(chan error, 1)
+	unused = nil
 	go func() { done <- srv.Serve(ln) }()
 	if opts.Ready != nil {
 		opts.Ready(info)

@@ -42,6 +42,10 @@ var (
 	// ErrPlatformMissing: the requested platform is not in the image (or not
 	// vendored).
 	ErrPlatformMissing = errors.New("platform not available")
+	// ErrSparseIndex: a registry refused an index because it lists
+	// platforms that were not vendored (the distribution registry checks
+	// that an index's manifests are present).
+	ErrSparseIndex = errors.New("index lists platforms not vendored")
 	// ErrUnsupportedMediaType: a manifest's media type is not one vendorimg
 	// knows how to walk.
 	ErrUnsupportedMediaType = errors.New("unsupported media type")

@@ -141,7 +141,12 @@ type repoTransport struct {
 // transport returns the authenticated transport for repo on host, pinging
 // the registry and fetching a token on first use.
 func (c *Client) transport(ctx context.Context, host, repo string) (*repoTransport, error) {
-	key := host + "/" + repo
+	return c.scopedTransport(ctx, host, repo, host+"/"+repo, []string{"repository:" + repo + ":" + transport.PullScope})
+}
+
+// scopedTransport is transport for a token with the given scopes, cached
+// under key.
+func (c *Client) scopedTransport(ctx context.Context, host, repo, key string, scopes []string) (*repoTransport, error) {
 	c.mu.Lock()
 	r, ok := c.repos[key]
 	if !ok {
@@ -150,7 +155,7 @@ func (c *Client) transport(ctx context.Context, host, repo string) (*repoTranspo
 	}
 	c.mu.Unlock()
 	r.once.Do(func() {
-		r.rt, r.err = c.newTransport(ctx, host, repo)
+		r.rt, r.err = c.newTransport(ctx, host, scopes)
 	})
 	if r.err != nil {
 		// Let a later call try again rather than caching a passing failure.
@@ -163,7 +168,7 @@ func (c *Client) transport(ctx context.Context, host, repo string) (*repoTranspo
 	return r, r.err
 }
 
-func (c *Client) newTransport(ctx context.Context, host, repo string) (http.RoundTripper, error) {
+func (c *Client) newTransport(ctx context.Context, host string, scopes []string) (http.RoundTripper, error) {
 	var nameOpts []name.Option
 	if c.insecure[host] || IsLoopback(host) {
 		// Lets go-containerregistry fall back to http after https; the
@@ -184,8 +189,7 @@ func (c *Client) newTransport(ctx context.Context, host, repo string) (http.Roun
 		logger: c.logger,
 		sleep:  sleepCtx,
 	}
-	scope := "repository:" + repo + ":" + transport.PullScope
-	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(inner, c.userAgent), []string{scope})
+	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(inner, c.userAgent), scopes)
 	if err != nil {
 		return nil, classify(fmt.Errorf("connecting to %s: %w", host, err))
 	}

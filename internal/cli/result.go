@@ -26,6 +26,7 @@ const (
 	kindInvalidLayout     = "invalid-layout"
 	kindInsecure          = "insecure"
 	kindTimeout           = "timeout"
+	kindSparseIndex       = "sparse-index"
 	kindCancelled         = "cancelled"
 	kindError             = "error"
 )
@@ -54,6 +55,8 @@ func kindOf(err error) string {
 		return kindInvalidConfig
 	case errors.Is(err, errs.ErrInvalidReference), errors.Is(err, errs.ErrInvalidDigest), errors.Is(err, errs.ErrInvalidPlatform):
 		return kindUsage
+	case errors.Is(err, errs.ErrSparseIndex):
+		return kindSparseIndex
 	case errors.Is(err, errs.ErrPlatformMissing):
 		return kindPlatformMissing
 	case errors.Is(err, errs.ErrDigestMismatch), errors.Is(err, errs.ErrSizeMismatch):

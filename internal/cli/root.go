@@ -137,7 +137,7 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each request and decision on stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand(g))
+	root.AddCommand(newServeCommand(g), newPushCommand(g))
 	root.AddCommand(
 		newAddCommand(g), newUpdateCommand(g), newRemoveCommand(g), newOutdatedCommand(g),
 		newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
