@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -336,6 +337,8 @@ func TestServeOffline(t *testing.T) {
 ip link set lo up
 %[1]s -f -qq -e trace=connect -e signal=none -o %[2]s %[3]s -C %[4]s serve --addr 127.0.0.1:5000 --json >%[2]s.out &
 pid=$!
+# However the script ends, serve (strace's child) ends with it.
+trap 'kill -TERM "$(pgrep -P $pid)" 2>/dev/null || true' EXIT
 for i in $(seq 100); do [ -s %[2]s.out ] && break; sleep 0.1; done
 skopeo inspect --raw --tls-verify=false docker://127.0.0.1:5000/probe:1 | sha256sum
 skopeo copy --src-tls-verify=false --override-arch amd64 docker://127.0.0.1:5000/probe:1 dir:%[5]s >/dev/null
@@ -344,7 +347,14 @@ skopeo copy --src-tls-verify=false --override-arch amd64 docker://127.0.0.1:5000
 kill -TERM "$(pgrep -P $pid)"
 wait $pid
 `, strace, trace, bin, root, t.TempDir())
-	out, err := exec.Command("unshare", "--net", "--", "sh", "-c", script).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "--net", "--", "sh", "-c", script)
+	// The whole process group goes if the script hangs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("serve and skopeo in a namespace with only loopback: %v\n%s", err, out)
 	}
