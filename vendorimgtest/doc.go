@@ -52,6 +52,14 @@
 // that no other suite sees, or reports, the change. Other tools that tamper
 // with the same engine's images can take the same flock(2) lock.
 //
+// # A registry for tests
+//
+// Serve starts vendorimg serve over the vendored layout on a free port of
+// 127.0.0.1 for the length of a test and returns its address, for tests
+// that need the images from a registry rather than an engine (a Dockerfile
+// FROM, podman, containerd, a second machine's client): pull
+// ADDRESS/REPOSITORY:TAG. It holds the layout's shared lock while it serves.
+//
 // Like the rest of vendorimg, the package never pulls and never talks to a
 // registry. Main and Image are the only functions that print, and only
 // through the test's output or Options.Stderr.

@@ -213,3 +213,21 @@ func TestConfigErrorNamesFileAndLine(t *testing.T) {
 		t.Errorf("status = exit %d, %q; want exit 1 with %q", code, stderr, want)
 	}
 }
+
+// TestServeJSONOnFailure: serve of a layout that is not there prints one
+// --json document with the error and its kind, and exits 1.
+func TestServeJSONOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vendorimg.yaml"), []byte("images: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := run(t, "-C", dir, "serve", "--addr", "127.0.0.1:0", "--json")
+	var doc struct{ Error, Kind string }
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 || doc.Kind != "invalid-layout" {
+		t.Errorf("serve --json with no layout = %d, %q (%v); want exit 1 and one document of kind invalid-layout", code, stdout, err)
+	}
+	code, _, _ = run(t, "-C", dir, "push")
+	if code != 2 {
+		t.Errorf("push with no REGISTRY = %d, want 2", code)
+	}
+}
