@@ -65,11 +65,17 @@ type archiveWriter struct {
 // that names the blob and wraps errs.ErrDigestMismatch or
 // errs.ErrSizeMismatch. It returns the number of blob bytes written.
 // progress, if not nil, gets that number as it grows.
-func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendored, progress func(int64)) (int64, error) {
+//
+// With plain, it writes the archive for the classic image store with the
+// layers decompressed instead (see writePlainArchive).
+func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendored, plain bool, progress func(int64)) (int64, error) {
 	a := &archiveWriter{
 		ctx: ctx, l: l, v: v, tw: tar.NewWriter(w),
 		buf: make([]byte, copyBuffer), tail: make([]byte, holdBack),
 		written: map[digest.Digest]bool{}, progress: progress,
+	}
+	if plain {
+		return writePlainArchive(a)
 	}
 	for _, dir := range []string{"blobs/", archiveBlobs} {
 		if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: archiveEpoch}); err != nil {
@@ -155,6 +161,11 @@ func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
 		return nil
 	}
 	a.written[d.Digest] = true
+	return a.blobAs(d, role, archiveBlobs+d.Digest.Encoded())
+}
+
+// blobAs streams the stored blob d as the archive's file name, rehashing it.
+func (a *archiveWriter) blobAs(d ocispec.Descriptor, role, name string) error {
 	where := fmt.Sprintf("%s %s of %s (%s)", role, layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
 	f, err := a.l.OpenBlob(d.Digest)
 	if err != nil {
@@ -168,7 +179,7 @@ func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
 	if fi.Size() != d.Size {
 		return fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
 	}
-	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: archiveBlobs + d.Digest.Encoded(), Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
+	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
 		return err
 	}
 	h := sha256.New()
@@ -202,17 +213,24 @@ func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
 
 // streamWriter writes blob bytes into the tar, counting them, reporting
 // progress and stopping when the context is done. It has no ReadFrom, so
-// that copies go through the archive's own buffer.
-type streamWriter struct{ a *archiveWriter }
+// that copies go through the archive's own buffer. uncounted: the bytes
+// are a decompressed layer's, and the stored bytes read are counted
+// instead (countingReader).
+type streamWriter struct {
+	a         *archiveWriter
+	uncounted bool
+}
 
 func (s *streamWriter) Write(p []byte) (int, error) {
 	if err := s.a.ctx.Err(); err != nil {
 		return 0, err
 	}
 	n, err := s.a.tw.Write(p)
-	s.a.n += int64(n)
-	if s.a.progress != nil && n > 0 {
-		s.a.progress(s.a.n)
+	if !s.uncounted {
+		s.a.n += int64(n)
+		if s.a.progress != nil && n > 0 {
+			s.a.progress(s.a.n)
+		}
 	}
 	return n, err
 }
