@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -131,7 +132,9 @@ func (a *archiveWriter) metadata() (idx, mf []byte, err error) {
 			layout.AnnotationContainerName: v.name,
 			layout.AnnotationRefName:       v.refTag,
 		}
-		dm.RepoTags = []string{v.tag}
+		// The full reference: docker shortens it as it likes, and podman
+		// would put a short Docker Hub name under localhost/.
+		dm.RepoTags = []string{v.name}
 	}
 	for _, d := range v.layers {
 		dm.Layers = append(dm.Layers, archiveBlobs+d.Digest.Encoded())
@@ -164,21 +167,38 @@ func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
 	return a.blobAs(d, role, archiveBlobs+d.Digest.Encoded())
 }
 
-// blobAs streams the stored blob d as the archive's file name, rehashing it.
-func (a *archiveWriter) blobAs(d ocispec.Descriptor, role, name string) error {
-	where := fmt.Sprintf("%s %s of %s (%s)", role, layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
+// where names the blob d, of role, in messages.
+func (a *archiveWriter) where(d ocispec.Descriptor, role string) string {
+	return fmt.Sprintf("%s %s of %s (%s)", role, layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
+}
+
+// open opens the stored blob d and checks that it has its descriptor's
+// size.
+func (a *archiveWriter) open(d ocispec.Descriptor, where string) (*os.File, error) {
 	f, err := a.l.OpenBlob(d.Digest)
 	if err != nil {
-		return fmt.Errorf("streaming %s: %w", where, err)
+		return nil, fmt.Errorf("streaming %s: %w", where, err)
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("streaming %s: %w", where, err)
+		f.Close()
+		return nil, fmt.Errorf("streaming %s: %w", where, err)
 	}
 	if fi.Size() != d.Size {
-		return fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
+		f.Close()
+		return nil, fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
 	}
+	return f, nil
+}
+
+// blobAs streams the stored blob d as the archive's file name, rehashing it.
+func (a *archiveWriter) blobAs(d ocispec.Descriptor, role, name string) error {
+	where := a.where(d, role)
+	f, err := a.open(d, where)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
 		return err
 	}

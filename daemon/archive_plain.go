@@ -15,7 +15,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/layout"
 )
 
 // errNotPlain: a layer cannot be sent uncompressed (its gzip stream does
@@ -41,9 +40,7 @@ func isGzipLayer(mt string) bool {
 	return strings.HasSuffix(mt, "+gzip") || strings.HasSuffix(mt, ".tar.gzip")
 }
 
-func isTarLayer(mt string) bool {
-	return mt == ocispec.MediaTypeImageLayer || mt == ocispec.MediaTypeImageLayerNonDistributable //nolint:staticcheck // read, never written
-}
+func isTarLayer(mt string) bool { return mt == ocispec.MediaTypeImageLayer }
 
 // writePlainArchive writes v to w as a docker-archive for the classic
 // image store with its layers decompressed: the config, each layer as the
@@ -69,7 +66,9 @@ func writePlainArchive(a *archiveWriter) (int64, error) {
 	}
 	dm := dockerManifest{Config: archiveBlobs + v.config.Digest.Encoded(), RepoTags: []string{}}
 	if v.tag != "" {
-		dm.RepoTags = []string{v.tag}
+		// The full reference: docker shortens it as it likes, and podman
+		// would put a short Docker Hub name under localhost/.
+		dm.RepoTags = []string{v.name}
 	}
 	for i, d := range v.layers {
 		if err := a.plainLayer(d, v.diffIDs[i]); err != nil {
@@ -103,19 +102,12 @@ func (a *archiveWriter) plainLayer(d ocispec.Descriptor, diffID digest.Digest) e
 		// Already a tar: as stored, under its diff_id (its own digest).
 		return a.blobAs(d, "layer", archiveBlobs+diffID.Encoded())
 	}
-	where := fmt.Sprintf("layer %s of %s (%s)", layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
-	f, err := a.l.OpenBlob(d.Digest)
+	where := a.where(d, "layer")
+	f, err := a.open(d, where)
 	if err != nil {
-		return fmt.Errorf("streaming %s: %w", where, err)
+		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("streaming %s: %w", where, err)
-	}
-	if fi.Size() != d.Size {
-		return fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
-	}
 	// A gzip member ends with the uncompressed size modulo 2^32: the tar
 	// entry's size, checked against what the stream really gives.
 	if d.Size < 18 {

@@ -108,8 +108,8 @@ func TestWriteArchive(t *testing.T) {
 	if err := json.Unmarshal(entries[len(entries)-1].data, &mf); err != nil {
 		t.Fatal(err)
 	}
-	if len(mf) != 1 || mf[0].Config != archiveBlobs+v.config.Digest.Encoded() || len(mf[0].Layers) != 3 || strings.Join(mf[0].RepoTags, ",") != "alpine:3.19.1" {
-		t.Errorf("manifest.json = %+v, want the config, 3 layers and the tag alpine:3.19.1", mf)
+	if len(mf) != 1 || mf[0].Config != archiveBlobs+v.config.Digest.Encoded() || len(mf[0].Layers) != 3 || strings.Join(mf[0].RepoTags, ",") != "docker.io/library/alpine:3.19.1" {
+		t.Errorf("manifest.json = %+v, want the config, 3 layers and the tag docker.io/library/alpine:3.19.1", mf)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(entries[len(entries)-2].data, &idx); err != nil {

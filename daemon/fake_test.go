@@ -239,6 +239,10 @@ func (f *fakeEngine) loadDocker(files map[string][]byte) ([]string, error) {
 			if f.ignoreNames {
 				continue
 			}
+			// As docker does: a name is kept in its familiar form.
+			if ref, err := reference.Parse(tag); err == nil {
+				tag = ref.Familiar()
+			}
 			f.tags[tag] = id
 			msgs = append(msgs, "Loaded image: "+tag)
 		}
