@@ -41,7 +41,9 @@ type Client struct {
 	mirrors   map[string]string
 	insecure  map[string]bool
 	logger    *slog.Logger
+	notice    func(string)
 	retry     RetryPolicy
+	timeouts  Timeouts
 	userAgent string
 
 	mu    sync.Mutex
@@ -89,6 +91,18 @@ func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l }
 // WithRetry sets the retry policy; zero fields keep DefaultRetryPolicy's.
 func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
 
+// WithTimeouts sets how long a registry may keep a request waiting (for
+// its headers, for the next bytes of its body); zero fields keep
+// DefaultTimeouts' (30s, 30s, 1 KiB/s).
+func WithTimeouts(t Timeouts) Option { return func(c *Client) { c.timeouts = t } }
+
+// WithNotice sets where the client tells what the person running it should
+// see even when debug logs are off, one line per call: each wait a registry
+// asked for with Retry-After, and a mirror that failed before the registry
+// itself answered. f is called from the goroutines that make requests,
+// possibly at the same time. Default: nowhere.
+func WithNotice(f func(string)) Option { return func(c *Client) { c.notice = f } }
+
 // WithUserAgent sets the User-Agent sent with every request. Default
 // "vendorimg".
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
@@ -110,6 +124,7 @@ func NewClient(opts ...Option) *Client {
 		c.base = defaultTransport()
 	}
 	c.retry = c.retry.withDefaults()
+	c.timeouts = c.timeouts.withDefaults()
 	return c
 }
 
@@ -179,9 +194,13 @@ func (c *Client) newTransport(ctx context.Context, host, repo string) (http.Roun
 		return nil, fmt.Errorf("reading credentials for %s: %w", host, err)
 	}
 	inner := &retryTransport{
-		inner:  &policyTransport{inner: c.base, insecure: c.insecure},
+		inner: &timeoutTransport{
+			inner:    &policyTransport{inner: c.base, insecure: c.insecure},
+			timeouts: c.timeouts,
+		},
 		policy: c.retry,
 		logger: c.logger,
+		notice: c.notice,
 		sleep:  sleepCtx,
 	}
 	scope := "repository:" + repo + ":" + transport.PullScope
@@ -314,7 +333,24 @@ func (c *Client) Manifest(ctx context.Context, ref reference.Reference, d digest
 	return raw, mt, nil
 }
 
+// fetchManifest GETs a manifest and reads it whole, starting again (up to
+// RetryPolicy.Attempts times) when the body is cut short or stalls: the
+// transport retries what fails before the body, not the body itself.
 func (c *Client) fetchManifest(ctx context.Context, ref reference.Reference, target string) ([]byte, string, error) {
+	for try := 1; ; try++ {
+		raw, mt, err := c.fetchManifestOnce(ctx, ref, target)
+		if err == nil || !errors.Is(err, errBody) || !Transient(err) || try >= c.retry.Attempts || ctx.Err() != nil {
+			return raw, mt, err
+		}
+		c.logger.Debug("manifest body failed, fetching it again", "reference", ref.String(), "target", target, "try", try+1, "error", err)
+	}
+}
+
+// errBody marks an error met while reading a body, after the response
+// headers.
+var errBody = errors.New("reading the body")
+
+func (c *Client) fetchManifestOnce(ctx context.Context, ref reference.Reference, target string) ([]byte, string, error) {
 	resp, _, err := c.get(ctx, http.MethodGet, ref, "/manifests/"+target, manifest.Accept)
 	if err != nil {
 		return nil, "", err
@@ -326,7 +362,7 @@ func (c *Client) fetchManifest(ctx context.Context, ref reference.Reference, tar
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, manifest.MaxManifestSize+1))
 	if err != nil {
-		return nil, "", fmt.Errorf("reading manifest body: %w", err)
+		return nil, "", fmt.Errorf("%w of manifest %s: %w", errBody, target, err)
 	}
 	if n > manifest.MaxManifestSize {
 		return nil, "", fmt.Errorf("manifest: %w (more than %d bytes)", errs.ErrTooLarge, manifest.MaxManifestSize)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -657,4 +658,38 @@ func TestTokenAuth(t *testing.T) {
 			t.Errorf("connecting fetched %s", r)
 		}
 	}
+}
+
+// TestLongRetryAfter: a registry asking to wait a day gets capped waits,
+// one notice each, and a clear error once the budget is spent.
+func TestLongRetryAfter(t *testing.T) {
+	s := registrytest.NewFault(t)
+	pushImage(t, s, "app/web:1", 42)
+	s.On(registrytest.Request(http.MethodHead, "/manifests/1"), -1, registrytest.Respond(http.StatusTooManyRequests, "Retry-After", "86400"))
+	var mu sync.Mutex
+	var notices []string
+	c := NewClient(anonymous, WithRetry(RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxRetryAfter: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond}),
+		WithNotice(func(s string) { mu.Lock(); notices = append(notices, s); mu.Unlock() }))
+
+	start := time.Now()
+	_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:1"))
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("Resolve succeeded against a registry that asks to wait a day")
+	}
+	if !strings.Contains(err.Error(), "asked to wait 24h0m0s") || !strings.Contains(err.Error(), "try again later") {
+		t.Errorf("Resolve error %q does not say the registry asked to wait", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(notices) != 4 {
+		t.Errorf("notices = %q, want one per wait of 50ms within the 200ms budget (4)", notices)
+	}
+	if n := s.Count(http.MethodHead, "/v2/app/web/manifests/1"); n != len(notices)+1 {
+		t.Errorf("HEAD sent %d times, want %d (one after each wait)", n, len(notices)+1)
+	}
+	if elapsed < 200*time.Millisecond || elapsed > 5*time.Second {
+		t.Errorf("Resolve gave up after %v, want about the 200ms budget", elapsed)
+	}
+	t.Logf("gave up after %v: %v; first notice: %s", elapsed, err, notices[0])
 }
