@@ -204,7 +204,15 @@ func (c *Client) newTransport(ctx context.Context, host, repo string) (http.Roun
 		sleep:  sleepCtx,
 	}
 	scope := "repository:" + repo + ":" + transport.PullScope
-	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(inner, c.userAgent), []string{scope})
+	ua := transport.NewUserAgent(inner, c.userAgent)
+	var rt http.RoundTripper
+	if IsLoopback(host) {
+		// Our own token fetch, which allows a token server on another
+		// loopback port (see auth.go); the same single ping.
+		rt, err = loopbackTransport(ctx, reg, auth, scope, ua)
+	} else {
+		rt, err = transport.NewWithContext(ctx, reg, auth, ua, []string{scope})
+	}
 	if err != nil {
 		return nil, classify(fmt.Errorf("connecting to %s: %w", host, err))
 	}
