@@ -46,8 +46,9 @@ type Client struct {
 	timeouts  Timeouts
 	userAgent string
 
-	mu    sync.Mutex
-	repos map[string]*repoTransport
+	mu       sync.Mutex
+	repos    map[string]*repoTransport
+	fellBack map[string]bool // mirror/repository fallbacks already told
 }
 
 // Option configures a Client.
@@ -116,6 +117,7 @@ func NewClient(opts ...Option) *Client {
 		logger:    slog.New(slog.DiscardHandler),
 		userAgent: "vendorimg",
 		repos:     map[string]*repoTransport{},
+		fellBack:  map[string]bool{},
 	}
 	for _, o := range opts {
 		o(c)
@@ -214,50 +216,57 @@ func (c *Client) newTransport(ctx context.Context, host, repo string) (http.Roun
 		rt, err = transport.NewWithContext(ctx, reg, auth, ua, []string{scope})
 	}
 	if err != nil {
-		return nil, classify(fmt.Errorf("connecting to %s: %w", host, err))
+		c.logger.Debug("connecting failed", "host", host, "repository", repo, "error", err)
+		var te *transport.Error
+		if errors.As(err, &te) {
+			return nil, c.explain(host, repo, "", err)
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", host, err)
 	}
 	return rt, nil
 }
 
-// classify wraps errors from go-containerregistry's transport with our
-// sentinels.
-func classify(err error) error {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%w: %w", errs.ErrUnauthorized, err)
-		case http.StatusNotFound:
-			return fmt.Errorf("%w: %w", errs.ErrNotFound, err)
-		}
-	}
-	return err
-}
-
 // get sends a GET or HEAD for path under ref's repository to each endpoint
-// in turn and returns the first 200 response.
+// in turn and returns the first 200 response. Its errors say what was
+// asked of whom (see explain); with a mirror, the mirror's answer leads,
+// and a mirror that failed before its registry answered is told once per
+// repository through the notice callback.
 func (c *Client) get(ctx context.Context, method string, ref reference.Reference, path string, accept []string) (*http.Response, string, error) {
-	var failures []string
-	var last error
+	var failures []error
 	hosts := c.endpoints(ref)
 	for i, host := range hosts {
 		resp, err := c.getFrom(ctx, method, host, ref.Repository, path, accept)
 		if err == nil {
+			if i > 0 {
+				c.noticeFallback(hosts[0], host, ref.Repository, failures[0])
+			}
 			return resp, host, nil
 		}
 		if ctx.Err() != nil {
 			return nil, "", err
 		}
-		last = err
-		failures = append(failures, err.Error())
+		failures = append(failures, err)
 		if i == 0 && len(hosts) > 1 {
 			c.logger.Debug("mirror failed, trying the registry", "mirror", host, "registry", ref.Registry, "error", err)
 		}
 	}
-	if len(failures) > 1 {
-		return nil, "", fmt.Errorf("%w (mirror and registry both failed: %s)", last, strings.Join(failures[:len(failures)-1], "; "))
+	return nil, "", leadError(hosts, failures)
+}
+
+// noticeFallback tells, once per mirror and repository, that the mirror
+// failed and the registry answered instead.
+func (c *Client) noticeFallback(mirror, registry, repo string, err error) {
+	if c.notice == nil {
+		return
 	}
-	return nil, "", last
+	key := mirror + "/" + repo
+	c.mu.Lock()
+	seen := c.fellBack[key]
+	c.fellBack[key] = true
+	c.mu.Unlock()
+	if !seen {
+		c.notice(fmt.Sprintf("mirror %s failed (%v), using %s", mirror, err, registry))
+	}
 }
 
 func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, accept []string) (*http.Response, error) {
@@ -265,26 +274,55 @@ func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, a
 	if err != nil {
 		return nil, err
 	}
-	url := r.prefix + path
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	start := time.Now()
+	resp, err := r.do(ctx, method, path, accept)
+	if err != nil {
+		return nil, c.explain(host, repo, path, err)
+	}
+	c.logger.Debug("request", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "elapsed", time.Since(start))
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	detail := transport.CheckError(resp, http.StatusOK)
+	resp.Body.Close()
+	c.logger.Debug("registry answered", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "detail", detail.Error())
+	if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/manifests/") && c.repositoryUnknown(ctx, r, host, repo) {
+		detail = &transport.Error{StatusCode: http.StatusNotFound, Errors: []transport.Diagnostic{{Code: transport.NameUnknownErrorCode}}, Request: resp.Request}
+	}
+	return nil, c.explain(host, repo, path, detail)
+}
+
+// repositoryUnknown asks whether a manifest's 404 means that the whole
+// repository is unknown: a manifest's 404 does not say (distribution
+// answers MANIFEST_UNKNOWN either way, and a HEAD has no body), the tag
+// list's does (NAME_UNKNOWN). One request, only after a 404.
+func (c *Client) repositoryUnknown(ctx context.Context, r *repoTransport, host, repo string) bool {
+	resp, err := r.do(ctx, http.MethodGet, "/tags/list?n=1", nil)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return false
+	}
+	var te *transport.Error
+	if !errors.As(transport.CheckError(resp, http.StatusOK), &te) {
+		return false
+	}
+	c.logger.Debug("registry answered", "method", http.MethodGet, "host", host, "repository", repo, "path", "/tags/list", "status", resp.StatusCode, "detail", te.Error())
+	return hasCode(te, transport.NameUnknownErrorCode)
+}
+
+// do sends one request for path under the repository.
+func (r *repoTransport) do(ctx context.Context, method, path string, accept []string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, r.prefix+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(accept) > 0 {
 		req.Header.Set("Accept", strings.Join(accept, ", "))
 	}
-	start := time.Now()
-	resp, err := (&http.Client{Transport: r.rt}).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s%s: %w", method, host, repo, path, err)
-	}
-	c.logger.Debug("request", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "elapsed", time.Since(start))
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	// CheckError's message already says the method, URL and status.
-	return nil, classify(transport.CheckError(resp, http.StatusOK))
+	return (&http.Client{Transport: r.rt}).Do(req)
 }
 
 // Resolve returns the descriptor of the manifest or index ref's tag points
@@ -299,7 +337,7 @@ func (c *Client) Resolve(ctx context.Context, ref reference.Reference) (ocispec.
 	}
 	resp, host, err := c.get(ctx, http.MethodHead, ref, "/manifests/"+target, manifest.Accept)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+		return ocispec.Descriptor{}, err // says which tag of which repository
 	}
 	resp.Body.Close()
 	d, derr := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
@@ -311,7 +349,7 @@ func (c *Client) Resolve(ctx context.Context, ref reference.Reference) (ocispec.
 	c.logger.Debug("HEAD gave no usable digest; fetching the manifest", "reference", ref.String(), "host", host)
 	raw, mt, err := c.fetchManifest(ctx, ref, target)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+		return ocispec.Descriptor{}, withContext(err, "resolving %s", ref)
 	}
 	got := digest.FromBytes(raw)
 	if ref.Digest != "" && got != ref.Digest {
@@ -333,7 +371,7 @@ func (c *Client) Manifest(ctx context.Context, ref reference.Reference, d digest
 	}
 	raw, mt, err := c.fetchManifest(ctx, ref, d.String())
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching manifest %s of %s: %w", d, ref.Name(), err)
+		return nil, "", withContext(err, "fetching manifest %s of %s", d, ref.Name())
 	}
 	if got := digest.FromBytes(raw); got != d {
 		return nil, "", fmt.Errorf("fetching manifest %s of %s: %w: the registry served bytes hashing to %s", d, ref.Name(), errs.ErrDigestMismatch, got)
@@ -391,13 +429,25 @@ func (c *Client) Blob(ctx context.Context, ref reference.Reference, desc ocispec
 	}
 	resp, _, err := c.get(ctx, http.MethodGet, ref, "/blobs/"+desc.Digest.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetching blob %s of %s: %w", desc.Digest, ref.Name(), err)
+		return nil, err // says which blob of which repository
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
 		resp.Body.Close()
 		return nil, fmt.Errorf("fetching blob %s of %s: %w: the registry announces %d bytes, the manifest says %d", desc.Digest, ref.Name(), errs.ErrSizeMismatch, resp.ContentLength, desc.Size)
 	}
 	return resp.Body, nil
+}
+
+// withContext wraps err with the context format says, unless err already
+// says what was asked of whom (an error of get).
+func withContext(err error, format string, args ...any) error {
+	var re *responseError
+	var qe *requestError
+	var me *mirrorError
+	if errors.As(err, &re) || errors.As(err, &qe) || errors.As(err, &me) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
 func mediaTypeOf(resp *http.Response) string {

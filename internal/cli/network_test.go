@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,6 +94,102 @@ func TestNoticesOnStderr(t *testing.T) {
 			}
 			if strings.Contains(out, "asked to wait") {
 				t.Errorf("the notice went to stdout: %q", out)
+			}
+		})
+	}
+}
+
+// isolateDockerConfig points the docker config lookups at a folder of the
+// test's and writes config.json there with auths (host: base64
+// user:password); it returns the file's path.
+func isolateDockerConfig(t *testing.T, auths map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"} {
+		t.Setenv(v, filepath.Join(dir, "empty"))
+	}
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
+	cfg := map[string]map[string]map[string]string{"auths": {}}
+	for host, auth := range auths {
+		cfg["auths"][host] = map[string]string{"auth": auth}
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "docker", "config.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, string(b))
+	return path
+}
+
+// TestRegistryErrorsInWords is issue 7.9: what the registry answered, in
+// words on stderr, the HTTP detail only with -v, the --json kinds callers
+// branch on, and a mirror's answer first.
+func TestRegistryErrorsInWords(t *testing.T) {
+	const user, password = "ci", "pa55-9f1e"
+	open := registrytest.Start(t, registrytest.Options{})
+	locked := registrytest.Start(t, registrytest.Options{User: user, Password: password})
+	mirror := registrytest.Start(t, registrytest.Options{})
+	idx := registrytest.Index(t, []string{"linux/amd64"}, 1, 1000, 703, registrytest.OCI)
+	registrytest.Push(t, open.Host+"/library/alpine:3.19.1", idx)
+	registrytest.Push(t, mirror.Host+"/library/alpine:3.19.1", idx)
+	registrytest.Push(t, open.Host+"/only/upstream:1", idx)
+	config := isolateDockerConfig(t, map[string]string{locked.Host: base64.StdEncoding.EncodeToString([]byte(user + ":wrong-" + password))})
+	withMirror := func() string {
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "vendorimg.yaml"), fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n", open.Host, mirror.Host))
+		return dir
+	}
+
+	for _, tc := range []struct {
+		name, dir, ref string
+		message, kind  string // message "": success
+		notice         string
+	}{
+		{"missing tag", t.TempDir(), open.Host + "/library/alpine:9.9.9",
+			"adding " + open.Host + "/library/alpine:9.9.9: tag 9.9.9 not found in " + open.Host + "/library/alpine", kindNotFound, ""},
+		{"missing repository", t.TempDir(), open.Host + "/library/nope:1",
+			"adding " + open.Host + "/library/nope:1: repository " + open.Host + "/library/nope not found", kindNotFound, ""},
+		{"wrong password", t.TempDir(), locked.Host + "/app/web:1",
+			"adding " + locked.Host + "/app/web:1: unauthorized: " + locked.Host + " refused access to app/web (credentials from " + config + ")", kindUnauthorized, ""},
+		{"mirror answers first", withMirror(), open.Host + "/library/alpine:9.9.9",
+			"adding " + open.Host + "/library/alpine:9.9.9: tag 9.9.9 not found in " + mirror.Host + "/library/alpine (the registry " + open.Host +
+				" failed too: tag 9.9.9 not found in " + open.Host + "/library/alpine)", kindNotFound, ""},
+		{"mirror falls back", withMirror(), open.Host + "/only/upstream:1", "", "",
+			"mirror " + mirror.Host + " failed (repository " + mirror.Host + "/only/upstream not found), using " + open.Host + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(t, "-C", tc.dir, "add", tc.ref)
+			if tc.message == "" {
+				if code != exitOK {
+					t.Fatalf("add %s: exit %d\n%s%s", tc.ref, code, out, errOut)
+				}
+				if strings.Count(errOut, tc.notice) != 1 {
+					t.Errorf("add %s: stderr = %q, want the notice %q once", tc.ref, errOut, tc.notice)
+				}
+				return
+			}
+			if want := "vendorimg: " + tc.message + "\n"; code != exitFailure || errOut != want {
+				t.Errorf("add %s: exit %d, stderr\n%q\nwant exit 1 and\n%q", tc.ref, code, errOut, want)
+			}
+			if strings.Contains(errOut+out, password) {
+				t.Errorf("the password is in the output")
+			}
+			_, _, verbose := run(t, "-C", tc.dir, "-v", "add", tc.ref)
+			if !strings.Contains(verbose, `msg="registry answered"`) || !strings.Contains(verbose, "detail=") {
+				t.Errorf("add -v %s does not log the HTTP detail:\n%s", tc.ref, verbose)
+			}
+			if strings.Contains(verbose, password) {
+				t.Errorf("the password is in the -v output")
+			}
+			_, js, _ := run(t, "-C", tc.dir, "--json", "add", tc.ref)
+			var doc struct{ Error, Kind string }
+			if err := json.Unmarshal([]byte(js), &doc); err != nil || doc.Kind != tc.kind || doc.Error != tc.message {
+				t.Errorf("add --json %s = %s (%v), want kind %q and the same message", tc.ref, js, err, tc.kind)
 			}
 		})
 	}
