@@ -76,7 +76,8 @@ func Pass() Mode { return Mode{} }
 func Stall() Mode { return Mode{action: stall, after: -1} }
 
 // StallAfter sends the headers and n bytes of the body, then nothing more,
-// keeping the connection open until the client gives up.
+// keeping the connection open until the client gives up. Body bytes are
+// counted as sent, chunked framing included.
 func StallAfter(n int64) Mode { return Mode{action: stall, after: n} }
 
 // CutAfter sends the headers and n bytes of the body, then closes the
@@ -295,7 +296,14 @@ func (p *Proxy) serve(client net.Conn, connMode *Mode) {
 				data = data[k:]
 			}
 			if err != nil {
-				client.Close()
+				mu.Lock()
+				stalled := cur.acted && cur.mode.action == stall
+				mu.Unlock()
+				if !stalled {
+					// The registry closed: so does the client's side. A
+					// stall keeps it open until the client gives up.
+					client.Close()
+				}
 				return
 			}
 		}
