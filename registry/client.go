@@ -28,9 +28,11 @@ import (
 // Client talks to registries over the distribution API: it resolves tags
 // and fetches manifests and blobs by digest. It authenticates with
 // credentials from a keychain (by default the docker config and its
-// credential helpers, as docker does), retries passing failures, tries a
-// configured mirror before the registry itself, and allows plain http only
-// for loopback or declared-insecure hosts.
+// credential helpers, as docker does), retries passing failures, bounds
+// every wait (Timeouts for a registry that stalls, RetryPolicy.MaxWait for
+// one that asks to wait), tries a configured mirror before the registry
+// itself, and allows plain http only for loopback or declared-insecure
+// hosts.
 //
 // A Client makes no request until one of its methods needs the network;
 // the first request to a repository pings the registry and fetches a token.
