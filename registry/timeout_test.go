@@ -170,3 +170,22 @@ func TestWatchedBodyIgnoresTheReadersOwnPauses(t *testing.T) {
 		<-time.After(100 * time.Millisecond)
 	}
 }
+
+func TestTimeoutsDefaults(t *testing.T) {
+	if got := (Timeouts{}).withDefaults(); got != DefaultTimeouts {
+		t.Errorf("Timeouts{}.withDefaults() = %+v, want %+v", got, DefaultTimeouts)
+	}
+	if DefaultTimeouts != (Timeouts{ResponseHeader: 30 * time.Second, Stall: 30 * time.Second, MinSpeed: 1024}) {
+		t.Errorf("DefaultTimeouts = %+v, want what the doc comments and the README say", DefaultTimeouts)
+	}
+	off := Timeouts{ResponseHeader: -1, Stall: -1, MinSpeed: -1}.withDefaults()
+	inner := &scriptedTransport{steps: steps(status(200))}
+	req, _ := http.NewRequest(http.MethodGet, "http://registry.test/v2/", nil)
+	resp, err := (&timeoutTransport{inner: inner, timeouts: off}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, watched := resp.Body.(*watchedBody); watched {
+		t.Errorf("negative timeouts still watch the body")
+	}
+}
