@@ -100,6 +100,8 @@ func (p *progressView) event(e progress.Event) {
 		}
 	case progress.Retry:
 		p.line(fmt.Sprintf("retrying %s %s: %v", e.Role, short(e.Digest.String()), e.Err))
+	case progress.Notice:
+		p.line(e.Message)
 	}
 }
 
