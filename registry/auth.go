@@ -68,11 +68,7 @@ func redactRealm(u *url.URL) string {
 
 // loopbackTransport is newTransport for a registry on a loopback address:
 // one ping, then go-containerregistry's basic transport or our bearer one.
-func loopbackTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, scope string, inner http.RoundTripper) (http.RoundTripper, error) {
-	pr, err := transport.Ping(ctx, reg, inner)
-	if err != nil {
-		return nil, err
-	}
+func loopbackTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, scope string, inner http.RoundTripper, pr *transport.Challenge) (http.RoundTripper, error) {
 	scheme := "https"
 	if pr.Insecure {
 		scheme = "http"
@@ -259,4 +255,24 @@ func (t *realmAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.Header.Set("Authorization", "Basic "+t.cfg.Auth)
 	}
 	return t.inner.RoundTrip(r)
+}
+
+// challengeTransport is newTransport for any other registry, from the
+// host's ping answer: go-containerregistry's basic or bearer transport (with
+// its realm guard), its token for scope fetched now, and the scheme the
+// ping answered on.
+func challengeTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, scope string, inner http.RoundTripper, pr *transport.Challenge) (http.RoundTripper, error) {
+	scheme := "https"
+	if pr.Insecure {
+		scheme = "http"
+	}
+	st := &schemeTransport{host: reg.RegistryStr(), scheme: scheme, inner: inner}
+	if !strings.EqualFold(pr.Scheme, "bearer") {
+		return transport.FromToken(reg, auth, st, pr, nil)
+	}
+	tok, err := transport.Exchange(ctx, reg, auth, st, []string{scope}, pr)
+	if err != nil {
+		return nil, err
+	}
+	return transport.FromToken(reg, auth, st, pr, tok)
 }

@@ -50,6 +50,9 @@ type Client struct {
 
 	mu       sync.Mutex
 	repos    map[string]*repoTransport
+	// pings are the registries' answers to /v2/, one per host: the
+	// challenge says how to authenticate, for every repository.
+	pings map[string]*ping
 	fellBack map[string]bool // mirror/repository fallbacks already told
 }
 
@@ -119,6 +122,7 @@ func NewClient(opts ...Option) *Client {
 		logger:    slog.New(slog.DiscardHandler),
 		userAgent: "vendorimg",
 		repos:     map[string]*repoTransport{},
+		pings:     map[string]*ping{},
 		fellBack:  map[string]bool{},
 	}
 	for _, o := range opts {
@@ -210,12 +214,15 @@ func (c *Client) newTransport(ctx context.Context, host, repo string) (http.Roun
 	scope := "repository:" + repo + ":" + transport.PullScope
 	ua := transport.NewUserAgent(inner, c.userAgent)
 	var rt http.RoundTripper
-	if IsLoopback(host) {
+	pr, err := c.ping(ctx, host, reg, ua)
+	switch {
+	case err != nil:
+	case IsLoopback(host):
 		// Our own token fetch, which allows a token server on another
-		// loopback port (see auth.go); the same single ping.
-		rt, err = loopbackTransport(ctx, reg, auth, scope, ua)
-	} else {
-		rt, err = transport.NewWithContext(ctx, reg, auth, ua, []string{scope})
+		// loopback port (see auth.go).
+		rt, err = loopbackTransport(ctx, reg, auth, scope, ua, pr)
+	default:
+		rt, err = challengeTransport(ctx, reg, auth, scope, ua, pr)
 	}
 	if err != nil {
 		c.logger.Debug("connecting failed", "host", host, "repository", repo, "error", err)
@@ -226,6 +233,42 @@ func (c *Client) newTransport(ctx context.Context, host, repo string) (http.Roun
 		return nil, fmt.Errorf("connecting to %s: %w", host, err)
 	}
 	return rt, nil
+}
+
+// ping is one host's answer to /v2/, asked once.
+type ping struct {
+	done      chan struct{}
+	challenge *transport.Challenge
+	err       error
+}
+
+// ping asks host's /v2/ how to authenticate, once per host for every
+// repository: a sync of a hundred images of one registry pings it once,
+// not a hundred times. A failure is not kept: the next repository asks
+// again.
+func (c *Client) ping(ctx context.Context, host string, reg name.Registry, rt http.RoundTripper) (*transport.Challenge, error) {
+	c.mu.Lock()
+	p, ok := c.pings[host]
+	if !ok {
+		p = &ping{done: make(chan struct{})}
+		c.pings[host] = p
+	}
+	c.mu.Unlock()
+	if !ok {
+		p.challenge, p.err = transport.Ping(ctx, reg, rt)
+		if p.err != nil {
+			c.mu.Lock()
+			delete(c.pings, host)
+			c.mu.Unlock()
+		}
+		close(p.done)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return p.challenge, p.err
 }
 
 // get sends a GET or HEAD for path under ref's repository to each endpoint

@@ -89,6 +89,29 @@ func TestResolveTagWithOneHead(t *testing.T) {
 	}
 }
 
+// TestOnePingPerRegistry: the repositories of one registry share its ping
+// (the /v2/ answer says how to authenticate); each gets its own token.
+func TestOnePingPerRegistry(t *testing.T) {
+	s := registrytest.NewFault(t)
+	for i, repo := range []string{"app/a:1", "app/b:1", "app/c:1"} {
+		pushImage(t, s, repo, int64(10+i))
+	}
+	s.RequireToken("ci", "s3cret")
+	c := NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry)
+	for _, repo := range []string{"app/a:1", "app/b:1", "app/c:1"} {
+		if _, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/"+repo)); err != nil {
+			t.Fatalf("Resolve(%s) = %v", repo, err)
+		}
+	}
+	wantReqs := []string{"GET /v2/",
+		"GET /token", "HEAD /v2/app/a/manifests/1",
+		"GET /token", "HEAD /v2/app/b/manifests/1",
+		"GET /token", "HEAD /v2/app/c/manifests/1"}
+	if reqs := s.Requests(); !slices.Equal(reqs, wantReqs) {
+		t.Errorf("requests = %q, want %q", reqs, wantReqs)
+	}
+}
+
 func TestResolveWithoutDigestHeaderHashesBody(t *testing.T) {
 	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 2)
