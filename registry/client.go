@@ -48,11 +48,11 @@ type Client struct {
 	timeouts  Timeouts
 	userAgent string
 
-	mu       sync.Mutex
-	repos    map[string]*repoTransport
+	mu    sync.Mutex
+	repos map[string]*repoTransport
 	// pings are the registries' answers to /v2/, one per host: the
 	// challenge says how to authenticate, for every repository.
-	pings map[string]*ping
+	pings    map[string]*ping
 	fellBack map[string]bool // mirror/repository fallbacks already told
 }
 
