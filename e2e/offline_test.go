@@ -71,7 +71,7 @@ func TestOfflineLoadAndVerify(t *testing.T) {
 	}
 
 	r = offline(t, "", nil, bin, "-C", e.root(), "verify", "--deep", "--daemon")
-	if r.code != 0 || !strings.Contains(r.stdout, "ok: 1 images in docker are the vendored ones") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ok: 1 image in docker is the vendored one") {
 		t.Errorf("vendorimg verify --deep --daemon offline = %d, %q, %q; want 0 and docker's image OK", r.code, r.stdout, r.stderr)
 	}
 }

@@ -51,7 +51,11 @@ func (s *session) check(ctx context.Context) bool {
 			if rep.Daemon != nil {
 				checked = fmt.Sprintf("docker still holds the vendored images (%d checked)", len(rep.Daemon.Images))
 			}
-			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %d blobs rehashed in %s%s; %s\n", rep.Layout.Blobs, s.layout.Root(), deep, checked)
+			blobs := fmt.Sprintf("%d blobs", rep.Layout.Blobs)
+			if rep.Layout.Blobs == 1 {
+				blobs = "1 blob"
+			}
+			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %s rehashed in %s%s; %s\n", blobs, s.layout.Root(), deep, checked)
 		}
 		return true
 	}
