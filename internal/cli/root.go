@@ -110,9 +110,11 @@ nearest parent (like go.mod); -C and --config choose another.`,
 		Example: `  vendorimg add docker.io/library/alpine:3.19.1 --platform linux/amd64 --platform linux/arm64
   vendorimg sync --offline     # in CI: fails if anything is missing, never fetches
   vendorimg verify --deep      # rehash every blob, check every layer's diff_id`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		Version:           vendorimg.Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       vendorimg.Version(),
+		// newCompletionCommand replaces cobra's own, which has no example
+		// and offers powershell, a shell vendorimg does not run under.
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.quiet && g.verbose {
@@ -140,8 +142,9 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	root.AddCommand(
 		newAddCommand(g), newUpdateCommand(g), newRemoveCommand(g), newOutdatedCommand(g),
 		newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
-		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g),
+		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g), newCompletionCommand(g),
 	)
+	g.setCompletions(root)
 	return root
 }
 
