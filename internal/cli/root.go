@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
@@ -50,6 +51,9 @@ type globals struct {
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+	// console, if set, is where progress bars are drawn, as if stderr
+	// were that terminal (tests).
+	console mpb.ConsoleWriter
 	// printed: the command printed its --json document (see finish).
 	printed bool
 }
