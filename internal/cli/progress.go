@@ -117,7 +117,9 @@ func (v *progressView) event(e progress.Event) {
 			return
 		}
 		if old := v.items[e.Digest.String()]; old != nil {
-			drop(old.bar) // started again: one line per blob
+			// Started again: one line per blob, its bytes counted once.
+			v.total.done.Add(-old.done.Load())
+			drop(old.bar)
 		}
 		d := short(e.Digest.String())
 		v.items[e.Digest.String()] = v.itemBar(e.Size, false, fmt.Sprintf("  %-6s %s", e.Role, d), "  "+d)
@@ -137,7 +139,7 @@ func (v *progressView) event(e progress.Event) {
 			v.printf("fetched %s %s (%s) for %s", e.Role, short(e.Digest.String()), humanBytes(e.Size), e.Image)
 			return
 		}
-		// Documents fetched while resolving (manifests) were never planned
+		// Documents fetched while resolving (manifests, configs) were never planned
 		// nor started: only started blobs count.
 		it := v.items[e.Digest.String()]
 		if it == nil {
