@@ -495,7 +495,11 @@ func (s *syncer) checkOffline(missing []layout.Blob) error {
 		}
 		lines = append(lines, fmt.Sprintf("%s (%s)", b.Digest, what))
 	}
-	return fmt.Errorf("%w: %d blobs missing and --offline forbids fetching them: %s", errs.ErrOffline, len(missing), strings.Join(lines, "; "))
+	what := fmt.Sprintf("%d blobs are", len(missing))
+	if len(missing) == 1 {
+		what = "1 blob is"
+	}
+	return fmt.Errorf("%w: %s missing and --offline forbids fetching them: %s", errs.ErrOffline, what, strings.Join(lines, "; "))
 }
 
 // fetchDocument fetches a manifest, index or config and stores it, once

@@ -126,6 +126,11 @@ func TestLoadVerifyUnloadCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "tag-missing") || !strings.Contains(stderr, tag) {
 		t.Errorf("vendorimg verify --daemon after unload: exit %d\n%s%s, want exit 1 naming %s", code, stdout, stderr, tag)
 	}
+	// It ends with one summary line saying how many problems, and where.
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "verify --daemon: 1 problem in docker ") || !strings.Contains(last, "vendorimg load puts the vendored images back") {
+		t.Errorf("vendorimg verify --daemon after unload ended with %q, want the summary line \"verify --daemon: 1 problem in docker ...\"", last)
+	}
 	if code, stdout, _ = daemonCLI(t, "-C", dir, "unload"); code != 0 || !strings.Contains(stdout, "absent") {
 		t.Errorf("second vendorimg unload: exit %d, printed %q, want absent", code, stdout)
 	}
