@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 // OutdatedOptions configure Outdated.
@@ -22,8 +25,14 @@ type OutdatedOptions struct {
 	Insecure []string
 	// Jobs is how many images are asked about at once. Default DefaultJobs.
 	Jobs int
+	// ClientOptions are passed to the default Client after vendorimg's
+	// own. Default none.
+	ClientOptions []registry.Option
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
+	// Progress, if not nil, receives the default Client's notices (a wait
+	// a registry asked for, a failing mirror) as progress.Notice events.
+	Progress progress.Func
 }
 
 // OutdatedReport says, for each image asked about, whether its tag moved
@@ -89,7 +98,13 @@ func Outdated(ctx context.Context, cfg *config.Config, images []config.Image, op
 	}
 	client := opts.Client
 	if client == nil {
-		client = NewClient(cfg, opts.Insecure, opts.Logger)
+		var mu sync.Mutex
+		notice := func(msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			opts.Progress.Emit(progress.Event{Kind: progress.Notice, Message: msg})
+		}
+		client = NewClient(cfg, opts.Insecure, opts.Logger, append([]registry.Option{registry.WithNotice(notice)}, opts.ClientOptions...)...)
 	}
 	rep := &OutdatedReport{Images: make([]TagState, len(images))}
 	g, gctx := errgroup.WithContext(ctx)

@@ -76,9 +76,14 @@ type SyncOptions struct {
 	// Insecure adds hosts that may be reached over plain http, as the
 	// --insecure-registry flag does, to the default Client.
 	Insecure []string
+	// ClientOptions are passed to the default Client after vendorimg's
+	// own (registry.WithTimeouts, registry.WithRetry, ...). Default none.
+	ClientOptions []registry.Option
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
-	// Progress, if not nil, receives progress events.
+	// Progress, if not nil, receives progress events, and the default
+	// Client's notices (a wait a registry asked for, a failing mirror) as
+	// progress.Notice events.
 	Progress progress.Func
 	// NoPrune keeps the blobs that no configured image uses. Default
 	// false: after a successful sync they are deleted (SyncResult.Pruned),
@@ -394,24 +399,31 @@ func (s *syncer) registry() Registry {
 			s.client = s.opts.Client
 			return
 		}
-		s.client = NewClient(s.cfg, s.opts.Insecure, s.logger)
+		opts := append([]registry.Option{registry.WithNotice(s.notice)}, s.opts.ClientOptions...)
+		s.client = NewClient(s.cfg, s.opts.Insecure, s.logger, opts...)
 	})
 	return s.client
 }
 
+// notice passes a notice of the registry client on as a progress event.
+func (s *syncer) notice(msg string) {
+	s.emit(progress.Event{Kind: progress.Notice, Message: msg})
+}
+
 // NewClient returns the registry client vendorimg uses for cfg: its
 // mirrors, its insecure hosts plus extra ones, credentials from the docker
-// config, requests logged at debug level to logger (nil: discard).
-func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger) *registry.Client {
-	opts := []registry.Option{
+// config, requests logged at debug level to logger (nil: discard), then
+// opts.
+func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger, opts ...registry.Option) *registry.Client {
+	all := []registry.Option{
 		registry.WithMirrors(cfg.Mirrors),
 		registry.WithInsecure(append(slices.Clone(cfg.Insecure), insecure...)...),
 		registry.WithUserAgent("vendorimg/" + Version()),
 	}
 	if logger != nil {
-		opts = append(opts, registry.WithLogger(logger))
+		all = append(all, registry.WithLogger(logger))
 	}
-	return registry.NewClient(opts...)
+	return registry.NewClient(append(all, opts...)...)
 }
 
 // readOldIndex reads the current index.json. A missing one is empty; a
@@ -483,7 +495,11 @@ func (s *syncer) checkOffline(missing []layout.Blob) error {
 		}
 		lines = append(lines, fmt.Sprintf("%s (%s)", b.Digest, what))
 	}
-	return fmt.Errorf("%w: %d blobs missing and --offline forbids fetching them: %s", errs.ErrOffline, len(missing), strings.Join(lines, "; "))
+	what := fmt.Sprintf("%d blobs are", len(missing))
+	if len(missing) == 1 {
+		what = "1 blob is"
+	}
+	return fmt.Errorf("%w: %s missing and --offline forbids fetching them: %s", errs.ErrOffline, what, strings.Join(lines, "; "))
 }
 
 // fetchDocument fetches a manifest, index or config and stores it, once
@@ -626,13 +642,16 @@ func (s *syncer) fetchBlobs(ctx context.Context, plans []*imagePlan) map[*imageP
 }
 
 // fetchBlob streams one blob from the registry into the layout, starting
-// again when the connection is cut or the body comes short.
+// again when the stream is cut, reset or stalls once it has begun. What
+// fails before the stream (a refused connection, a 404, headers that never
+// come) the client has already retried as far as its policy allows.
 func (s *syncer) fetchBlob(ctx context.Context, im config.Image, b layout.Blob) error {
 	ev := progress.Event{Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	s.emit(with(ev, progress.Start))
 	var err error
 	for attempt := 1; attempt <= blobAttempts; attempt++ {
-		err = s.fetchBlobOnce(ctx, im, b)
+		var streaming bool
+		streaming, err = s.fetchBlobOnce(ctx, im, b)
 		if err == nil {
 			s.record(b.Digest, b.Size)
 			done := with(ev, progress.Done)
@@ -640,7 +659,7 @@ func (s *syncer) fetchBlob(ctx context.Context, im config.Image, b layout.Blob) 
 			s.emit(done)
 			return nil
 		}
-		if ctx.Err() != nil || !retryableBlobError(err) || attempt == blobAttempts {
+		if ctx.Err() != nil || !streaming || !retryableBlobError(err) || attempt == blobAttempts {
 			break
 		}
 		retry := with(ev, progress.Retry)
@@ -661,21 +680,24 @@ func with(e progress.Event, k progress.Kind) progress.Event {
 	return e
 }
 
-func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Blob) error {
+// fetchBlobOnce makes one download of b; streaming says whether the error,
+// if any, came once the body had begun.
+func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Blob) (streaming bool, _ error) {
 	rc, err := s.registry().Blob(ctx, im.Pinned(), b.Descriptor)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rc.Close()
 	ev := progress.Event{Kind: progress.Advance, Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
-	return s.view.WriteBlob(ctx, b.Descriptor, rc, func(n int64) {
+	return true, s.view.WriteBlob(ctx, b.Descriptor, rc, func(n int64) {
 		ev.Done = n
 		s.emit(ev)
 	})
 }
 
 // retryableBlobError: the stream was cut (a reset, an early EOF, a short
-// body), which a new request may not meet. A wrong digest is final.
+// body) or stalled, which a new request may not meet. A wrong digest is
+// final.
 func retryableBlobError(err error) bool {
 	return !errors.Is(err, errs.ErrDigestMismatch) && registry.Transient(err)
 }

@@ -261,7 +261,12 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse(%q) = %#v, want a *FileError for %s line %d", tt.in, err, path, tt.wantLine)
 			}
 			msg := err.Error()
-			if prefix := fmt.Sprintf("%s:%d: ", path, tt.wantLine); !strings.HasPrefix(msg, prefix) {
+			prefix := fmt.Sprintf("%s:%d: ", path, tt.wantLine)
+			if tt.wantLine == 0 {
+				// A problem of the whole file has no line to name.
+				prefix = path + ": "
+			}
+			if !strings.HasPrefix(msg, prefix) {
 				t.Errorf("Parse(%q) = %q, want it to start with %q", tt.in, msg, prefix)
 			}
 			for _, w := range tt.wantIn {

@@ -88,13 +88,22 @@ func (p parser) errorf(n *yaml.Node, cause error, format string, args ...any) er
 // errs.ErrConfig, and the sentinel of its cause (errs.ErrInvalidReference,
 // ErrInvalidDigest, ErrInvalidPlatform) when there is one.
 type FileError struct {
-	Path  string
+	Path string
+	// Line is the line of the problem, or 0 for one of the whole file (it
+	// is empty).
 	Line  int
 	Msg   string
 	cause error
 }
 
-func (e *FileError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
+// Error is "path:line: message", or "path: message" for a problem of the
+// whole file: an editor jumping to line 0 helps nobody.
+func (e *FileError) Error() string {
+	if e.Line <= 0 {
+		return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+}
 
 // Unwrap returns errs.ErrConfig and the cause.
 func (e *FileError) Unwrap() []error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -65,11 +66,17 @@ type archiveWriter struct {
 // that names the blob and wraps errs.ErrDigestMismatch or
 // errs.ErrSizeMismatch. It returns the number of blob bytes written.
 // progress, if not nil, gets that number as it grows.
-func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendored, progress func(int64)) (int64, error) {
+//
+// With plain, it writes the archive for the classic image store with the
+// layers decompressed instead (see writePlainArchive).
+func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendored, plain bool, progress func(int64)) (int64, error) {
 	a := &archiveWriter{
 		ctx: ctx, l: l, v: v, tw: tar.NewWriter(w),
 		buf: make([]byte, copyBuffer), tail: make([]byte, holdBack),
 		written: map[digest.Digest]bool{}, progress: progress,
+	}
+	if plain {
+		return writePlainArchive(a)
 	}
 	for _, dir := range []string{"blobs/", archiveBlobs} {
 		if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: archiveEpoch}); err != nil {
@@ -125,7 +132,9 @@ func (a *archiveWriter) metadata() (idx, mf []byte, err error) {
 			layout.AnnotationContainerName: v.name,
 			layout.AnnotationRefName:       v.refTag,
 		}
-		dm.RepoTags = []string{v.tag}
+		// The full reference: docker shortens it as it likes, and podman
+		// would put a short Docker Hub name under localhost/.
+		dm.RepoTags = []string{v.name}
 	}
 	for _, d := range v.layers {
 		dm.Layers = append(dm.Layers, archiveBlobs+d.Digest.Encoded())
@@ -155,20 +164,42 @@ func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
 		return nil
 	}
 	a.written[d.Digest] = true
-	where := fmt.Sprintf("%s %s of %s (%s)", role, layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
+	return a.blobAs(d, role, archiveBlobs+d.Digest.Encoded())
+}
+
+// where names the blob d, of role, in messages.
+func (a *archiveWriter) where(d ocispec.Descriptor, role string) string {
+	return fmt.Sprintf("%s %s of %s (%s)", role, layout.RelBlobPath(d.Digest), a.v.name, a.v.platformString())
+}
+
+// open opens the stored blob d and checks that it has its descriptor's
+// size.
+func (a *archiveWriter) open(d ocispec.Descriptor, where string) (*os.File, error) {
 	f, err := a.l.OpenBlob(d.Digest)
 	if err != nil {
-		return fmt.Errorf("streaming %s: %w", where, err)
+		return nil, fmt.Errorf("streaming %s: %w", where, err)
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("streaming %s: %w", where, err)
+		f.Close()
+		return nil, fmt.Errorf("streaming %s: %w", where, err)
 	}
 	if fi.Size() != d.Size {
-		return fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
+		f.Close()
+		return nil, fmt.Errorf("streaming %s: %w: the file has %d bytes, its descriptor says %d", where, errs.ErrSizeMismatch, fi.Size(), d.Size)
 	}
-	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: archiveBlobs + d.Digest.Encoded(), Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
+	return f, nil
+}
+
+// blobAs streams the stored blob d as the archive's file name, rehashing it.
+func (a *archiveWriter) blobAs(d ocispec.Descriptor, role, name string) error {
+	where := a.where(d, role)
+	f, err := a.open(d, where)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
 		return err
 	}
 	h := sha256.New()
@@ -202,17 +233,24 @@ func (a *archiveWriter) blob(d ocispec.Descriptor, role string) error {
 
 // streamWriter writes blob bytes into the tar, counting them, reporting
 // progress and stopping when the context is done. It has no ReadFrom, so
-// that copies go through the archive's own buffer.
-type streamWriter struct{ a *archiveWriter }
+// that copies go through the archive's own buffer. uncounted: the bytes
+// are a decompressed layer's, and the stored bytes read are counted
+// instead (countingReader).
+type streamWriter struct {
+	a         *archiveWriter
+	uncounted bool
+}
 
 func (s *streamWriter) Write(p []byte) (int, error) {
 	if err := s.a.ctx.Err(); err != nil {
 		return 0, err
 	}
 	n, err := s.a.tw.Write(p)
-	s.a.n += int64(n)
-	if s.a.progress != nil && n > 0 {
-		s.a.progress(s.a.n)
+	if !s.uncounted {
+		s.a.n += int64(n)
+		if s.a.progress != nil && n > 0 {
+			s.a.progress(s.a.n)
+		}
 	}
 	return n, err
 }

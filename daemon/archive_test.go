@@ -75,7 +75,7 @@ func TestWriteArchive(t *testing.T) {
 	l, im := writeImage(t, "docker.io/library/alpine:3.19.1", img, "linux/amd64")
 	v := vendoredFor(t, l, im)
 	var buf bytes.Buffer
-	n, err := writeArchive(context.Background(), &buf, l, v, nil)
+	n, err := writeArchive(context.Background(), &buf, l, v, false, nil)
 	if err != nil {
 		t.Fatalf("writeArchive() = %v", err)
 	}
@@ -108,8 +108,8 @@ func TestWriteArchive(t *testing.T) {
 	if err := json.Unmarshal(entries[len(entries)-1].data, &mf); err != nil {
 		t.Fatal(err)
 	}
-	if len(mf) != 1 || mf[0].Config != archiveBlobs+v.config.Digest.Encoded() || len(mf[0].Layers) != 3 || strings.Join(mf[0].RepoTags, ",") != "alpine:3.19.1" {
-		t.Errorf("manifest.json = %+v, want the config, 3 layers and the tag alpine:3.19.1", mf)
+	if len(mf) != 1 || mf[0].Config != archiveBlobs+v.config.Digest.Encoded() || len(mf[0].Layers) != 3 || strings.Join(mf[0].RepoTags, ",") != "docker.io/library/alpine:3.19.1" {
+		t.Errorf("manifest.json = %+v, want the config, 3 layers and the tag docker.io/library/alpine:3.19.1", mf)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(entries[len(entries)-2].data, &idx); err != nil {
@@ -124,11 +124,11 @@ func TestWriteArchive(t *testing.T) {
 
 	// The same image always streams the same bytes.
 	var again bytes.Buffer
-	if _, err := writeArchive(context.Background(), &again, l, v, nil); err != nil {
+	if _, err := writeArchive(context.Background(), &again, l, v, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	var first bytes.Buffer
-	if _, err := writeArchive(context.Background(), &first, l, v, nil); err != nil {
+	if _, err := writeArchive(context.Background(), &first, l, v, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
@@ -168,7 +168,7 @@ func TestWriteArchiveStopsAtABadBlob(t *testing.T) {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			_, err = writeArchive(context.Background(), &buf, l, v, nil)
+			_, err = writeArchive(context.Background(), &buf, l, v, false, nil)
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), layout.RelBlobPath(bad.Digest)) {
 				t.Fatalf("writeArchive() with a bad layer = %v, want %v naming %s", err, tc.want, layout.RelBlobPath(bad.Digest))
 			}
@@ -196,7 +196,7 @@ func TestWriteArchiveCancelled(t *testing.T) {
 	l, im := writeImage(t, "registry.test/x:1", registrytest.Image(t, "linux/amd64", 1, 500_000, 41, registrytest.OCI), "linux/amd64")
 	v := vendoredFor(t, l, im)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := writeArchive(ctx, io.Discard, l, v, func(int64) { cancel() })
+	_, err := writeArchive(ctx, io.Discard, l, v, false, func(int64) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("writeArchive() cancelled while streaming = %v, want context.Canceled", err)
 	}

@@ -195,13 +195,16 @@ func diffIDs(files map[string][]byte, layers []string) ([]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("layer %s not in the archive", name)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, err
-		}
-		raw, err := io.ReadAll(zr)
-		if err != nil {
-			return nil, err
+		// As docker does, a layer file may be compressed or a plain tar.
+		raw := b
+		if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			if raw, err = io.ReadAll(zr); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, digest.FromBytes(raw).String())
 	}
@@ -235,6 +238,10 @@ func (f *fakeEngine) loadDocker(files map[string][]byte) ([]string, error) {
 		for _, tag := range m.RepoTags {
 			if f.ignoreNames {
 				continue
+			}
+			// As docker does: a name is kept in its familiar form.
+			if ref, err := reference.Parse(tag); err == nil {
+				tag = ref.Familiar()
 			}
 			f.tags[tag] = id
 			msgs = append(msgs, "Loaded image: "+tag)

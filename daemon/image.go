@@ -146,7 +146,7 @@ func (v *vendored) readConfig(ctx context.Context, l *layout.Layout) error {
 		return fmt.Errorf("%s (%s): %s: %w", v.name, v.platformString(), layout.RelBlobPath(v.config.Digest), err)
 	}
 	if len(c.RootFS.DiffIDs) != len(v.layers) {
-		return fmt.Errorf("%s (%s): config %s lists %d diff_ids for %d layers: %w", v.name, v.platformString(), v.config.Digest, len(c.RootFS.DiffIDs), len(v.layers), errs.ErrInvalidLayout)
+		return fmt.Errorf("%s (%s): config %s lists %s for %s: %w", v.name, v.platformString(), v.config.Digest, count(len(c.RootFS.DiffIDs), "diff_id"), count(len(v.layers), "layer"), errs.ErrInvalidLayout)
 	}
 	v.diffIDs = c.RootFS.DiffIDs
 	return nil
@@ -184,4 +184,12 @@ func pick(name string, vs []*vendored, p platform.Platform) (*vendored, error) {
 		return nil, fmt.Errorf("%s: %w: %s is not vendored (the layout has %s; add it to platforms in vendorimg.yaml and sync, or choose one with --platform)", name, errs.ErrPlatformMissing, p, strings.Join(have, ", "))
 	}
 	return vs[i], nil
+}
+
+// count is "1 layer", "2 layers".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

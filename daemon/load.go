@@ -122,7 +122,7 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		return nil, err
 	}
 	defer unlock()
-	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress}
+	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store}
 	var failed []error
 	for _, im := range images {
 		if err := ctx.Err(); err != nil {
@@ -170,6 +170,9 @@ type loader struct {
 	l        *layout.Layout
 	logger   *slog.Logger
 	progress progress.Func
+	// store is the engine's image store (StoreClassic gets the layers
+	// decompressed).
+	store string
 }
 
 func (ld *loader) load(ctx context.Context, idx *ocispec.Index, im config.Image, want platform.Platform, res *LoadResult) error {
@@ -324,6 +327,33 @@ func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
 	if ld.progress != nil {
 		advance = func(n int64) { report(progress.Advance, n) }
 	}
+	// The classic store gets the layers decompressed: it then only untars
+	// them, while this side inflates on another core. If a layer's gzip
+	// stream is not what its trailer says (several members, 4 GiB or more),
+	// the archive stops before its manifest.json, the engine loads nothing,
+	// and the layers go as stored.
+	plain := ld.store == StoreClassic && plainable(v)
+	sent := func(n int64) { report(progress.Unpacking, n) }
+	n, err := ld.send(ctx, v, plain, advance, sent)
+	if plain && errors.Is(err, errNotPlain) {
+		ld.logger.Debug("a layer cannot be sent uncompressed; sending the layers as stored", "image", v.name, "error", err)
+		n, err = ld.send(ctx, v, false, advance, sent)
+	}
+	if err != nil {
+		return n, err
+	}
+	report(progress.Done, n)
+	return n, nil
+}
+
+// send streams one archive of v into the engine and waits for its answer.
+// An error from the archive (a blob that does not verify) wins over the
+// engine's, which is only its consequence.
+// sent, once the whole archive is written, is told how many stored bytes
+// it carried, while the engine still unpacks them.
+func (ld *loader) send(ctx context.Context, v *vendored, plain bool, advance, sent func(int64)) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	pr, pw := io.Pipe()
 	type result struct {
 		n   int64
@@ -331,14 +361,14 @@ func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := writeArchive(ctx, pw, ld.l, v, advance)
+		n, err := writeArchive(ctx, pw, ld.l, v, plain, advance)
 		pw.CloseWithError(err) // nil closes with EOF
 		if err == nil {
-			report(progress.Unpacking, n)
+			sent(n)
 		}
 		done <- result{n, err}
 	}()
-	ld.logger.Debug("streaming image into docker", "image", v.name, "platform", v.platformString(), "bytes", total)
+	ld.logger.Debug("streaming image into docker", "image", v.name, "platform", v.platformString(), "bytes", v.size(), "uncompressed layers", plain)
 	resp, err := ld.c.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err == nil {
 		var lines []string
@@ -356,7 +386,6 @@ func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
 	case w.err != nil:
 		return w.n, fmt.Errorf("loading %s into docker: %w before the archive ended", v.name, w.err)
 	}
-	report(progress.Done, w.n)
 	return w.n, nil
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
-	"github.com/vendorimg/vendorimg/reference"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // These tests use the real engine DOCKER_HOST names (the machine's docker,

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
@@ -39,9 +37,6 @@ type env struct {
 	images []config.Image
 	l      *layout.Layout
 	c      engineClient
-	// api is c as the docker client, for what daemon.Client leaves out
-	// (containers, commits).
-	api *client.Client
 	// eng is what the engine says it is.
 	eng enginetest.Engine
 	// platform is the engine's platform, the one loaded.
@@ -71,7 +66,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{cfg: cfg, images: images, l: layout.New(cfg.LayoutDir()), c: c, api: c, eng: enginetest.Describe(t), platform: eng.Platform}
+	return &env{cfg: cfg, images: images, l: layout.New(cfg.LayoutDir()), c: c, eng: enginetest.Describe(t), platform: eng.Platform}
 }
 
 // root is the repository's root folder, where vendorimg.yaml is.
@@ -209,16 +204,6 @@ func exists(t *testing.T, ref string) bool {
 	return false
 }
 
-// removeImage removes id from docker when the test ends (by ID, so that it
-// goes with the one tag a test gave it).
-func removeImage(t *testing.T, id string) {
-	t.Cleanup(func() {
-		if r := command(t, "", nil, "docker", "rmi", id); r.code != 0 && exists(t, id) {
-			t.Errorf("removing the test's image %s: %s", id, r.stderr)
-		}
-	})
-}
-
 // commit makes an image that is not the vendored probe: a commit of a
 // container of it, with another command, tagged ref unless ref is "". The
 // container is started first (so that the image has a file it wrote) when
@@ -229,37 +214,7 @@ func removeImage(t *testing.T, id string) {
 // when the test ends, and returns the image's ID as inspect writes it.
 func (e *env) commit(t *testing.T, ref string) string {
 	t.Helper()
-	ctx := context.Background()
-	ctr, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{Image: probeRef, Config: &container.Config{Cmd: []string{"write", "/tmp/committed", "by a test"}}})
-	if err != nil {
-		t.Fatalf("creating a container of %s on %s: %v", probeRef, e.eng, err)
-	}
-	defer func() {
-		if _, err := e.api.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
-		}
-	}()
-	if enginetest.CanRun(t, probeRef, "exit", "0") == nil {
-		docker(t, "start", "--attach", ctr.ID)
-	}
-	res, err := e.api.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
-		Reference: ref, Comment: "changed by a test",
-		Config: &container.Config{Entrypoint: []string{"/probe"}, Cmd: []string{"echo", "other"}},
-	})
-	if err != nil {
-		t.Fatalf("committing a container of %s on %s: %v", probeRef, e.eng, err)
-	}
-	// podman answers with the bare hexadecimal digest, which it would
-	// take for a name once the image is gone.
-	if !strings.Contains(res.ID, ":") {
-		res.ID = "sha256:" + res.ID
-	}
-	removeImage(t, res.ID)
-	ins, err := e.api.ImageInspect(ctx, res.ID)
-	if err != nil {
-		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
-	}
-	return ins.ID
+	return enginetest.Commit(t, probeRef, enginetest.CommitOptions{Tag: ref, Cmd: []string{"write", "/tmp/committed", "by a test"}, Start: true})
 }
 
 // removeContainer removes a container when the test ends.

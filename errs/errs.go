@@ -26,6 +26,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnauthorized: the registry refused the credentials (or their absence).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrTimeout: a registry kept vendorimg waiting longer than a bound
+	// allows: no response headers, or a body that stalled or trickled
+	// (registry.Timeouts).
+	ErrTimeout = errors.New("timed out")
 	// ErrInsecure: plain http was needed for a registry that is neither on
 	// a loopback address nor declared insecure.
 	ErrInsecure = errors.New("plain http not allowed")

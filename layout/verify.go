@@ -256,7 +256,15 @@ func (v *verifier) run(ctx context.Context) error {
 	return v.scanStrays(ctx)
 }
 
-func sizeStr(n int64) string { return fmt.Sprintf("%d bytes", n) }
+func sizeStr(n int64) string { return count(int(n), "byte") }
+
+// count is "1 layer", "2 layers".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
 
 // Expectations are what configured images require of their layout, as
 // Verify takes them: each image's name, pin and platforms.

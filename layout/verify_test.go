@@ -343,7 +343,7 @@ func TestVerify(t *testing.T) {
 				}
 			}},
 			setup: func(t *testing.T, fx *fixture) []want {
-				return []want{{layout.KindDiffID, fx.image("linux/arm64").config.rel(), "2 layers", "1 diff_ids"}}
+				return []want{{layout.KindDiffID, fx.image("linux/arm64").config.rel(), "2 layers", "1 diff_id"}}
 			},
 		},
 		{

@@ -312,8 +312,8 @@ func (w *graphWalk) config(s *Step) error {
 				Message: fmt.Sprintf("the image is a single manifest for %s, not %s", platform.FromOCI(p), w.sel)})
 		}
 		if w.v.opts.Deep && len(cfg.RootFS.DiffIDs) != len(n.Layers) {
-			w.find(Finding{Kind: KindDiffID, Path: RelBlobPath(s.Digest), Expected: fmt.Sprintf("%d layers", len(n.Layers)), Actual: fmt.Sprintf("%d diff_ids", len(cfg.RootFS.DiffIDs)),
-				Message: fmt.Sprintf("the config lists %d diff_ids for %d layers", len(cfg.RootFS.DiffIDs), len(n.Layers))})
+			w.find(Finding{Kind: KindDiffID, Path: RelBlobPath(s.Digest), Expected: count(len(n.Layers), "layer"), Actual: count(len(cfg.RootFS.DiffIDs), "diff_id"),
+				Message: fmt.Sprintf("the config lists %s for %s", count(len(cfg.RootFS.DiffIDs), "diff_id"), count(len(n.Layers), "layer"))})
 		}
 	}
 	if plat != nil {

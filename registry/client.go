@@ -28,9 +28,11 @@ import (
 // Client talks to registries over the distribution API: it resolves tags
 // and fetches manifests and blobs by digest. It authenticates with
 // credentials from a keychain (by default the docker config and its
-// credential helpers, as docker does), retries passing failures, tries a
-// configured mirror before the registry itself, and allows plain http only
-// for loopback or declared-insecure hosts.
+// credential helpers, as docker does), retries passing failures, bounds
+// every wait (Timeouts for a registry that stalls, RetryPolicy.MaxWait for
+// one that asks to wait), tries a configured mirror before the registry
+// itself, and allows plain http only for loopback or declared-insecure
+// hosts.
 //
 // A Client makes no request until one of its methods needs the network;
 // the first request to a repository pings the registry and fetches a token.
@@ -41,11 +43,17 @@ type Client struct {
 	mirrors   map[string]string
 	insecure  map[string]bool
 	logger    *slog.Logger
+	notice    func(string)
 	retry     RetryPolicy
+	timeouts  Timeouts
 	userAgent string
 
 	mu    sync.Mutex
 	repos map[string]*repoTransport
+	// pings are the registries' answers to /v2/, one per host: the
+	// challenge says how to authenticate, for every repository.
+	pings    map[string]*ping
+	fellBack map[string]bool // mirror/repository fallbacks already told
 }
 
 // Option configures a Client.
@@ -89,6 +97,18 @@ func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l }
 // WithRetry sets the retry policy; zero fields keep DefaultRetryPolicy's.
 func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
 
+// WithTimeouts sets how long a registry may keep a request waiting (for
+// its headers, for the next bytes of its body); zero fields keep
+// DefaultTimeouts' (30s, 30s, 1 KiB/s).
+func WithTimeouts(t Timeouts) Option { return func(c *Client) { c.timeouts = t } }
+
+// WithNotice sets where the client tells what the person running it should
+// see even when debug logs are off, one line per call: each wait a registry
+// asked for with Retry-After, and a mirror that failed before the registry
+// itself answered. f is called from the goroutines that make requests,
+// possibly at the same time. Default: nowhere.
+func WithNotice(f func(string)) Option { return func(c *Client) { c.notice = f } }
+
 // WithUserAgent sets the User-Agent sent with every request. Default
 // "vendorimg".
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
@@ -102,6 +122,8 @@ func NewClient(opts ...Option) *Client {
 		logger:    slog.New(slog.DiscardHandler),
 		userAgent: "vendorimg",
 		repos:     map[string]*repoTransport{},
+		pings:     map[string]*ping{},
+		fellBack:  map[string]bool{},
 	}
 	for _, o := range opts {
 		o(c)
@@ -110,6 +132,7 @@ func NewClient(opts ...Option) *Client {
 		c.base = defaultTransport()
 	}
 	c.retry = c.retry.withDefaults()
+	c.timeouts = c.timeouts.withDefaults()
 	return c
 }
 
@@ -155,7 +178,7 @@ func (c *Client) scopedTransport(ctx context.Context, host, repo, key string, sc
 	}
 	c.mu.Unlock()
 	r.once.Do(func() {
-		r.rt, r.err = c.newTransport(ctx, host, scopes)
+		r.rt, r.err = c.newTransport(ctx, host, repo, scopes)
 	})
 	if r.err != nil {
 		// Let a later call try again rather than caching a passing failure.
@@ -168,7 +191,7 @@ func (c *Client) scopedTransport(ctx context.Context, host, repo, key string, sc
 	return r, r.err
 }
 
-func (c *Client) newTransport(ctx context.Context, host string, scopes []string) (http.RoundTripper, error) {
+func (c *Client) newTransport(ctx context.Context, host, repo string, scopes []string) (http.RoundTripper, error) {
 	var nameOpts []name.Option
 	if c.insecure[host] || IsLoopback(host) {
 		// Lets go-containerregistry fall back to http after https; the
@@ -184,57 +207,115 @@ func (c *Client) newTransport(ctx context.Context, host string, scopes []string)
 		return nil, fmt.Errorf("reading credentials for %s: %w", host, err)
 	}
 	inner := &retryTransport{
-		inner:  &policyTransport{inner: c.base, insecure: c.insecure},
+		inner: &timeoutTransport{
+			inner:    &policyTransport{inner: c.base, insecure: c.insecure},
+			timeouts: c.timeouts,
+		},
 		policy: c.retry,
 		logger: c.logger,
+		notice: c.notice,
 		sleep:  sleepCtx,
 	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(inner, c.userAgent), scopes)
+	ua := transport.NewUserAgent(inner, c.userAgent)
+	var rt http.RoundTripper
+	pr, err := c.ping(ctx, host, reg, ua)
+	switch {
+	case err != nil:
+	case IsLoopback(host):
+		// Our own token fetch, which allows a token server on another
+		// loopback port (see auth.go).
+		rt, err = loopbackTransport(ctx, reg, auth, scopes, ua, pr)
+	default:
+		rt, err = challengeTransport(ctx, reg, auth, scopes, ua, pr)
+	}
 	if err != nil {
-		return nil, classify(fmt.Errorf("connecting to %s: %w", host, err))
+		c.logger.Debug("connecting failed", "host", host, "repository", repo, "error", err)
+		var te *transport.Error
+		if errors.As(err, &te) {
+			return nil, c.explain(host, repo, "", err)
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", host, err)
 	}
 	return rt, nil
 }
 
-// classify wraps errors from go-containerregistry's transport with our
-// sentinels.
-func classify(err error) error {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%w: %w", errs.ErrUnauthorized, err)
-		case http.StatusNotFound:
-			return fmt.Errorf("%w: %w", errs.ErrNotFound, err)
-		}
+// ping is one host's answer to /v2/, asked once.
+type ping struct {
+	done      chan struct{}
+	challenge *transport.Challenge
+	err       error
+}
+
+// ping asks host's /v2/ how to authenticate, once per host for every
+// repository: a sync of a hundred images of one registry pings it once,
+// not a hundred times. A failure is not kept: the next repository asks
+// again.
+func (c *Client) ping(ctx context.Context, host string, reg name.Registry, rt http.RoundTripper) (*transport.Challenge, error) {
+	c.mu.Lock()
+	p, ok := c.pings[host]
+	if !ok {
+		p = &ping{done: make(chan struct{})}
+		c.pings[host] = p
 	}
-	return err
+	c.mu.Unlock()
+	if !ok {
+		p.challenge, p.err = transport.Ping(ctx, reg, rt)
+		if p.err != nil {
+			c.mu.Lock()
+			delete(c.pings, host)
+			c.mu.Unlock()
+		}
+		close(p.done)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return p.challenge, p.err
 }
 
 // get sends a GET or HEAD for path under ref's repository to each endpoint
-// in turn and returns the first 200 response.
+// in turn and returns the first 200 response. Its errors say what was
+// asked of whom (see explain); with a mirror, the mirror's answer leads,
+// and a mirror that failed before its registry answered is told once per
+// repository through the notice callback.
 func (c *Client) get(ctx context.Context, method string, ref reference.Reference, path string, accept []string) (*http.Response, string, error) {
-	var failures []string
-	var last error
+	var failures []error
 	hosts := c.endpoints(ref)
 	for i, host := range hosts {
 		resp, err := c.getFrom(ctx, method, host, ref.Repository, path, accept)
 		if err == nil {
+			if i > 0 {
+				c.noticeFallback(hosts[0], host, ref.Repository, failures[0])
+			}
 			return resp, host, nil
 		}
 		if ctx.Err() != nil {
 			return nil, "", err
 		}
-		last = err
-		failures = append(failures, err.Error())
+		failures = append(failures, err)
 		if i == 0 && len(hosts) > 1 {
 			c.logger.Debug("mirror failed, trying the registry", "mirror", host, "registry", ref.Registry, "error", err)
 		}
 	}
-	if len(failures) > 1 {
-		return nil, "", fmt.Errorf("%w (mirror and registry both failed: %s)", last, strings.Join(failures[:len(failures)-1], "; "))
+	return nil, "", leadError(hosts, failures)
+}
+
+// noticeFallback tells, once per mirror and repository, that the mirror
+// failed and the registry answered instead.
+func (c *Client) noticeFallback(mirror, registry, repo string, err error) {
+	if c.notice == nil {
+		return
 	}
-	return nil, "", last
+	key := mirror + "/" + repo
+	c.mu.Lock()
+	seen := c.fellBack[key]
+	c.fellBack[key] = true
+	c.mu.Unlock()
+	if !seen {
+		c.notice(fmt.Sprintf("mirror %s failed (%v), using %s", mirror, err, registry))
+	}
 }
 
 func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, accept []string) (*http.Response, error) {
@@ -242,26 +323,55 @@ func (c *Client) getFrom(ctx context.Context, method, host, repo, path string, a
 	if err != nil {
 		return nil, err
 	}
-	url := r.prefix + path
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	start := time.Now()
+	resp, err := r.do(ctx, method, path, accept)
+	if err != nil {
+		return nil, c.explain(host, repo, path, err)
+	}
+	c.logger.Debug("request", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "elapsed", time.Since(start))
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	detail := transport.CheckError(resp, http.StatusOK)
+	resp.Body.Close()
+	c.logger.Debug("registry answered", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "detail", detail.Error())
+	if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/manifests/") && c.repositoryUnknown(ctx, r, host, repo) {
+		detail = &transport.Error{StatusCode: http.StatusNotFound, Errors: []transport.Diagnostic{{Code: transport.NameUnknownErrorCode}}, Request: resp.Request}
+	}
+	return nil, c.explain(host, repo, path, detail)
+}
+
+// repositoryUnknown asks whether a manifest's 404 means that the whole
+// repository is unknown: a manifest's 404 does not say (distribution
+// answers MANIFEST_UNKNOWN either way, and a HEAD has no body), the tag
+// list's does (NAME_UNKNOWN). One request, only after a 404.
+func (c *Client) repositoryUnknown(ctx context.Context, r *repoTransport, host, repo string) bool {
+	resp, err := r.do(ctx, http.MethodGet, "/tags/list?n=1", nil)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return false
+	}
+	var te *transport.Error
+	if !errors.As(transport.CheckError(resp, http.StatusOK), &te) {
+		return false
+	}
+	c.logger.Debug("registry answered", "method", http.MethodGet, "host", host, "repository", repo, "path", "/tags/list", "status", resp.StatusCode, "detail", te.Error())
+	return hasCode(te, transport.NameUnknownErrorCode)
+}
+
+// do sends one request for path under the repository.
+func (r *repoTransport) do(ctx context.Context, method, path string, accept []string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, r.prefix+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(accept) > 0 {
 		req.Header.Set("Accept", strings.Join(accept, ", "))
 	}
-	start := time.Now()
-	resp, err := (&http.Client{Transport: r.rt}).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s%s: %w", method, host, repo, path, err)
-	}
-	c.logger.Debug("request", "method", method, "host", host, "repository", repo, "path", path, "status", resp.StatusCode, "elapsed", time.Since(start))
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	// CheckError's message already says the method, URL and status.
-	return nil, classify(transport.CheckError(resp, http.StatusOK))
+	return (&http.Client{Transport: r.rt}).Do(req)
 }
 
 // Resolve returns the descriptor of the manifest or index ref's tag points
@@ -276,7 +386,7 @@ func (c *Client) Resolve(ctx context.Context, ref reference.Reference) (ocispec.
 	}
 	resp, host, err := c.get(ctx, http.MethodHead, ref, "/manifests/"+target, manifest.Accept)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+		return ocispec.Descriptor{}, err // says which tag of which repository
 	}
 	resp.Body.Close()
 	d, derr := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
@@ -288,7 +398,7 @@ func (c *Client) Resolve(ctx context.Context, ref reference.Reference) (ocispec.
 	c.logger.Debug("HEAD gave no usable digest; fetching the manifest", "reference", ref.String(), "host", host)
 	raw, mt, err := c.fetchManifest(ctx, ref, target)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+		return ocispec.Descriptor{}, withContext(err, "resolving %s", ref)
 	}
 	got := digest.FromBytes(raw)
 	if ref.Digest != "" && got != ref.Digest {
@@ -310,7 +420,7 @@ func (c *Client) Manifest(ctx context.Context, ref reference.Reference, d digest
 	}
 	raw, mt, err := c.fetchManifest(ctx, ref, d.String())
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching manifest %s of %s: %w", d, ref.Name(), err)
+		return nil, "", withContext(err, "fetching manifest %s of %s", d, ref.Name())
 	}
 	if got := digest.FromBytes(raw); got != d {
 		return nil, "", fmt.Errorf("fetching manifest %s of %s: %w: the registry served bytes hashing to %s", d, ref.Name(), errs.ErrDigestMismatch, got)
@@ -318,7 +428,24 @@ func (c *Client) Manifest(ctx context.Context, ref reference.Reference, d digest
 	return raw, mt, nil
 }
 
+// fetchManifest GETs a manifest and reads it whole, starting again (up to
+// RetryPolicy.Attempts times) when the body is cut short or stalls: the
+// transport retries what fails before the body, not the body itself.
 func (c *Client) fetchManifest(ctx context.Context, ref reference.Reference, target string) ([]byte, string, error) {
+	for try := 1; ; try++ {
+		raw, mt, err := c.fetchManifestOnce(ctx, ref, target)
+		if err == nil || !errors.Is(err, errBody) || !Transient(err) || try >= c.retry.Attempts || ctx.Err() != nil {
+			return raw, mt, err
+		}
+		c.logger.Debug("manifest body failed, fetching it again", "reference", ref.String(), "target", target, "try", try+1, "error", err)
+	}
+}
+
+// errBody marks an error met while reading a body, after the response
+// headers.
+var errBody = errors.New("reading the body")
+
+func (c *Client) fetchManifestOnce(ctx context.Context, ref reference.Reference, target string) ([]byte, string, error) {
 	resp, _, err := c.get(ctx, http.MethodGet, ref, "/manifests/"+target, manifest.Accept)
 	if err != nil {
 		return nil, "", err
@@ -330,7 +457,7 @@ func (c *Client) fetchManifest(ctx context.Context, ref reference.Reference, tar
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, manifest.MaxManifestSize+1))
 	if err != nil {
-		return nil, "", fmt.Errorf("reading manifest body: %w", err)
+		return nil, "", fmt.Errorf("%w of manifest %s: %w", errBody, target, err)
 	}
 	if n > manifest.MaxManifestSize {
 		return nil, "", fmt.Errorf("manifest: %w (more than %d bytes)", errs.ErrTooLarge, manifest.MaxManifestSize)
@@ -351,13 +478,25 @@ func (c *Client) Blob(ctx context.Context, ref reference.Reference, desc ocispec
 	}
 	resp, _, err := c.get(ctx, http.MethodGet, ref, "/blobs/"+desc.Digest.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetching blob %s of %s: %w", desc.Digest, ref.Name(), err)
+		return nil, err // says which blob of which repository
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
 		resp.Body.Close()
 		return nil, fmt.Errorf("fetching blob %s of %s: %w: the registry announces %d bytes, the manifest says %d", desc.Digest, ref.Name(), errs.ErrSizeMismatch, resp.ContentLength, desc.Size)
 	}
 	return resp.Body, nil
+}
+
+// withContext wraps err with the context format says, unless err already
+// says what was asked of whom (an error of get).
+func withContext(err error, format string, args ...any) error {
+	var re *responseError
+	var qe *requestError
+	var me *mirrorError
+	if errors.As(err, &re) || errors.As(err, &qe) || errors.As(err, &me) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
 func mediaTypeOf(resp *http.Response) string {

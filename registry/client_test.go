@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,6 +89,29 @@ func TestResolveTagWithOneHead(t *testing.T) {
 	}
 }
 
+// TestOnePingPerRegistry: the repositories of one registry share its ping
+// (the /v2/ answer says how to authenticate); each gets its own token.
+func TestOnePingPerRegistry(t *testing.T) {
+	s := registrytest.NewFault(t)
+	for i, repo := range []string{"app/a:1", "app/b:1", "app/c:1"} {
+		pushImage(t, s, repo, int64(10+i))
+	}
+	s.RequireToken("ci", "s3cret")
+	c := NewClient(WithKeychain(basicKeychain{"ci", "s3cret"}), fastRetry)
+	for _, repo := range []string{"app/a:1", "app/b:1", "app/c:1"} {
+		if _, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/"+repo)); err != nil {
+			t.Fatalf("Resolve(%s) = %v", repo, err)
+		}
+	}
+	wantReqs := []string{"GET /v2/",
+		"GET /token", "HEAD /v2/app/a/manifests/1",
+		"GET /token", "HEAD /v2/app/b/manifests/1",
+		"GET /token", "HEAD /v2/app/c/manifests/1"}
+	if reqs := s.Requests(); !slices.Equal(reqs, wantReqs) {
+		t.Errorf("requests = %q, want %q", reqs, wantReqs)
+	}
+}
+
 func TestResolveWithoutDigestHeaderHashesBody(t *testing.T) {
 	s := registrytest.NewFault(t)
 	_, want := pushImage(t, s, "app/web:1", 2)
@@ -144,20 +169,39 @@ func TestResolveDigestReferenceServedOtherBytes(t *testing.T) {
 	}
 }
 
+// TestResolveNotFound: a missing tag and a missing repository are said in
+// words, match errs.ErrNotFound, and are not retried; the HTTP detail stays
+// in the debug log.
 func TestResolveNotFound(t *testing.T) {
 	s := registrytest.NewFault(t)
 	pushImage(t, s, "app/web:1", 5)
-	c := NewClient(anonymous, fastRetry)
-
-	_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:2"))
-	if !errors.Is(err, errs.ErrNotFound) {
-		t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
-	}
-	if !strings.Contains(err.Error(), "app/web:2") {
-		t.Errorf("Resolve error %q does not name the reference", err)
-	}
-	if n := s.Count(http.MethodHead, "/v2/app/web/manifests/2"); n != 1 {
-		t.Errorf("404 was asked %d times, want 1 (not retried)", n)
+	for _, tc := range []struct {
+		ref, words, path string
+	}{
+		{"app/web:2", "tag 2 not found in " + s.Host + "/app/web", "/v2/app/web/manifests/2"},
+		{"app/nope:1", "repository " + s.Host + "/app/nope not found", "/v2/app/nope/manifests/1"},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			s.Reset()
+			var logs bytes.Buffer
+			c := NewClient(anonymous, fastRetry, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/"+tc.ref))
+			if !errors.Is(err, errs.ErrNotFound) {
+				t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
+			}
+			if err.Error() != tc.words {
+				t.Errorf("Resolve error = %q, want %q", err, tc.words)
+			}
+			if n := s.Count(http.MethodHead, tc.path); n != 1 {
+				t.Errorf("the 404 HEAD was sent %d times, want 1 (not retried)", n)
+			}
+			if n := s.Count(http.MethodGet, strings.TrimSuffix(tc.path, "manifests/"+path.Base(tc.path))+"tags/list"); n != 1 {
+				t.Errorf("the tag list was asked for %d times after the 404, want 1 (to tell a missing tag from a missing repository)", n)
+			}
+			if !strings.Contains(logs.String(), "404") {
+				t.Errorf("the HTTP detail is not in the debug log:\n%s", logs.String())
+			}
+		})
 	}
 }
 
@@ -509,12 +553,21 @@ func TestMirror(t *testing.T) {
 		mirror, canonical := registrytest.NewFault(t), registrytest.NewFault(t)
 		_, want := pushImage(t, canonical, "app/web:1", 16)
 		var logs bytes.Buffer
+		var notices []string
 		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.Host: mirror.Host}),
-			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+			WithNotice(func(s string) { notices = append(notices, s) }))
 
 		got, err := c.Resolve(ctx, mustRef(t, canonical.Host+"/app/web:1"))
 		if err != nil {
 			t.Fatalf("Resolve = %v", err)
+		}
+		if _, _, err := c.Manifest(ctx, mustRef(t, canonical.Host+"/app/web:1"), want.Digest); err != nil {
+			t.Fatalf("Manifest = %v", err)
+		}
+		wantNotice := "mirror " + mirror.Host + " failed (repository " + mirror.Host + "/app/web not found), using " + canonical.Host
+		if len(notices) != 1 || notices[0] != wantNotice {
+			t.Errorf("notices = %q, want one: %q", notices, wantNotice)
 		}
 		if got.Digest != want.Digest {
 			t.Errorf("Resolve = %s, want %s", got.Digest, want.Digest)
@@ -534,18 +587,33 @@ func TestMirror(t *testing.T) {
 		if !errors.Is(err, errs.ErrNotFound) {
 			t.Fatalf("Resolve = %v, want %v", err, errs.ErrNotFound)
 		}
-		for _, h := range []string{mirror.Host, canonical.Host} {
-			if !strings.Contains(err.Error(), h+"/v2/app/web") {
-				t.Errorf("Resolve error %q does not say what %s answered", err, h)
-			}
+		// The mirror's answer leads; the registry's follows.
+		want := "repository " + mirror.Host + "/app/web not found (the registry " + canonical.Host + " failed too: repository " + canonical.Host + "/app/web not found)"
+		if err.Error() != want {
+			t.Errorf("Resolve error = %q, want %q", err, want)
+		}
+	})
+	t.Run("mirror unreachable, registry answers", func(t *testing.T) {
+		canonical := registrytest.NewFault(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := l.Addr().String()
+		l.Close()
+		c := NewClient(anonymous, fastRetry, WithMirrors(map[string]string{canonical.Host: gone}))
+
+		_, err = c.Resolve(ctx, mustRef(t, canonical.Host+"/app/web:9"))
+		if !errors.Is(err, errs.ErrNotFound) || !strings.HasPrefix(err.Error(), "repository "+canonical.Host+"/app/web not found (the mirror "+gone+" failed first: ") {
+			t.Errorf("Resolve = %v, want the registry's answer first, then the mirror's failure", err)
 		}
 	})
 }
 
 // isolateDockerConfig points every place go-containerregistry's default
 // keychain looks at into a temporary folder and writes config.json there
-// with the given auths.
-func isolateDockerConfig(t *testing.T, auths map[string]string) {
+// with the given auths. It returns the file's path.
+func isolateDockerConfig(t *testing.T, auths map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"} {
@@ -564,9 +632,11 @@ func isolateDockerConfig(t *testing.T, auths map[string]string) {
 	if err := os.MkdirAll(filepath.Join(dir, "docker"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "docker", "config.json"), b, 0o600); err != nil {
+	path := filepath.Join(dir, "docker", "config.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
 }
 
 func TestDockerConfigCredentials(t *testing.T) {
@@ -582,13 +652,16 @@ func TestDockerConfigCredentials(t *testing.T) {
 		auths  map[string]string
 		secret string
 		err    error
+		words  string // the error, with CONFIG for the config file's path
 	}{
-		{"right", map[string]string{reg.Host: b64(user + ":" + password)}, password, nil},
-		{"wrong", map[string]string{reg.Host: b64(user + ":" + password + "-wrong")}, password + "-wrong", errs.ErrUnauthorized},
-		{"none", nil, password, errs.ErrUnauthorized},
+		{"right", map[string]string{reg.Host: b64(user + ":" + password)}, password, nil, ""},
+		{"wrong", map[string]string{reg.Host: b64(user + ":" + password + "-wrong")}, password + "-wrong", errs.ErrUnauthorized,
+			"unauthorized: " + reg.Host + " refused access to app/web (credentials from CONFIG)"},
+		{"none", nil, password, errs.ErrUnauthorized,
+			"unauthorized: " + reg.Host + " refused access to app/web (no credentials for " + reg.Host + " in CONFIG; docker login " + reg.Host + " adds them)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			isolateDockerConfig(t, tc.auths)
+			config := isolateDockerConfig(t, tc.auths)
 			var logs bytes.Buffer
 			c := NewClient(fastRetry, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 
@@ -598,6 +671,9 @@ func TestDockerConfigCredentials(t *testing.T) {
 			}
 			if err == nil && got.Digest != want {
 				t.Errorf("Resolve = %s, want %s", got.Digest, want)
+			}
+			if words := strings.ReplaceAll(tc.words, "CONFIG", config); err != nil && err.Error() != words {
+				t.Errorf("Resolve error = %q, want %q", err, words)
 			}
 			if err == nil {
 				rc, err := c.Blob(context.Background(), ref, blobOf(t, img))
@@ -656,5 +732,70 @@ func TestTokenAuth(t *testing.T) {
 		if strings.Contains(r, "/manifests/") || strings.Contains(r, "/blobs/") {
 			t.Errorf("connecting fetched %s", r)
 		}
+	}
+}
+
+// TestLongRetryAfter: a registry asking to wait a day gets capped waits,
+// one notice each, and a clear error once the budget is spent.
+func TestLongRetryAfter(t *testing.T) {
+	s := registrytest.NewFault(t)
+	pushImage(t, s, "app/web:1", 42)
+	s.On(registrytest.Request(http.MethodHead, "/manifests/1"), -1, registrytest.Respond(http.StatusTooManyRequests, "Retry-After", "86400"))
+	var mu sync.Mutex
+	var notices []string
+	c := NewClient(anonymous, WithRetry(RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxRetryAfter: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond}),
+		WithNotice(func(s string) { mu.Lock(); notices = append(notices, s); mu.Unlock() }))
+
+	start := time.Now()
+	_, err := c.Resolve(context.Background(), mustRef(t, s.Host+"/app/web:1"))
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("Resolve succeeded against a registry that asks to wait a day")
+	}
+	if !strings.Contains(err.Error(), "asked to wait 24h0m0s") || !strings.Contains(err.Error(), "try again later") {
+		t.Errorf("Resolve error %q does not say the registry asked to wait", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(notices) != 4 {
+		t.Errorf("notices = %q, want one per wait of 50ms within the 200ms budget (4)", notices)
+	}
+	if n := s.Count(http.MethodHead, "/v2/app/web/manifests/1"); n != len(notices)+1 {
+		t.Errorf("HEAD sent %d times, want %d (one after each wait)", n, len(notices)+1)
+	}
+	if elapsed < 200*time.Millisecond || elapsed > 5*time.Second {
+		t.Errorf("Resolve gave up after %v, want about the 200ms budget", elapsed)
+	}
+	t.Logf("gave up after %v: %v; first notice: %s", elapsed, err, notices[0])
+}
+
+// TestCredentialSource: an unauthorized error says where the credentials
+// came from, following the default keychain's lookup, never what they are.
+func TestCredentialSource(t *testing.T) {
+	for _, tc := range []struct {
+		name, config, host, want string
+	}{
+		{"auths", `{"auths":{"registry.test:5000":{"auth":"c2VjcmV0OnNlY3JldA=="}}}`, "registry.test:5000", "credentials from {config}"},
+		{"auths by URL", `{"auths":{"https://index.docker.io/v1/":{"auth":"c2VjcmV0OnNlY3JldA=="}}}`, "docker.io", "credentials from {config}"},
+		{"helper", `{"credHelpers":{"registry.test:5000":"pass"},"credsStore":"desktop"}`, "registry.test:5000", "credentials from the credential helper docker-credential-pass, named in {config}"},
+		{"store", `{"credsStore":"desktop","auths":{"registry.test:5000":{}}}`, "registry.test:5000", "credentials from the credential store docker-credential-desktop, named in {config}"},
+		{"none for the host", `{"auths":{"other.test":{"auth":"c2VjcmV0OnNlY3JldA=="}}}`, "registry.test:5000", "no credentials for registry.test:5000 in {config}; docker login registry.test:5000 adds them"},
+		{"no file", "", "registry.test:5000", "no credentials: no docker config file (~/.docker/config.json, $DOCKER_CONFIG/config.json); docker login registry.test:5000 writes one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := isolateDockerConfig(t, nil)
+			if tc.config == "" {
+				os.Remove(path)
+			} else if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got := NewClient().credentialSource(tc.host)
+			if want := strings.ReplaceAll(tc.want, "{config}", path); got != want {
+				t.Errorf("credentialSource(%q) = %q, want %q", tc.host, got, want)
+			}
+			if strings.Contains(got, "secret") || strings.Contains(got, "c2VjcmV0") {
+				t.Errorf("credentialSource shows the secret: %q", got)
+			}
+		})
 	}
 }

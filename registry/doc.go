@@ -1,7 +1,10 @@
 // Package registry is vendorimg's client of the OCI distribution API
 // (distribution-spec v1.1): it resolves tags and fetches manifests and
 // blobs by digest, with credentials from the docker config, retries with
-// backoff, mirrors, and a plain-http policy. Image references are package
+// backoff, timeouts that keep a stalled registry from hanging a request
+// (Timeouts, RetryPolicy.MaxWait), mirrors, and a plain-http policy. Its
+// errors say in words what was not found where, or which credentials were
+// refused (never the credentials). Image references are package
 // reference's.
 //
 // The Client never converts or re-marshals what a registry serves: a

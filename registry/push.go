@@ -68,7 +68,14 @@ func (c *Client) send(ctx context.Context, r *repoTransport, method, rawURL stri
 		}
 	}
 	defer resp.Body.Close()
-	return nil, classify(transport.CheckError(resp, want...))
+	// The registry's answer, explained as for pulls: what, of which
+	// repository, and whose credentials when it is a 401 or 403.
+	_, repo, _ := strings.Cut(r.prefix, "/v2/")
+	path := strings.TrimPrefix(req.URL.Path, "/v2/"+repo)
+	if path == "" {
+		path = "/"
+	}
+	return nil, c.explain(r.host, repo, path, transport.CheckError(resp, want...))
 }
 
 // HasBlob reports whether ref's repository has the blob d (a HEAD).

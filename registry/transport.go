@@ -19,22 +19,32 @@ import (
 )
 
 // RetryPolicy says how requests that fail for a passing reason (429, 5xx,
-// a reset connection) are tried again.
+// a reset connection, a timeout of Timeouts) are tried again.
 type RetryPolicy struct {
-	// Attempts is the total number of tries, at least 1. Default 5.
+	// Attempts is the total number of tries of a request that failed
+	// without saying when to come back, at least 1. Default 5.
 	Attempts int
 	// MinBackoff is the first wait; it doubles on each retry, with up to
 	// 25% jitter. Default 500ms.
 	MinBackoff time.Duration
 	// MaxBackoff caps the doubling. Default 10s.
 	MaxBackoff time.Duration
-	// MaxRetryAfter caps how long a Retry-After header can make vendorimg
-	// wait; a longer one is waited for this long. Default 60s.
+	// MaxRetryAfter caps each wait a Retry-After header asks for; a longer
+	// one is waited for this long, then the request is tried again.
+	// Default 60s.
 	MaxRetryAfter time.Duration
+	// MaxWait is how long one request may spend waiting between its tries,
+	// in all. A registry that keeps answering with Retry-After is asked
+	// again for as long as this budget lasts (Attempts does not limit
+	// it); the try that would go beyond it fails with an error saying
+	// how long the registry asked to wait. Each such wait is announced
+	// through WithNotice. Default 5m.
+	MaxWait time.Duration
 }
 
 // DefaultRetryPolicy is the policy NewClient uses unless told otherwise.
-var DefaultRetryPolicy = RetryPolicy{Attempts: 5, MinBackoff: 500 * time.Millisecond, MaxBackoff: 10 * time.Second, MaxRetryAfter: time.Minute}
+var DefaultRetryPolicy = RetryPolicy{Attempts: 5, MinBackoff: 500 * time.Millisecond, MaxBackoff: 10 * time.Second,
+	MaxRetryAfter: time.Minute, MaxWait: 5 * time.Minute}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	d := DefaultRetryPolicy
@@ -49,6 +59,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxRetryAfter > 0 {
 		d.MaxRetryAfter = p.MaxRetryAfter
+	}
+	if p.MaxWait > 0 {
+		d.MaxWait = p.MaxWait
 	}
 	return d
 }
@@ -88,7 +101,8 @@ func retryableStatus(code int) bool {
 }
 
 // Transient reports whether err is a network failure that another attempt
-// may not meet: a reset or closed connection, a timeout, a body cut short.
+// may not meet: a reset or closed connection, a timeout (of the network or
+// of Timeouts), a body cut short.
 // A refused connection is not transient: nothing listens there, and saying
 // so at once matters more (air-gapped runs, mirror fallback).
 func Transient(err error) bool {
@@ -97,6 +111,9 @@ func Transient(err error) bool {
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return false
+	}
+	if errors.Is(err, errs.ErrTimeout) {
+		return true
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
@@ -108,11 +125,13 @@ func Transient(err error) bool {
 
 // retryTransport retries requests without a body (GET and HEAD, all that
 // vendorimg sends) on 429, 5xx and transient network errors, honouring
-// Retry-After.
+// Retry-After within the policy's caps.
 type retryTransport struct {
 	inner  http.RoundTripper
 	policy RetryPolicy
 	logger *slog.Logger
+	// notice, if not nil, is told of each wait a registry asked for.
+	notice func(string)
 	sleep  func(context.Context, time.Duration) error
 }
 
@@ -120,7 +139,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		return t.inner.RoundTrip(req)
 	}
-	for attempt := 1; ; attempt++ {
+	var waited time.Duration
+	for tries, guesses := 1, 1; ; tries++ {
 		resp, err := t.inner.RoundTrip(req)
 		retry := false
 		switch {
@@ -129,26 +149,51 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		default:
 			retry = retryableStatus(resp.StatusCode)
 		}
-		if !retry || attempt >= t.policy.Attempts {
+		if !retry {
 			return resp, err
 		}
-		wait := t.policy.backoff(attempt)
+		asked, hasRetryAfter := time.Duration(0), false
+		if err == nil {
+			asked, hasRetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		if !hasRetryAfter {
+			if guesses >= t.policy.Attempts {
+				return resp, err
+			}
+			guesses++
+		}
+		wait := t.policy.backoff(tries)
 		reason := ""
 		if err != nil {
 			reason = err.Error()
 		} else {
 			reason = resp.Status
-			if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				wait = min(d, t.policy.MaxRetryAfter)
+			if hasRetryAfter {
+				// The registry said when; never sooner than the backoff, so
+				// that "Retry-After: 0" cannot make a storm of requests.
+				wait = max(min(asked, t.policy.MaxRetryAfter), wait)
 			}
 			// Drain a little so the connection can be reused, then let go.
 			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 			resp.Body.Close()
 		}
-		t.logger.Debug("retrying request", "method", req.Method, "url", redactURL(req), "reason", reason, "attempt", attempt+1, "wait", wait)
+		if waited+wait > t.policy.MaxWait {
+			if hasRetryAfter {
+				return nil, fmt.Errorf("%s asked to wait %s (%s, Retry-After) before %s %s is tried again; waiting longer would pass the %s vendorimg waits per request (%s so far): try again later",
+					req.URL.Host, asked, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
+			}
+			return nil, fmt.Errorf("%s answered %s to %s %s; waiting longer would pass the %s vendorimg waits per request (%s so far)",
+				req.URL.Host, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
+		}
+		t.logger.Debug("retrying request", "method", req.Method, "url", redactURL(req), "reason", reason, "try", tries+1, "wait", wait)
+		if hasRetryAfter && t.notice != nil {
+			t.notice(fmt.Sprintf("%s asked to wait %s (%s): waiting %s, then trying %s %s again (%s of the %s vendorimg waits per request used)",
+				req.URL.Host, asked, reason, wait, req.Method, req.URL.Path, (waited + wait).Round(time.Millisecond), t.policy.MaxWait))
+		}
 		if err := t.sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
+		waited += wait
 	}
 }
 

@@ -77,7 +77,7 @@ func TestTransient(t *testing.T) {
 		{"reset", fmt.Errorf("get: %w", reset), true},
 		{"broken pipe", syscall.EPIPE, true},
 		{"short body", fmt.Errorf("writing blob: %w", io.ErrUnexpectedEOF), true},
-		{"timeout", &net.OpError{Op: "read", Err: timeoutError{}}, true},
+		{"timeout", &net.OpError{Op: "read", Err: netTimeout{}}, true},
 		{"canceled", fmt.Errorf("get: %w", context.Canceled), false},
 		{"deadline", context.DeadlineExceeded, false},
 		{"digest mismatch", errs.ErrDigestMismatch, false},
@@ -91,11 +91,11 @@ func TestTransient(t *testing.T) {
 	}
 }
 
-type timeoutError struct{}
+type netTimeout struct{}
 
-func (timeoutError) Error() string   { return "i/o timeout" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
+func (netTimeout) Error() string   { return "i/o timeout" }
+func (netTimeout) Timeout() bool   { return true }
+func (netTimeout) Temporary() bool { return true }
 
 // scriptedTransport answers requests from a script, one step per request,
 // and records them.
@@ -126,7 +126,7 @@ func fail(err error) func(*http.Request) (*http.Response, error) {
 }
 
 func TestRetryTransport(t *testing.T) {
-	policy := RetryPolicy{Attempts: 4, MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, MaxRetryAfter: 30 * time.Second}
+	policy := RetryPolicy{Attempts: 4, MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, MaxRetryAfter: 30 * time.Second, MaxWait: time.Hour}
 	inAnHour := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	for _, tc := range []struct {
@@ -307,3 +307,76 @@ func TestReplacedDefaultTransport(t *testing.T) {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRetryAfterBudget: a registry that asks to wait a day is asked again
+// after each capped wait, each wait announced, until the budget per
+// request is spent; then the error says what the registry asked for.
+// Attempts does not limit these tries, and "Retry-After: 0" does not make a
+// storm: the backoff is the least wait.
+func TestRetryAfterBudget(t *testing.T) {
+	policy := DefaultRetryPolicy
+	policy.Attempts = 2
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		waits      int
+		each       time.Duration
+	}{
+		{"a day", "86400", 5, time.Minute},
+		{"zero", "0", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := &scriptedTransport{steps: steps(status(429, "Retry-After", tc.retryAfter))}
+			var waits []time.Duration
+			var notices []string
+			rt := &retryTransport{inner: inner, policy: policy, logger: slog.New(slog.DiscardHandler),
+				notice: func(s string) { notices = append(notices, s) },
+				sleep:  func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+			req, err := http.NewRequest(http.MethodGet, "https://registry.test/v2/x/manifests/1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				t.Fatalf("RoundTrip = %d, want an error once the budget is spent", resp.StatusCode)
+			}
+			var total time.Duration
+			for _, w := range waits {
+				total += w
+			}
+			if total > policy.MaxWait {
+				t.Errorf("waited %v in all, more than MaxWait %v", total, policy.MaxWait)
+			}
+			if len(notices) != len(waits) || len(inner.calls) != len(waits)+1 {
+				t.Errorf("%d notices, %d waits, %d requests; want a notice per wait and a request after each", len(notices), len(waits), len(inner.calls))
+			}
+			if tc.waits > 0 {
+				if len(waits) != tc.waits {
+					t.Errorf("waited %v, want %d waits of %v", waits, tc.waits, tc.each)
+				}
+				for _, w := range waits {
+					if w != tc.each {
+						t.Errorf("wait = %v, want the cap %v", w, tc.each)
+					}
+				}
+				for _, s := range []string{"registry.test asked to wait 24h0m0s", "429 Too Many Requests", "GET /v2/x/manifests/1", "5m0s"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("RoundTrip error %q does not say %q", err, s)
+					}
+				}
+				if len(notices) > 0 && !strings.Contains(notices[0], "asked to wait 24h0m0s") {
+					t.Errorf("notice %q does not say what the registry asked for", notices[0])
+				}
+			} else {
+				for i, w := range waits {
+					if base := min(policy.MinBackoff<<min(i, 10), policy.MaxBackoff); w < base {
+						t.Errorf("wait %d = %v, want at least the backoff %v", i+1, w, base)
+					}
+				}
+				if len(waits) < 20 || len(waits) > 40 {
+					t.Errorf("%d tries in %v for Retry-After: 0, want the backoff to space them", len(waits), total)
+				}
+			}
+		})
+	}
+}

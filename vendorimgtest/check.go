@@ -80,7 +80,7 @@ func (s *session) check(ctx context.Context) bool {
 			if rep.Daemon != nil {
 				checked = fmt.Sprintf("docker still holds the vendored images (%d checked)", len(rep.Daemon.Images))
 			}
-			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %d blobs rehashed in %s%s; %s\n", rep.Layout.Blobs, s.layout.Root(), deep, checked)
+			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %s rehashed in %s%s; %s\n", plural(rep.Layout.Blobs, "blob"), s.layout.Root(), deep, checked)
 			for _, f := range harmless {
 				fmt.Fprintf(s.stderr, "vendorimgtest: note (harmless): layout %s\n", f)
 			}

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
@@ -146,51 +144,12 @@ func restoreProbe(t *testing.T) {
 }
 
 // otherImage makes an image that is not the vendored one (a commit of a
-// created, never started, container of it, with another command) and
-// removes it when the test ends. Call it before restoreProbe, so that the
-// restore runs first. The commit goes through the API with a config as its
-// body: podman's docker-compatible API refuses one without ("Decode():
-// EOF"), which is what the docker command sends. It returns the image's ID
-// as inspect writes it.
+// created container of the probe, enginetest.Commit) and removes it when
+// the test ends. Call it before restoreProbe, so that the restore runs
+// first. It returns the image's ID as inspect writes it.
 func otherImage(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	c, err := daemon.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Image: probeRef, Config: &container.Config{Cmd: []string{"echo", "other"}}})
-	if err != nil {
-		t.Fatalf("creating a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
-	}
-	defer func() {
-		if _, err := c.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
-		}
-	}()
-	res, err := c.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
-		Comment: "changed by a test",
-		Config:  &container.Config{Entrypoint: []string{"/probe"}, Cmd: []string{"echo", "other"}},
-	})
-	if err != nil {
-		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
-	}
-	// podman answers with the bare hexadecimal digest, which it would
-	// take for a name once the image is gone.
-	if !strings.Contains(res.ID, ":") {
-		res.ID = "sha256:" + res.ID
-	}
-	t.Cleanup(func() {
-		if _, err := dockerErr("rmi", res.ID); err != nil {
-			t.Errorf("removing the test's image: %v", err)
-		}
-	})
-	ins, err := c.ImageInspect(ctx, res.ID)
-	if err != nil {
-		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
-	}
-	return ins.ID
+	return enginetest.Commit(t, probeRef, enginetest.CommitOptions{})
 }
 
 // copyConfig writes a vendorimg.yaml in a temporary folder that pins

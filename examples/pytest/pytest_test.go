@@ -12,10 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
-
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
@@ -159,48 +155,11 @@ func changesSuite(t *testing.T) string {
 const otherImageEnv = "VENDORIMG_PYTEST_OTHER_IMAGE"
 
 // otherImage commits a created (never started) container of the probe
-// through the engine's API, with a config (podman refuses a commit without
-// one), and returns the new image's ID; the image is removed when the test
-// ends, and the container at once.
+// through the engine's API (enginetest.Commit) and returns the new image's
+// ID; the image is removed when the test ends.
 func otherImage(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	c, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Image: probeRef, Config: &container.Config{Cmd: []string{"echo", "other"}}})
-	if err != nil {
-		t.Fatalf("creating a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
-	}
-	defer func() {
-		if _, err := c.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
-		}
-	}()
-	res, err := c.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
-		Comment: "changed by a test",
-		Config:  &container.Config{Entrypoint: []string{"/probe"}, Cmd: []string{"echo", "other"}},
-	})
-	if err != nil {
-		t.Fatalf("committing a container of %s on %s: %v", probeRef, enginetest.Describe(t), err)
-	}
-	// podman answers with the bare hexadecimal digest, which it would
-	// take for a name once the image is gone.
-	if !strings.Contains(res.ID, ":") {
-		res.ID = "sha256:" + res.ID
-	}
-	t.Cleanup(func() {
-		if _, err := c.ImageRemove(context.Background(), res.ID, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-			t.Errorf("removing the test's image %s: %v", res.ID, err)
-		}
-	})
-	ins, err := c.ImageInspect(ctx, res.ID)
-	if err != nil {
-		t.Fatalf("inspecting the committed image %s: %v", res.ID, err)
-	}
-	return ins.ID
+	return enginetest.Commit(t, probeRef, enginetest.CommitOptions{})
 }
 
 // restore loads the vendored images again, which puts the probe's tag

@@ -63,7 +63,13 @@ once the image is complete.`,
 			if opts.SyncOptions, err = f.options(g, p); err != nil {
 				return err
 			}
-			res, err := vendorimg.Add(cmd.Context(), cfg, ref, opts)
+			ctx, cancel, err := f.timeout.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := vendorimg.Add(ctx, cfg, ref, opts)
+			err = f.timeout.explain(ctx, err)
 			p.done()
 			if res != nil {
 				res.Created = created && err == nil

@@ -214,6 +214,19 @@ func TestConfigErrorNamesFileAndLine(t *testing.T) {
 	}
 }
 
+func TestEmptyConfigFileHasNoLineZero(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vendorimg.yaml")
+	if err := os.WriteFile(path, []byte("# nothing yet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "-C", dir, "status")
+	want := "vendorimg: " + path + ": the file is empty"
+	if code != 1 || !strings.HasPrefix(stderr, want) || strings.Contains(stderr, ":0:") {
+		t.Errorf("status on an empty file = exit %d, %q; want exit 1 starting %q, without :0:", code, stderr, want)
+	}
+}
+
 // TestServeJSONOnFailure: serve of a layout that is not there prints one
 // --json document with the error and its kind, and exits 1.
 func TestServeJSONOnFailure(t *testing.T) {

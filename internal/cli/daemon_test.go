@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 )
 
@@ -29,8 +30,9 @@ func daemonCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 // daemonFixture vendors a random two-platform image under a unique name
-// into a new folder and returns the folder, the docker tag and the amd64
-// config digest (the image ID docker's classic store gives it). Whatever
+// into a new folder and returns the folder, the docker tag and the ID the
+// engine's image store gives the amd64 image (its config digest with the
+// classic store, its manifest digest with the containerd store). Whatever
 // the test leaves loaded is unloaded at its end.
 func daemonFixture(t *testing.T) (dir, tag string, amd64 v1.Hash, img v1.Image) {
 	t.Helper()
@@ -53,6 +55,9 @@ func daemonFixture(t *testing.T) (dir, tag string, amd64 v1.Hash, img v1.Image) 
 	}
 	if amd64, err = img.ConfigName(); err != nil {
 		t.Fatal(err)
+	}
+	if enginetest.Describe(t).Store == daemon.StoreContainerd {
+		amd64 = im.Manifests[0].Digest
 	}
 	dir = t.TempDir()
 	if code, out, errOut := daemonCLI(t, "-C", dir, "add", tag, "--platform", "linux/amd64,linux/arm64"); code != 0 {
@@ -120,6 +125,11 @@ func TestLoadVerifyUnloadCommands(t *testing.T) {
 	code, stdout, stderr = daemonCLI(t, "-C", dir, "verify", "--daemon")
 	if code != 1 || !strings.Contains(stderr, "tag-missing") || !strings.Contains(stderr, tag) {
 		t.Errorf("vendorimg verify --daemon after unload: exit %d\n%s%s, want exit 1 naming %s", code, stdout, stderr, tag)
+	}
+	// It ends with one summary line saying how many problems, and where.
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "verify --daemon: 1 problem in docker ") || !strings.Contains(last, "vendorimg load puts the vendored images back") {
+		t.Errorf("vendorimg verify --daemon after unload ended with %q, want the summary line \"verify --daemon: 1 problem in docker ...\"", last)
 	}
 	if code, stdout, _ = daemonCLI(t, "-C", dir, "unload"); code != 0 || !strings.Contains(stdout, "absent") {
 		t.Errorf("second vendorimg unload: exit %d, printed %q, want absent", code, stdout)

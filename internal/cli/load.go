@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +14,6 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
-	"github.com/vendorimg/vendorimg/progress"
 )
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -62,10 +59,10 @@ tagged), size and time; --json prints the report.`,
 				return err
 			}
 			defer c.Close()
-			lp := &loadProgress{w: g.stderr, tty: isTerminal(g.stderr) && !g.quiet && !g.json, quiet: g.quiet}
-			opts.Logger, opts.Progress = g.logger, lp.update
+			p := g.newProgress()
+			opts.Logger, opts.Progress = g.logger, p.load
 			rep, err := daemon.Load(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, opts)
-			lp.clear()
+			p.done()
 			if g.json {
 				return g.finish(rep, err)
 			}
@@ -124,51 +121,4 @@ func nameOf(tag, ref string) string {
 		return tag
 	}
 	return ref
-}
-
-// loadProgress redraws one line on a terminal while an image streams.
-type loadProgress struct {
-	w     io.Writer
-	tty   bool
-	quiet bool
-
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
-}
-
-func (p *loadProgress) update(e progress.Event) {
-	if e.Kind == progress.Waiting && !p.quiet {
-		p.line("waiting for another vendorimg to release the layout...")
-		return
-	}
-	if !p.tty || (e.Kind != progress.Advance && e.Kind != progress.Unpacking) {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Kind == progress.Advance && time.Since(p.last) < 100*time.Millisecond && e.Done < e.Size {
-		return
-	}
-	p.last = time.Now()
-	p.drawn = true
-	if e.Kind == progress.Unpacking {
-		fmt.Fprintf(p.w, "\r\033[Kloading %s  %s sent, waiting for the engine to unpack it", e.Image, humanBytes(e.Done))
-		return
-	}
-	fmt.Fprintf(p.w, "\r\033[Kloading %s  %s / %s", e.Image, humanBytes(e.Done), humanBytes(e.Size))
-}
-
-func (p *loadProgress) line(s string) {
-	p.clear()
-	fmt.Fprintln(p.w, s)
-}
-
-func (p *loadProgress) clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.drawn = false
-	}
 }

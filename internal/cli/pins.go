@@ -16,6 +16,7 @@ var errMoved = errors.New("tags moved upstream since they were pinned")
 func newOutdatedCommand(g *globals) *cobra.Command {
 	var insecure []string
 	var jobs int
+	var timeout timeoutFlag
 	cmd := &cobra.Command{
 		Use:   "outdated [REF]...",
 		Short: "Say which pinned tags moved upstream since they were pinned",
@@ -38,10 +39,18 @@ checked, so that a scheduled CI job can open a pull request with
 			if err != nil {
 				return err
 			}
-			rep, err := vendorimg.Outdated(cmd.Context(), cfg, images, vendorimg.OutdatedOptions{Insecure: insecure, Jobs: jobs, Logger: g.logger})
+			ctx, cancel, err := timeout.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			p := g.newProgress()
+			rep, err := vendorimg.Outdated(ctx, cfg, images, vendorimg.OutdatedOptions{Insecure: insecure, Jobs: jobs, Logger: g.logger, Progress: p.event})
+			p.done()
 			if err == nil {
 				err = rep.Err()
 			}
+			err = timeout.explain(ctx, err)
 			if err == nil && len(rep.Moved()) > 0 {
 				err = quietError{errMoved}
 			}
@@ -57,14 +66,15 @@ checked, so that a scheduled CI job can open a pull request with
 			if rep != nil && !g.quiet {
 				printTagStates(g, rep.Images)
 			}
-			if n := len(rep.Moved()); n > 0 && !g.quiet {
-				fmt.Fprintf(g.stderr, "%s moved upstream (vendorimg update re-pins)\n", plural(n, "tag"))
+			if rep != nil && len(rep.Moved()) > 0 && !g.quiet {
+				fmt.Fprintf(g.stderr, "%s moved upstream (vendorimg update re-pins)\n", plural(len(rep.Moved()), "tag"))
 			}
 			return err
 		},
 	}
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "allow plain http to `HOST` (loopback hosts always are); repeatable")
 	cmd.Flags().IntVar(&jobs, "jobs", vendorimg.DefaultJobs, "ask about up to `N` images at once")
+	timeout.bind(cmd)
 	return cmd
 }
 
@@ -116,7 +126,13 @@ reported and left as it is (exit 1).`,
 			if opts.Offline {
 				return usagef("update asks the registry what the tags point to: it cannot be --offline")
 			}
-			res, err := vendorimg.Update(cmd.Context(), cfg, images, opts)
+			ctx, cancel, err := f.timeout.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := vendorimg.Update(ctx, cfg, images, opts)
+			err = f.timeout.explain(ctx, err)
 			p.done()
 			if g.json {
 				return g.finish(res, err)

@@ -65,7 +65,7 @@ func kindOf(err error) string {
 		return kindInvalidLayout
 	case errors.Is(err, errs.ErrInsecure):
 		return kindInsecure
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errs.ErrTimeout):
 		return kindTimeout
 	case errors.Is(err, context.Canceled):
 		return kindCancelled

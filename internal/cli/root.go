@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
@@ -50,6 +51,9 @@ type globals struct {
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+	// console, if set, is where progress bars are drawn, as if stderr
+	// were that terminal (tests).
+	console mpb.ConsoleWriter
 	// printed: the command printed its --json document (see finish).
 	printed bool
 }
@@ -110,9 +114,11 @@ nearest parent (like go.mod); -C and --config choose another.`,
 		Example: `  vendorimg add docker.io/library/alpine:3.19.1 --platform linux/amd64 --platform linux/arm64
   vendorimg sync --offline     # in CI: fails if anything is missing, never fetches
   vendorimg verify --deep      # rehash every blob, check every layer's diff_id`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		Version:           vendorimg.Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       vendorimg.Version(),
+		// newCompletionCommand replaces cobra's own, which has no example
+		// and offers powershell, a shell vendorimg does not run under.
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.quiet && g.verbose {
@@ -141,8 +147,9 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	root.AddCommand(
 		newAddCommand(g), newUpdateCommand(g), newRemoveCommand(g), newOutdatedCommand(g),
 		newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
-		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g),
+		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g), newCompletionCommand(g),
 	)
+	g.setCompletions(root)
 	return root
 }
 

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,9 +18,40 @@ type syncFlags struct {
 	jobs     int
 	insecure []string
 	noPrune  bool
+	timeout  timeoutFlag
+}
+
+// timeoutFlag is --timeout: a deadline for the whole command, for the
+// commands that use the network.
+type timeoutFlag struct{ d time.Duration }
+
+func (f *timeoutFlag) bind(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.d, "timeout", 0, "give up after `DURATION` in all, e.g. 10m (default: no limit; each request is bounded anyway: 30s for response headers, 30s without a byte of the body)")
+}
+
+// context is the command's context with the deadline, if any.
+func (f *timeoutFlag) context(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	switch {
+	case f.d < 0:
+		return nil, nil, usagef("--timeout %s: must not be negative", f.d)
+	case f.d == 0:
+		ctx, cancel := context.WithCancel(ctx)
+		return ctx, cancel, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.d)
+	return ctx, cancel, nil
+}
+
+// explain says that err is the deadline's doing, when it is.
+func (f *timeoutFlag) explain(ctx context.Context, err error) error {
+	if f.d > 0 && err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("gave up after --timeout %s: %w", f.d, err)
+	}
+	return err
 }
 
 func (f *syncFlags) bind(cmd *cobra.Command) {
+	f.timeout.bind(cmd)
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "never use the network: fail, listing what is missing, instead of fetching")
 	cmd.Flags().IntVar(&f.jobs, "jobs", vendorimg.DefaultJobs, "download up to `N` blobs at once")
 	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain http to `HOST` (loopback hosts always are); repeatable")
@@ -68,7 +102,13 @@ fetches again each one whose bytes are wrong.`,
 				return usagef("--repair fetches blobs again: it cannot be combined with --offline")
 			}
 			opts.Repair = repair
-			res, err := vendorimg.Sync(cmd.Context(), cfg, opts)
+			ctx, cancel, err := f.timeout.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := vendorimg.Sync(ctx, cfg, opts)
+			err = f.timeout.explain(ctx, err)
 			p.done()
 			if g.json {
 				return g.finish(res, err)

@@ -96,7 +96,7 @@ func (g *globals) printVerify(rep *layout.Report) {
 			if rep.Deep {
 				deep = ", layers decompressed and checked against diff_ids"
 			}
-			fmt.Fprintf(g.stdout, "ok: %d images, %d blobs, %s rehashed%s\n", len(rep.Images), rep.Blobs, humanBytes(rep.Bytes), deep)
+			fmt.Fprintf(g.stdout, "ok: %s, %s, %s rehashed%s\n", plural(len(rep.Images), "image"), plural(rep.Blobs, "blob"), humanBytes(rep.Bytes), deep)
 		}
 		return
 	}

@@ -3,7 +3,8 @@
 // whether it can run a container here, so that they assert what that
 // engine does instead of assuming one (STYLE.md 16). It is for tests only.
 //
-// It drives the docker command, as the suites that use it do, and never
-// imports the docker client (only package daemon does). Each answer is
-// asked once per test binary and cached.
+// It drives the docker command, as the suites that use it do, and goes
+// through package daemon's client only for what the command cannot do on
+// every engine (Commit). Each answer is asked once per test binary and
+// cached.
 package enginetest

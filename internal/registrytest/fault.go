@@ -29,6 +29,7 @@ type Fault struct {
 
 	mu     sync.Mutex
 	reqs   []string // "METHOD PATH"
+	authz  []string // the Authorization header of each request, "" if none
 	faults []*fault
 	auth   *tokenAuth
 }
@@ -42,9 +43,13 @@ type fault struct {
 	act   Action
 }
 
-// tokenAuth makes the server demand a bearer token, which its /token
-// endpoint hands out for the right basic credentials.
-type tokenAuth struct{ user, password, token string }
+// tokenAuth makes the server demand a bearer token, which the realm hands
+// out for the right basic credentials: the server's own /token endpoint,
+// or a TokenServer.
+type tokenAuth struct {
+	user, password, token string
+	realm                 string // "" for the server's own /token
+}
 
 // NewFault starts a Fault registry until the test ends.
 func NewFault(t testing.TB) *Fault {
@@ -68,6 +73,7 @@ func NewFault(t testing.TB) *Fault {
 func (s *Fault) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, r.Method+" "+r.URL.Path)
+	s.authz = append(s.authz, r.Header.Get("Authorization"))
 	auth := s.auth
 	var act Action
 	for _, f := range s.faults {
@@ -79,17 +85,16 @@ func (s *Fault) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	}
 	s.mu.Unlock()
 	if auth != nil {
-		if r.URL.Path == "/token" {
-			if u, p, ok := r.BasicAuth(); !ok || u != auth.user || p != auth.password {
-				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`, http.StatusUnauthorized)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"token":%q}`, auth.token)
+		if r.URL.Path == "/token" && auth.realm == "" {
+			serveToken(w, r, auth)
 			return
 		}
 		if r.Header.Get("Authorization") != "Bearer "+auth.token {
-			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="faultserver"`, s.Host))
+			realm := auth.realm
+			if realm == "" {
+				realm = "http://" + s.Host + "/token"
+			}
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="faultserver"`, realm))
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}`, http.StatusUnauthorized)
 			return
 		}
@@ -109,12 +114,89 @@ func (s *Fault) On(match func(*http.Request) bool, n int, act Action) {
 	s.faults = append(s.faults, &fault{match: match, left: n, act: act})
 }
 
+// serveToken hands out auth's token for its basic credentials.
+func serveToken(w http.ResponseWriter, r *http.Request, auth *tokenAuth) {
+	if u, p, ok := r.BasicAuth(); !ok || u != auth.user || p != auth.password {
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`, http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"token":%q}`, auth.token)
+}
+
 // RequireToken makes every request but /token need a bearer token, which
 // /token hands out for user and password (basic auth).
 func (s *Fault) RequireToken(user, password string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.auth = &tokenAuth{user: user, password: password, token: "tok-" + user}
+}
+
+// RequireTokenFrom makes every request need a bearer token from ts, whose
+// /token endpoint the server's challenge names as its realm: a token
+// server on another port, as distribution's token auth is deployed.
+func (s *Fault) RequireTokenFrom(ts *TokenServer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = &tokenAuth{user: ts.auth.user, password: ts.auth.password, token: ts.auth.token, realm: ts.URL + "/token"}
+}
+
+// Authorizations are the Authorization headers of the requests since the
+// last Reset, in order ("" for a request without one).
+func (s *Fault) Authorizations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.authz)
+}
+
+// TokenServer is a bearer token server on a loopback port of its own: its
+// /token endpoint hands a token out for the right basic credentials, and
+// it records what it was asked.
+type TokenServer struct {
+	*httptest.Server
+	// Host is "127.0.0.1:PORT".
+	Host string
+
+	auth *tokenAuth
+	mu   sync.Mutex
+	reqs []TokenRequest
+}
+
+// TokenRequest is a request a TokenServer received.
+type TokenRequest struct {
+	Method, Path string
+	// Service and Scope are the query's parameters.
+	Service, Scope string
+	// Authorization is the request's Authorization header.
+	Authorization string
+}
+
+// NewTokenServer starts a token server for user and password until the
+// test ends.
+func NewTokenServer(t testing.TB, user, password string) *TokenServer {
+	t.Helper()
+	ts := &TokenServer{auth: &tokenAuth{user: user, password: password, token: "tok-" + user}}
+	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts.mu.Lock()
+		ts.reqs = append(ts.reqs, TokenRequest{Method: r.Method, Path: r.URL.Path, Service: r.URL.Query().Get("service"),
+			Scope: r.URL.Query().Get("scope"), Authorization: r.Header.Get("Authorization")})
+		ts.mu.Unlock()
+		if r.URL.Path != "/token" {
+			http.NotFound(w, r)
+			return
+		}
+		serveToken(w, r, ts.auth)
+	}))
+	t.Cleanup(ts.Close)
+	ts.Host = strings.TrimPrefix(ts.URL, "http://")
+	return ts
+}
+
+// Requests are the requests the token server received.
+func (ts *TokenServer) Requests() []TokenRequest {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return slices.Clone(ts.reqs)
 }
 
 // Requests are the requests since the last Reset, as "METHOD PATH".
@@ -143,6 +225,7 @@ func (s *Fault) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = nil
+	s.authz = nil
 	s.conns.Store(0)
 }
 

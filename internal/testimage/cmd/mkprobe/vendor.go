@@ -120,9 +120,10 @@ func vendor(ctx context.Context, path string, ref reference.Reference, idx v1.Im
 	if added.Digest != want.String() {
 		return nil, fmt.Errorf("the registry served %s for %s, but the built index is %s", added.Digest, ref, want)
 	}
-	plan, err := vendorimg.GC(ctx, cfg, false)
-	if err != nil {
-		return nil, err
+	// The sync pruned the old pin's blobs.
+	var freed int64
+	for _, g := range added.Sync.Pruned {
+		freed += g.Size
 	}
 	report, err := vendorimg.Verify(ctx, cfg, vendorimg.VerifyOptions{Deep: true})
 	if err != nil {
@@ -136,7 +137,7 @@ func vendor(ctx context.Context, path string, ref reference.Reference, idx v1.Im
 		return nil, fmt.Errorf("verifying %s: %s", cfg.LayoutDir(), strings.Join(lines, "; "))
 	}
 	res := &result{Ref: ref.String(), Digest: digest.Digest(want.String()), Config: cfg.Path, Layout: cfg.LayoutDir(), Old: old, Add: added,
-		Removed: len(plan.Remove), Freed: plan.Bytes(), Blobs: report.Blobs, Bytes: report.Bytes}
+		Removed: len(added.Sync.Pruned), Freed: freed, Blobs: report.Blobs, Bytes: report.Bytes}
 	if rel, err := filepath.Rel(filepath.Dir(cfg.Path), cfg.LayoutDir()); err == nil {
 		res.Layout = filepath.ToSlash(rel)
 	}

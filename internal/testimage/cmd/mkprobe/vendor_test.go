@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +111,7 @@ func TestVendor(t *testing.T) {
 				t.Errorf("vendor() verified %d blobs, want 7", res.Blobs)
 			}
 			after := snapshot(t, dir)
-			if s.sameBytes && !equalMaps(before, after) {
+			if s.sameBytes && !maps.Equal(before, after) {
 				t.Errorf("vendor() again changed files:\nbefore %v\nafter  %v", before, after)
 			}
 			before = after
@@ -135,18 +136,6 @@ func TestVendor(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRunUsage(t *testing.T) {
