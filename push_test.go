@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
@@ -286,5 +287,43 @@ func TestPushCommandJSON(t *testing.T) {
 	cmd = exec.Command(bin, "-C", dir, "push", "not a host")
 	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("push 'not a host' = %v, want exit 2", err)
+	}
+}
+
+// TestPushWithTokenAuth pushes the repository's own image to a registry
+// that wants bearer tokens from a token server on another loopback port:
+// the token asked for covers pull and push on the target repository, and
+// every digest arrives.
+func TestPushWithTokenAuth(t *testing.T) {
+	const user, password = "pusher", "t0ken"
+	ts := registrytest.NewTokenServer(t, user, password)
+	f := registrytest.NewFault(t)
+	f.RequireTokenFrom(ts)
+	creds := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	doc := fmt.Sprintf(`{"auths": {%q: {"auth": %q}, %q: {"auth": %q}}}`, f.Host, auth, ts.Host, auth)
+	if err := os.WriteFile(filepath.Join(creds, "config.json"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", creds)
+	cfg, err := config.Load(context.Background(), config.FileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := vendorimg.Push(context.Background(), cfg, f.Host+"/tok", vendorimg.PushOptions{})
+	if err != nil {
+		t.Fatalf("Push with token auth: %v", err)
+	}
+	if !res.Images[0].Tagged || res.Uploaded == 0 {
+		t.Errorf("Push with token auth: %+v", res.Images[0])
+	}
+	push := false
+	for _, r := range ts.Requests() {
+		if strings.Contains(r.Scope, "repository:tok/probe:pull,push") {
+			push = true
+		}
+	}
+	if !push {
+		t.Errorf("no token was asked for pull,push on tok/probe: %+v", ts.Requests())
 	}
 }
