@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -260,6 +261,44 @@ func TestServeToDocker(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != want.String() {
 		t.Errorf("docker pull from serve on %s gave image %s, want %s", e, got, want)
 	}
+
+	// An image the engine cannot have: every layer comes from serve.
+	cfg, img := randomCheckout(t, "fresh/pull:1")
+	addr = vendorimgtest.Serve(t, vendorimgtest.ServeOptions{Config: cfg.Path})
+	ref = addr + "/fresh/pull:1"
+	t.Cleanup(func() { _, _ = run(t, nil, "docker", "rmi", "--force", ref) })
+	if _, err := run(t, nil, "docker", "pull", ref); err != nil {
+		t.Fatalf("docker pull of a new image from serve on %s: %v", e, err)
+	}
+	out, err = run(t, nil, "docker", "image", "inspect", "--format", "{{.Id}}", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := img.ConfigName()
+	if e.Store == "containerd" {
+		raw, _ := img.RawManifest()
+		id.Hex = digest.FromBytes(raw).Encoded()
+	}
+	if got := strings.TrimSpace(string(out)); got != id.String() {
+		t.Errorf("docker pull of a new image from serve on %s gave %s, want %s", e, got, id)
+	}
+}
+
+// randomCheckout vendors a random linux/amd64 image (a 1 MiB layer) as
+// HOST/name into a new checkout, from an in-process registry that is gone
+// when it returns: no engine can have its layer from an earlier pull or
+// load.
+func randomCheckout(t *testing.T, name string) (*config.Config, v1.Image) {
+	t.Helper()
+	host, stop := registrytest.Serve()
+	defer stop()
+	img := registrytest.Image(t, "linux/amd64", 1, 1<<20, time.Now().UnixNano(), registrytest.Docker)
+	pin := registrytest.Push(t, host+"/"+name, img)
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("images:\n  - ref: %s/%s\n    digest: %s\n    platforms: [linux/amd64]\n", host, name, pin))
+	if _, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, img
 }
 
 // TestServeFlippedBlob flips a byte of a layer while serve runs: docker,
@@ -268,16 +307,7 @@ func TestServeToDocker(t *testing.T) {
 // its layer from an earlier pull or load.
 func TestServeFlippedBlob(t *testing.T) {
 	e := enginetest.Describe(t)
-	host, stop := registrytest.Serve()
-	t.Cleanup(stop)
-	img := registrytest.Image(t, "linux/amd64", 1, 1<<20, time.Now().UnixNano(), registrytest.Docker)
-	pin := registrytest.Push(t, host+"/flip/me:1", img)
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s/flip/me:1\n    digest: %s\n    platforms: [linux/amd64]\n", host, pin))
-	if _, err := vendorimg.Sync(context.Background(), cfg, vendorimg.SyncOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	stop()
+	cfg, img := randomCheckout(t, "flip/me:1")
 	m, err := img.Manifest()
 	if err != nil {
 		t.Fatal(err)
