@@ -178,8 +178,8 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 		return nil, err
 	}
 	defer lock.Unlock()
-	if err := checkPins(ctx, l, cfg); err != nil {
-		return nil, err
+	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
+		return nil, fmt.Errorf("pushing from %w", err)
 	}
 	client := opts.Client
 	if client == nil {

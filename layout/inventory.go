@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/manifest"
 	"github.com/vendorimg/vendorimg/platform"
@@ -210,4 +211,32 @@ func describePlatforms(ds []ocispec.Descriptor) string {
 		return "no platforms"
 	}
 	return strings.Join(ps, ", ")
+}
+
+// CheckSynced reports whether every image is in index.json under its
+// name with its pin, and complete for its platforms (checked by size, as
+// Inventory does): what serving or pushing the images needs. The error
+// wraps errs.ErrInvalidLayout and says to run vendorimg sync.
+func (l *Layout) CheckSynced(ctx context.Context, images []config.Image) error {
+	idx, err := l.ReadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	for _, im := range images {
+		d, ok := Lookup(idx, im.Name())
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: %w: %s is not in index.json (run vendorimg sync)", l.Root(), errs.ErrInvalidLayout, im.Name())
+		case d.Digest != im.Digest:
+			return fmt.Errorf("%s: %w: index.json has %s for %s, vendorimg.yaml pins %s (run vendorimg sync)", l.Root(), errs.ErrInvalidLayout, d.Digest, im.Name(), im.Digest)
+		}
+		inv, err := l.Inventory(ctx, d, WalkOptions{Platforms: im.Platforms})
+		if err != nil {
+			return fmt.Errorf("%s: %w", im.Name(), err)
+		}
+		if !inv.Complete() {
+			return fmt.Errorf("%s: %w: %d blobs of %s are missing (run vendorimg sync)", l.Root(), errs.ErrInvalidLayout, len(inv.Missing), im.Name())
+		}
+	}
+	return nil
 }

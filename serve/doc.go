@@ -16,6 +16,6 @@
 //
 // The handler never writes to the layout and never opens a connection. It
 // reads index.json once, in New: the caller holds the layout's shared lock
-// for as long as it serves (vendorimg.Serve does), so that no sync changes
+// for as long as it serves (Run does), so that no sync changes
 // the layout under it.
 package serve

@@ -18,7 +18,7 @@ func ExampleNew() {
 	ctx := context.Background()
 	l := layout.New("../testdata/images")
 	// A program that serves for long holds the layout's shared lock, so
-	// that no sync changes it meanwhile (vendorimg.Serve does).
+	// that no sync changes it meanwhile (Run does).
 	lock, err := l.Lock(ctx, false, nil)
 	if err != nil {
 		log.Fatal(err)

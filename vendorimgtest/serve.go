@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/serve"
 )
 
 // ServeOptions configure Serve.
@@ -51,11 +51,11 @@ func Serve(t testing.TB, opts ServeOptions) string {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- vendorimg.Serve(ctx, cfg, vendorimg.ServeOptions{
+		done <- serve.Run(ctx, cfg, serve.RunOptions{
 			Listener:        ln,
 			Logger:          opts.Logger,
 			ShutdownTimeout: 5 * time.Second,
-			Ready:           func(info vendorimg.ServeInfo) { ready <- info.Addr },
+			Ready:           func(info serve.Info) { ready <- info.Addr },
 		})
 	}()
 	select {

@@ -5,12 +5,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/serve"
 )
 
 func newServeCommand(g *globals) *cobra.Command {
-	addr := vendorimg.DefaultServeAddr
+	addr := serve.DefaultAddr
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT]",
 		Short: "Serve the layout in place as a read-only registry (also a docker.io mirror)",
@@ -44,11 +43,11 @@ free port); -v logs a line per request.`,
 				return err
 			}
 			p := g.newProgress()
-			err = vendorimg.Serve(cmd.Context(), cfg, vendorimg.ServeOptions{
+			err = serve.Run(cmd.Context(), cfg, serve.RunOptions{
 				Addr:     addr,
 				Logger:   g.logger,
 				Progress: p.event,
-				Ready: func(info vendorimg.ServeInfo) {
+				Ready: func(info serve.Info) {
 					p.done()
 					if g.json {
 						_ = g.finish(info, nil)
@@ -65,7 +64,7 @@ free port); -v logs a line per request.`,
 }
 
 // printServing says where serve listens and what it serves, for people.
-func (g *globals) printServing(info vendorimg.ServeInfo) {
+func (g *globals) printServing(info serve.Info) {
 	if g.quiet {
 		return
 	}
