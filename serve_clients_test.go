@@ -1,7 +1,6 @@
 package vendorimg_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -301,12 +300,11 @@ func randomCheckout(t *testing.T, name string) (*config.Config, v1.Image) {
 	return cfg, img
 }
 
-// TestServeFlippedBlob flips a byte of a layer while serve runs: docker,
-// skopeo and crane all fail, docker holds no image afterwards, and serve
-// logs the wrong bytes. The image is random, so that the engine cannot have
-// its layer from an earlier pull or load.
+// TestServeFlippedBlob flips a byte of a layer while serve runs: skopeo
+// and crane both fail, and serve logs the wrong bytes. docker pull against
+// the same fault is serve's TestCorruptBlobFailsDockerPull, which spends
+// over a minute in docker's retries while this package runs.
 func TestServeFlippedBlob(t *testing.T) {
-	e := enginetest.Describe(t)
 	cfg, img := randomCheckout(t, "flip/me:1")
 	m, err := img.Manifest()
 	if err != nil {
@@ -331,27 +329,9 @@ func TestServeFlippedBlob(t *testing.T) {
 	if _, err := crane(t, "blob", addr+"/flip/me@"+layer.String()); err == nil {
 		t.Errorf("crane blob of a flipped blob succeeded")
 	}
-	t.Cleanup(func() { _, _ = run(t, nil, "docker", "rmi", "--force", ref) })
-	start := time.Now()
-	if out, err := run(t, nil, "docker", "pull", ref); err == nil {
-		t.Errorf("docker pull of a flipped blob on %s succeeded:\n%s", e, out)
-	} else {
-		t.Logf("docker pull on %s failed after %s, as it must: %v", e, time.Since(start).Round(time.Millisecond), firstLine(err.Error()))
-	}
-	if _, err := run(t, nil, "docker", "image", "inspect", ref); err == nil {
-		t.Errorf("docker holds %s after a pull of wrong bytes", ref)
-	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), layer.String()) {
 		t.Errorf("serve did not log the flipped blob:\n%s", logs)
 	}
-}
-
-func firstLine(s string) string {
-	sc := bufio.NewScanner(strings.NewReader(s))
-	if sc.Scan() {
-		return sc.Text()
-	}
-	return s
 }
 
 // TestServeOffline runs the serve command in a network namespace with

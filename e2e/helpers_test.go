@@ -18,6 +18,7 @@ import (
 	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 
 // probeRef is the repository's own vendored image.
@@ -188,6 +189,17 @@ func docker(t *testing.T, args ...string) string {
 		t.Fatalf("docker %s: exit %d: %s", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
 	}
 	return strings.TrimSpace(r.stdout)
+}
+
+// evict removes the vendored image from docker under every name it has
+// (the probe may also be tagged by another test's pull from serve), so
+// that a load must stream it rather than only tag it.
+func evict(t *testing.T, probe vendorimgtest.Loaded) {
+	t.Helper()
+	docker(t, "rmi", "--force", probe.ID)
+	if exists(t, probe.ID) {
+		t.Fatalf("image %s still in docker after docker rmi --force", probe.ID)
+	}
 }
 
 // exists reports whether docker has an image by that name or ID.

@@ -56,7 +56,7 @@ func TestOfflineLoadAndVerify(t *testing.T) {
 	}
 	probe := vendorimgtest.Image(t, probeRef)
 	e.restore(t)
-	docker(t, "rmi", probe.Ref) // so that load must stream it, not skip it
+	evict(t, probe) // so that load must stream it, not skip it
 
 	r := offline(t, "", nil, bin, "-C", e.root(), "load", "--json")
 	if r.code != 0 {

@@ -67,10 +67,7 @@ func TestRemoveAndReload(t *testing.T) {
 	e := newEnv(t)
 	probe := vendorimgtest.Image(t, probeRef)
 	e.restore(t)
-	docker(t, "rmi", probe.Ref)
-	if exists(t, probe.ID) {
-		t.Fatalf("image %s still in docker after docker rmi %s", probe.ID, probe.Ref)
-	}
+	evict(t, probe)
 	ctx := context.Background()
 	rep, err := daemon.Load(ctx, e.c, e.l, e.images, daemon.LoadOptions{})
 	if err != nil {
@@ -102,7 +99,7 @@ func TestTamperedLayoutLoadsNothing(t *testing.T) {
 	flipByte(t, tampered, layer)
 	// Without the rmi, load would find the image in docker and only check
 	// its tag: it reads layers only to send them.
-	docker(t, "rmi", probe.Ref)
+	evict(t, probe)
 
 	rep, err := daemon.Load(context.Background(), e.c, tampered, e.images, daemon.LoadOptions{})
 	if err == nil {
