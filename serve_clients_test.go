@@ -239,9 +239,13 @@ insecure = true
 
 // TestServeToDocker pulls from serve with the machine's docker engine
 // (loopback registries are plain http there): the image it reports is the
-// vendored one.
+// vendored one. It holds the engine's exclusive lock, and removes what it
+// pulled before it lets go.
 func TestServeToDocker(t *testing.T) {
 	e := enginetest.Describe(t)
+	// The pull tags the probe under serve's name too: suites that count the
+	// probe's tags (e2e, the pytest example) must not run meanwhile.
+	vendorimgtest.LockEngine(t, vendorimgtest.LockExclusive)
 	p := committedProbe(t, config.FileName)
 	addr := vendorimgtest.Serve(t, vendorimgtest.ServeOptions{Config: config.FileName})
 	ref := addr + "/registry.vendorimg.test/probe:1"

@@ -49,7 +49,8 @@
 // until after the check: shared by default, so suites that only use the
 // images run together; exclusive with Options.Lock = LockExclusive, for a
 // suite whose tests change the images on purpose (and restore them), so
-// that no other suite sees, or reports, the change. Other tools that tamper
+// that no other suite sees, or reports, the change. A single test outside
+// such a suite takes the same lock with LockEngine; other tools that tamper
 // with the same engine's images can take the same flock(2) lock.
 //
 // # A registry for tests

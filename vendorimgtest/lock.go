@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/vendorimg/vendorimg/internal/flock"
@@ -37,4 +38,39 @@ func lockEngine(ctx context.Context, host string, exclusive bool, waiting func(f
 		return nil, fmt.Errorf("locking %s: %w", file, err)
 	}
 	return func() { _ = release() }, nil
+}
+
+// LockEngine takes, for the rest of the test, the lock that Main takes on
+// the engine DOCKER_HOST names (shared or exclusive as mode says; LockNone
+// takes none), so that a test outside a Main-run suite that adds, moves or
+// removes tags of the vendored images never runs while a suite that relies
+// on them does. It waits for the lock as Main does, up to the test's
+// deadline, and fails the test if it cannot take it. A test binary whose
+// Main already holds the lock must not call it: the lock is not re-entrant.
+func LockEngine(tb testing.TB, mode LockMode) {
+	tb.Helper()
+	if mode == LockNone {
+		return
+	}
+	c, err := newClient()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	host := c.DaemonHost()
+	_ = c.Close()
+	ctx := context.Background()
+	if t, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := t.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, d)
+			defer cancel()
+		}
+	}
+	unlock, err := lockEngine(ctx, host, mode == LockExclusive, func(file string) {
+		tb.Logf("vendorimgtest: waiting for another test suite using docker at %s (lock %s)", host, file)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(unlock)
 }
