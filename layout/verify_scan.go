@@ -74,7 +74,7 @@ func (v *verifier) scanStrays(ctx context.Context) error {
 			case d.IsDir() || !mode.IsRegular():
 				v.add(Finding{Kind: KindNotRegular, Path: rel, Message: "a blob must be a regular file"})
 			case !v.reached[dg]:
-				v.add(Finding{Kind: KindUnreferenced, Path: rel, Actual: dg.String(), Message: "a blob nothing in index.json references: vendorimg gc removes it"})
+				v.add(Finding{Kind: KindUnreferenced, Path: rel, Actual: dg.String(), Message: "a blob nothing in index.json references: the next sync prunes it (or vendorimg gc)"})
 			}
 			if d.IsDir() {
 				return filepath.SkipDir

@@ -101,10 +101,23 @@ func (g *globals) printVerify(rep *layout.Report) {
 		return
 	}
 	hint := ""
-	if rep.Incomplete() {
+	switch {
+	case harmlessOnly(rep.Findings):
+		hint = " (only extras: the images are intact; vendorimg sync prunes unreferenced blobs, gc removes them too)"
+	case rep.Incomplete():
 		hint = " (the layout is incomplete, not corrupt: vendorimg sync completes it)"
 	}
 	fmt.Fprintf(g.stderr, "verify: %s in %s%s\n", plural(len(rep.Findings), "problem"), rep.Layout, hint)
+}
+
+// harmlessOnly reports whether every finding leaves the images intact.
+func harmlessOnly(fs []layout.Finding) bool {
+	for _, f := range fs {
+		if !f.Kind.Harmless() {
+			return false
+		}
+	}
+	return len(fs) > 0
 }
 
 // problems says how many findings a check made, in which part.
