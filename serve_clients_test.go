@@ -249,7 +249,7 @@ func TestServeToDocker(t *testing.T) {
 	p := committedProbe(t, config.FileName)
 	addr := vendorimgtest.Serve(t, vendorimgtest.ServeOptions{Config: config.FileName})
 	ref := addr + "/registry.vendorimg.test/probe:1"
-	t.Cleanup(func() { _, _ = run(t, nil, "docker", "rmi", "--force", ref) })
+	untag(t, ref)
 	if _, err := run(t, nil, "docker", "pull", "--platform", "linux/amd64", ref); err != nil {
 		t.Fatalf("docker pull from serve on %s: %v", e, err)
 	}
@@ -269,7 +269,7 @@ func TestServeToDocker(t *testing.T) {
 	cfg, img := randomCheckout(t, "fresh/pull:1")
 	addr = vendorimgtest.Serve(t, vendorimgtest.ServeOptions{Config: cfg.Path})
 	ref = addr + "/fresh/pull:1"
-	t.Cleanup(func() { _, _ = run(t, nil, "docker", "rmi", "--force", ref) })
+	untag(t, ref)
 	if _, err := run(t, nil, "docker", "pull", ref); err != nil {
 		t.Fatalf("docker pull of a new image from serve on %s: %v", e, err)
 	}
@@ -285,6 +285,17 @@ func TestServeToDocker(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != id.String() {
 		t.Errorf("docker pull of a new image from serve on %s gave %s, want %s", e, got, id)
 	}
+}
+
+// untag removes ref from the machine's docker engine when the test ends,
+// and fails the test if it is still there.
+func untag(t *testing.T, ref string) {
+	t.Cleanup(func() {
+		_, _ = run(t, nil, "docker", "rmi", "--force", ref)
+		if out, err := run(t, nil, "docker", "image", "ls", "--quiet", ref); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("%s still in docker after docker rmi --force (%v): %s", ref, err, out)
+		}
+	})
 }
 
 // randomCheckout vendors a random linux/amd64 image (a 1 MiB layer) as

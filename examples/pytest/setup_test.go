@@ -176,6 +176,9 @@ func runPytest(t *testing.T, dir string, extraEnv []string, args ...string) sess
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	s := session{out: buf.String()}
+	if testing.Verbose() {
+		t.Logf("python -m pytest %s in %s:\n%s", strings.Join(args, " "), dir, s.out)
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
