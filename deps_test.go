@@ -17,7 +17,7 @@ import (
 // client.
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/vendorimg/vendorimg"
-	noNetwork := []string{mod + "/reference", mod + "/platform", mod + "/manifest", mod + "/config", mod + "/layout", mod + "/errs", mod + "/progress"}
+	noNetwork := []string{mod + "/reference", mod + "/platform", mod + "/manifest", mod + "/config", mod + "/layout", mod + "/errs", mod + "/progress", mod + "/internal/disk"}
 	networking := []string{"net", "net/http", "crypto/tls"}
 
 	out, err := exec.Command("go", "list", "-json=ImportPath,Deps", "./...").Output()

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/disk"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"
 )
@@ -321,9 +322,10 @@ func copyNode(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
-// Save writes the file atomically (a temporary file beside it, synced,
-// then renamed, and the folder synced), keeping the mode of an existing
-// file.
+// Save writes the file atomically and durably (a temporary file beside it,
+// synced, then renamed, and the folder synced; a folder it creates is
+// synced into its parent), keeping the mode of an existing file. A failed
+// sync is an error that names the path.
 func (c *Config) Save(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -341,37 +343,10 @@ func (c *Config) Save(ctx context.Context) error {
 	if fi, err := os.Stat(c.Path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := os.MkdirAll(c.Dir(), 0o755); err != nil {
-		return fmt.Errorf("saving %s: %w", c.Path, err)
-	}
-	f, err := os.CreateTemp(c.Dir(), "."+FileName+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", c.Path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("saving %s: %w", c.Path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
+	if _, err := disk.MkdirAll(c.Dir(), 0o755); err != nil {
 		return fmt.Errorf("saving %s: %w", c.Path, err)
 	}
 	// Synced before the rename, and the folder after it: a power loss
 	// leaves the old file or the new one, never an empty one.
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("saving %s: %w", c.Path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("saving %s: %w", c.Path, err)
-	}
-	if err := os.Rename(f.Name(), c.Path); err != nil {
-		return fmt.Errorf("saving %s: %w", c.Path, err)
-	}
-	if d, err := os.Open(c.Dir()); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return disk.WriteFile(c.Path, b, mode, "."+FileName+".tmp-*")
 }

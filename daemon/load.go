@@ -378,15 +378,50 @@ func (ld *loader) send(ctx context.Context, v *vendored, plain bool, advance, se
 	}
 	pr.CloseWithError(errEngineDone)
 	w := <-done
+	// A closed pipe is the engine's side hanging up (the HTTP client
+	// closes the body it can no longer send), not the archive's fault.
+	engineSide := errors.Is(w.err, errEngineDone) || errors.Is(w.err, io.ErrClosedPipe)
 	switch {
-	case w.err != nil && !errors.Is(w.err, errEngineDone):
+	case w.err != nil && !engineSide:
 		return w.n, fmt.Errorf("%w (docker loaded nothing)", w.err)
 	case err != nil:
+		if gone := ld.gone(ctx, err); gone != nil {
+			return w.n, fmt.Errorf("loading %s into docker: %s: %w", v.name, stoppedAfter(w.err == nil, w.n, v.size()), gone)
+		}
 		return w.n, fmt.Errorf("loading %s into docker: %w", v.name, err)
 	case w.err != nil:
 		return w.n, fmt.Errorf("loading %s into docker: %w before the archive ended", v.name, w.err)
 	}
 	return w.n, nil
+}
+
+// goneTimeout bounds the question whether the engine still answers, after
+// a load failed: a killed engine refuses the connection at once.
+const goneTimeout = 5 * time.Second
+
+// gone asks the engine, after its load failed with err, whether it still
+// answers. When it does not (it was stopped or killed mid-load), the error
+// wraps errs.ErrNoEngine and err; when it does, nil: its own error stands.
+func (ld *loader) gone(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
+	defer cancel()
+	_, perr := ld.c.Info(pctx, client.InfoOptions{})
+	if perr == nil || !client.IsErrConnectionFailed(perr) {
+		return nil
+	}
+	ld.logger.Debug("the engine no longer answers", "load error", err, "ping error", perr)
+	return fmt.Errorf("%w: %w", errs.ErrNoEngine, err)
+}
+
+// stoppedAfter says how far a load got when the engine stopped answering.
+func stoppedAfter(allSent bool, sent, total int64) string {
+	if allSent {
+		return fmt.Sprintf("the engine stopped answering after the whole archive (%d bytes) was sent, while it unpacked it", sent)
+	}
+	return fmt.Sprintf("the engine stopped answering after %d of %d bytes", sent, total)
 }
 
 // maxLoadResponse bounds how much of the engine's answer to a load is read.

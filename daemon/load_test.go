@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -383,5 +386,65 @@ func TestUnloadReportsDockerForms(t *testing.T) {
 	}
 	if u := ur.Images[0]; u.Action != UnloadRemoved || len(u.Deleted) != 1 || u.Deleted[0] != id || len(u.Untagged) != 1 || u.Untagged[0] != "x:1" {
 		t.Errorf("Unload() from an engine that reports names in full and bare IDs = %+v, want removed, x:1 untagged and %s deleted", u, id)
+	}
+}
+
+// dyingEngine reads part of a load and fails it as a killed engine's
+// load fails; when dead is set, its Info from then on cannot connect, as a
+// real client's to a socket nobody listens on (which it is).
+type dyingEngine struct {
+	*fakeEngine
+	after int64
+	dead  *client.Client
+	died  bool
+}
+
+func (d *dyingEngine) ImageLoad(ctx context.Context, input io.Reader, _ ...client.ImageLoadOption) (client.ImageLoadResult, error) {
+	if _, err := io.CopyN(io.Discard, input, d.after); err != nil {
+		return nil, err
+	}
+	d.died = true
+	return nil, errors.New("write unix ->/run/docker.sock: write: broken pipe")
+}
+
+func (d *dyingEngine) Info(ctx context.Context, o client.InfoOptions) (client.SystemInfoResult, error) {
+	if d.died && d.dead != nil {
+		return d.dead.Info(ctx, o)
+	}
+	return d.fakeEngine.Info(ctx, o)
+}
+
+// TestLoadEngineDies: an engine that stops answering mid-load gives an
+// error that wraps errs.ErrNoEngine and says how far the load got; one
+// that fails but still answers keeps its own error.
+func TestLoadEngineDies(t *testing.T) {
+	l, im := writeImage(t, "registry.test/team/app:1.0", registrytest.Image(t, "linux/amd64", 2, 200<<10, 9, registrytest.OCI), "linux/amd64")
+	dead, err := client.New(client.WithHost("unix://" + filepath.Join(t.TempDir(), "nobody.sock")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	for _, tc := range []struct {
+		name string
+		dead *client.Client
+		want string
+		gone bool
+	}{
+		{"gone", dead, "into docker: the engine stopped answering after ", true},
+		{"answers", nil, "into docker: write unix ->/run/docker.sock: write: broken pipe", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng := &dyingEngine{fakeEngine: newFakeEngine(StoreClassic), after: 100 << 10, dead: tc.dead}
+			rep, err := Load(context.Background(), eng, l, []config.Image{im}, LoadOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, errs.ErrNoEngine) != tc.gone {
+				t.Fatalf("Load() = %v, want an error saying %q (wrapping ErrNoEngine: %v)", err, tc.want, tc.gone)
+			}
+			if got := rep.Images[0]; tc.gone && !strings.Contains(err.Error(), fmt.Sprintf(" of %d bytes", got.Bytes)) {
+				t.Errorf("Load() = %v, want it to say of how many bytes (%d)", err, got.Bytes)
+			}
+			if len(eng.tags) != 0 {
+				t.Errorf("Load() left tags %v", eng.tags)
+			}
+		})
 	}
 }

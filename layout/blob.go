@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/disk"
 	"github.com/vendorimg/vendorimg/reference"
 )
 
@@ -168,8 +169,10 @@ func readAtMost(r io.Reader, limit, hint int64) ([]byte, error) {
 // in the layout's blob folder and are hashed as they are written; the file
 // is renamed into place only when exactly desc.Size bytes hash to
 // desc.Digest. On any error, including a cancelled ctx, nothing is left
-// behind and an existing blob is untouched. progress, if not nil, is
-// called with the number of bytes written so far.
+// behind and an existing blob is untouched. Outside a stage the blob is
+// durable when WriteBlob returns: its bytes and then its folder are synced
+// (a Stage syncs the folder once for all its blobs, in Commit). progress,
+// if not nil, is called with the number of bytes written so far.
 //
 // If the blob is already stored with the right size, WriteBlob still reads
 // r (so a caller streaming from a registry sees the same behaviour) but
@@ -192,7 +195,7 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	} else if err := mkdir(dir); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, tempPrefix+desc.Digest.Encoded()[:12]+"-*")
+	f, err := disk.CreateTemp(dir, tempPrefix+desc.Digest.Encoded()[:12]+"-*")
 	if err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
@@ -225,23 +228,30 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 	if l.stage != nil {
 		// A staged blob is flushed to disk in the background, while the
 		// next one downloads; Commit waits for every flush before it moves
-		// a blob into the layout.
+		// a blob into the layout. (Its name in the stage need not survive a
+		// crash: the next run removes the stage.)
 		if err := f.Chmod(FileMode); err != nil {
 			return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 		}
-		if err := os.Rename(tmp, path); err != nil {
+		if err := disk.Rename(tmp, path); err != nil {
 			return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 		}
 		done = true
-		l.stage.flush(desc.Digest, f)
+		l.stage.flush(desc.Digest, f, path)
 		return nil
 	}
-	if err := finishFile(f); err != nil {
+	// Unstaged, one blob is made durable at a time: its bytes, its name,
+	// and its folder. A stage batches the folder's sync.
+	done = true
+	if err := disk.Finish(f, tmp, FileMode); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
-	done = true
-	if err := os.Rename(tmp, path); err != nil {
+	if err := disk.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
+		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
+	}
+	if err := disk.SyncDir(dir); err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)
 	}
 	return nil

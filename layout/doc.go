@@ -5,6 +5,12 @@
 // deterministic index.json last, verifies every byte, collects garbage on
 // request and serialises writers with a lock.
 //
+// What it writes survives a power loss, not only a kill, through package
+// internal/disk: a blob's bytes are synced before it is renamed into
+// blobs/sha256, the folder is synced once after a stage's renames and
+// before index.json is renamed into place, and every folder it creates is
+// synced into its parent. A failed sync is an error naming the path.
+//
 // Walk is the one walk of an image graph: it yields every blob under an
 // index.json entry with its role, platform, selection and what is stored,
 // reading and hashing documents and image configs on the way (and, for

@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/disk"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"
 )
@@ -128,7 +129,16 @@ func (l *Layout) ApplyGC(ctx context.Context, plan *GCPlan) error {
 			return fmt.Errorf("gc: removing %s: %w", g.Path, err)
 		}
 	}
-	return syncDir(l.blobDir())
+	return syncBlobDir(l)
+}
+
+// syncBlobDir makes removals from the blob folder durable; a layout with
+// no blob folder has nothing to sync.
+func syncBlobDir(l *Layout) error {
+	if _, err := os.Lstat(l.blobDir()); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return disk.SyncDir(l.blobDir())
 }
 
 // treeSize is the size of the regular files under dir, not following
@@ -213,7 +223,7 @@ func (l *Layout) Prune(ctx context.Context, keep map[digest.Digest]bool) ([]Garb
 		pruned = append(pruned, Garbage{Path: RelBlobPath(dg), Size: info.Size(), Reason: "unreferenced"})
 	}
 	if len(pruned) > 0 {
-		if err := syncDir(l.blobDir()); err != nil {
+		if err := disk.SyncDir(l.blobDir()); err != nil {
 			return pruned, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/disk"
 )
 
 // File and folder names of an OCI image layout.
@@ -104,6 +105,9 @@ func (l *Layout) Init(ctx context.Context) error {
 	return nil
 }
 
+// mkdir creates dir and its missing parents, 0755 whatever the umask, each
+// synced into its parent (disk.MkdirAll). A dir that exists and is not a
+// folder (or is a symlink) is an invalid layout.
 func mkdir(dir string) error {
 	fi, err := os.Lstat(dir)
 	switch {
@@ -114,14 +118,8 @@ func mkdir(dir string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(dir, DirMode); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	// MkdirAll honours the umask; the layout's folders are 0755 whatever it is.
-	if err := os.Chmod(dir, DirMode); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	return nil
+	_, err = disk.MkdirAll(dir, DirMode)
+	return err
 }
 
 // checkLayoutFile reads oci-layout; a missing file is fs.ErrNotExist.
@@ -156,9 +154,10 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 }
 
 // writeFileAtomic writes name in dir through a temporary file in dir,
-// synced, then renamed: readers see the old content or the new, never part.
-// It leaves the file alone when it already holds exactly content, so that a
-// no-op run does not even touch modification times.
+// synced, renamed, then the folder synced (disk.WriteFile): readers see the
+// old content or the new, never part, and so does the next run after a
+// crash. It leaves the file alone when it already holds exactly content,
+// so that a no-op run does not even touch modification times.
 func writeFileAtomic(dir, name string, content []byte) error {
 	path := filepath.Join(dir, name)
 	if old, err := readSmallFile(path, int64(len(content))); err == nil && bytes.Equal(old, content) {
@@ -166,46 +165,5 @@ func writeFileAtomic(dir, name string, content []byte) error {
 			return nil
 		}
 	}
-	f, err := os.CreateTemp(dir, tempPrefix+name+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(content); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := finishFile(f); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-// finishFile gives f its final mode, flushes it to disk and closes it.
-func finishFile(f *os.File) error {
-	if err := f.Chmod(FileMode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes renames in dir durable. Failure to open a folder for
-// syncing (some filesystems refuse) is not an error: the rename happened.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	_ = d.Sync()
-	return nil
+	return disk.WriteFile(path, content, FileMode, tempPrefix+name+"-*")
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg/internal/disk"
 )
 
 // stagePrefix starts the name of a stage's folder in the layout's root. It
@@ -95,16 +97,16 @@ func (s *Stage) has(d digest.Digest) bool {
 	return s.staged[d]
 }
 
-// flush records d as staged and syncs the file f, already renamed to its
-// place in the stage, to disk in the background, then closes it.
-func (s *Stage) flush(d digest.Digest, f *os.File) {
+// flush records d as staged and syncs the file f, already renamed to path
+// in the stage, to disk in the background, then closes it.
+func (s *Stage) flush(d digest.Digest, f *os.File, path string) {
 	s.mu.Lock()
 	s.staged[d] = true
 	s.mu.Unlock()
 	s.flushing.Add(1)
 	go func() {
 		defer s.flushing.Done()
-		err := f.Sync()
+		err := disk.SyncFile(f, path)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -145,17 +147,19 @@ func (s *Stage) Commit(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := os.Rename(s.path(d), filepath.Join(s.base.blobDir(), d.Encoded())); err != nil {
+		if err := disk.Rename(s.path(d), filepath.Join(s.base.blobDir(), d.Encoded())); err != nil {
 			return fmt.Errorf("committing blob %s: %w", d, err)
 		}
 	}
-	if err := syncDir(s.base.blobDir()); err != nil {
-		return err
+	// One sync of the folder makes every rename durable, before index.json
+	// may name the blobs.
+	if err := disk.SyncDir(s.base.blobDir()); err != nil {
+		return fmt.Errorf("committing blobs: %w", err)
 	}
 	if err := s.Abort(); err != nil {
 		return err
 	}
-	return syncDir(s.base.root)
+	return disk.SyncDir(s.base.root)
 }
 
 // Abort removes the stage and what it holds; the layout is as it was. It
