@@ -22,13 +22,14 @@ import (
 const killTestEnv = "VENDORIMG_ENGINE_KILL_TEST"
 
 // killAfter is how many bytes vendorimg load has written to the engine's
-// socket when the test kills the engine: a quarter of the image.
-const killAfter = 64 << 20
+// socket when the test kills the engine: a quarter of the image (small,
+// so that the test costs its engines' starts more than the image).
+const killAfter = 16 << 20
 
 // TestLoadEngineKilled (promise 10): an engine that dies in the middle of
 // a load. For each engine scripts/engines can start (the containerd-store
 // dockerd, podman), the test starts one of its own, runs vendorimg load
-// --json of a 4 x 64 MiB image, and kills the engine with SIGKILL once a
+// --json of a 4 x 16 MiB image, and kills the engine with SIGKILL once a
 // quarter of the image went to its socket. load must exit 1 within a few
 // seconds with kind engine-unreachable and an error saying how far it got;
 // once the engine is started again on the same data, the tag must be
@@ -53,7 +54,7 @@ func TestLoadEngineKilled(t *testing.T) {
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	ref := reg.Host + "/kill/big:1"
-	pin := registrytest.Push(t, ref, registrytest.Image(t, "linux/amd64", 4, 64<<20, 91, registrytest.OCI))
+	pin := registrytest.Push(t, ref, registrytest.Image(t, "linux/amd64", 4, 16<<20, 91, registrytest.OCI))
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s\n    digest: %s\n    platforms: [linux/amd64]\n", ref, pin))
 	if out, err := run(t, nil, bin, "--config", cfg.Path, "sync", "-q"); err != nil {
