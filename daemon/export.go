@@ -35,6 +35,8 @@ const maxArchiveLinks = 8
 type savedFile struct {
 	digest digest.Digest
 	size   int64
+	// cut: the stream ended inside the file, so its digest is of a part.
+	cut bool
 }
 
 // savedArchive is an engine's "docker save" of one image, rehashed as it
@@ -51,7 +53,8 @@ type savedArchive struct {
 
 // readSaved hashes every regular file of the tar stream r as it streams,
 // keeping manifest.json and index.json (up to manifest.MaxManifestSize
-// each) and nothing else: memory does not grow with layer size.
+// each) and nothing else: memory does not grow with layer size. On an
+// error it returns what it read so far with the error.
 func readSaved(ctx context.Context, r io.Reader) (*savedArchive, error) {
 	a := &savedArchive{files: map[string]savedFile{}, links: map[string]string{}}
 	tr := tar.NewReader(r)
@@ -59,14 +62,14 @@ func readSaved(ctx context.Context, r io.Reader) (*savedArchive, error) {
 	buf := make([]byte, copyBuffer)
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return a, err
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return a, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading the engine's archive: %w", err)
+			return a, fmt.Errorf("reading the engine's archive: %w", err)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		switch hdr.Typeflag {
@@ -83,7 +86,9 @@ func readSaved(ctx context.Context, r io.Reader) (*savedArchive, error) {
 		}
 		n, err := hashFile(ctx, h, keep, tr, buf)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s of the engine's archive: %w", name, err)
+			a.bytes += n
+			a.files[name] = savedFile{digest: digest.NewDigest(digest.SHA256, h), size: n, cut: true}
+			return a, fmt.Errorf("reading %s of the engine's archive: %w", name, err)
 		}
 		a.bytes += n
 		a.files[name] = savedFile{digest: digest.NewDigest(digest.SHA256, h), size: n}
@@ -161,15 +166,79 @@ func exportCheck(ctx context.Context, c Client, l *layout.Layout, name string, v
 		return 0, []Finding{f}, err
 	}
 	defer res.Close()
-	a, err := readSaved(ctx, res)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
-		}
-		f, err := refused(ctx, l, v, name, err)
-		return 0, []Finding{f}, err
+	tail := &tailWriter{}
+	body := io.TeeReader(res, tail)
+	a, err := readSaved(ctx, body)
+	// What follows the tar's end (an engine's error) reaches the tail too.
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxTrailer))
+	if ctx.Err() != nil {
+		return 0, nil, ctx.Err()
 	}
-	return a.bytes, a.check(v), nil
+	// An engine that fails once it has started to stream (the containerd
+	// store, when a blob does not hash to its digest) ends the stream with
+	// its error as a JSON message, which a tar reader may take for the end.
+	if msg := tail.engineError(); msg != "" {
+		err = fmt.Errorf("the engine stopped the export: %s", msg)
+	}
+	if err == nil {
+		return a.bytes, a.check(v, false), nil
+	}
+	// Cut short: what did arrive may still show the layer that differs.
+	if fs := a.check(v, true); len(fs) > 0 {
+		for i := range fs {
+			fs[i].Message += " (" + err.Error() + ")"
+		}
+		return a.bytes, fs, nil
+	}
+	f, err := refused(ctx, l, v, name, err)
+	return a.bytes, []Finding{f}, err
+}
+
+// tailWriter keeps the last bytes written to it: the end of an export
+// stream, where an engine writes its error.
+type tailWriter struct{ b []byte }
+
+// tailSize is what tailWriter keeps, more than an engine's error message.
+const tailSize = 4 << 10
+
+// maxTrailer bounds what is read of an export stream after its tar's end.
+const maxTrailer = 1 << 20
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	if len(p) >= tailSize {
+		t.b = append(t.b[:0], p[len(p)-tailSize:]...)
+		return len(p), nil
+	}
+	if over := len(t.b) + len(p) - tailSize; over > 0 {
+		t.b = t.b[:copy(t.b, t.b[over:])]
+	}
+	t.b = append(t.b, p...)
+	return len(p), nil
+}
+
+// engineError is the message of a JSON error an engine appended to the
+// stream ({"errorMessage": ..., "errorDetail": {"message": ...}}), or "".
+func (t *tailWriter) engineError() string {
+	i := bytes.LastIndex(t.b, []byte(`{"error`))
+	if i < 0 {
+		return ""
+	}
+	var m struct {
+		ErrorMessage string `json:"errorMessage"`
+		Error        string `json:"error"`
+		ErrorDetail  struct {
+			Message string `json:"message"`
+		} `json:"errorDetail"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(t.b[i:]), &m) != nil {
+		return ""
+	}
+	for _, s := range []string{m.ErrorDetail.Message, m.ErrorMessage, m.Error} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // refused is the finding for an export that failed. An engine that checks
@@ -296,23 +365,30 @@ func contentFinding(layer int, expected, actual, msg string) Finding {
 // manifest.json (classic store and podman: plain tar layers, which must
 // hash to the config's diff_ids, in order), else an OCI layout's blobs
 // (the containerd store: blobs named by digest, layers as they were
-// loaded, compressed or not).
-func (a *savedArchive) check(v *vendored) []Finding {
+// loaded, compressed or not). For an archive cut short (partial), it
+// checks only the files that arrived whole, and reports nothing missing.
+func (a *savedArchive) check(v *vendored, partial bool) []Finding {
 	var out []Finding
 	exportErr := func(format string, args ...any) {
-		out = append(out, Finding{Kind: KindExport, Message: fmt.Sprintf(format, args...)})
+		if !partial {
+			out = append(out, Finding{Kind: KindExport, Message: fmt.Sprintf(format, args...)})
+		}
 	}
-	cfgPath, layerPaths, err := a.locate(v)
+	file := func(name string) (savedFile, bool) {
+		f, ok := a.file(name)
+		return f, ok && !f.cut
+	}
+	cfgPath, layerPaths, err := a.locate(v, partial)
 	if err != nil {
 		exportErr("%v", err)
 		return out
 	}
-	if f, ok := a.file(cfgPath); !ok {
+	if f, ok := file(cfgPath); !ok {
 		exportErr("the engine's archive lacks the config %s (%s)", v.config.Digest, cfgPath)
 	} else if f.digest != v.config.Digest {
 		out = append(out, contentFinding(-1, v.config.Digest.String(), f.digest.String(), fmt.Sprintf("the config the engine exported (%s) hashes to %s, not to the vendored %s", cfgPath, reference.Short(f.digest.String()), reference.Short(v.config.Digest.String()))))
 	}
-	if f, ok := a.file(archiveBlobs + v.manifest.Digest.Encoded()); ok && f.digest != v.manifest.Digest {
+	if f, ok := file(archiveBlobs + v.manifest.Digest.Encoded()); ok && f.digest != v.manifest.Digest {
 		out = append(out, contentFinding(-1, v.manifest.Digest.String(), f.digest.String(), fmt.Sprintf("the manifest the engine exported hashes to %s, not to the vendored %s", reference.Short(f.digest.String()), reference.Short(v.manifest.Digest.String()))))
 	}
 	if len(layerPaths) != len(v.diffIDs) {
@@ -320,20 +396,20 @@ func (a *savedArchive) check(v *vendored) []Finding {
 		return out
 	}
 	for i, p := range layerPaths {
-		f, ok := a.file(p)
+		f, ok := file(p)
 		switch {
 		case !ok:
 			exportErr("the engine's archive lacks layer %d (diff_id %s, %s)", i, v.diffIDs[i], p)
 		case f.digest == v.diffIDs[i] || f.digest == v.layers[i].Digest:
 		default:
-			out = append(out, contentFinding(i, v.diffIDs[i].String(), f.digest.String(), fmt.Sprintf("layer %d (diff_id %s) as the engine exported it (%s, %d bytes) hashes to %s: its files in the engine's storage changed", i, v.diffIDs[i], p, f.size, f.digest)))
+			out = append(out, contentFinding(i, v.diffIDs[i].String(), f.digest.String(), fmt.Sprintf("layer %d (diff_id %s) as the engine exported it (%s, %d bytes) hashes to %s: what the engine stores of it changed", i, v.diffIDs[i], p, f.size, f.digest)))
 		}
 	}
 	return out
 }
 
 // locate finds v's config and layers in the archive.
-func (a *savedArchive) locate(v *vendored) (string, []string, error) {
+func (a *savedArchive) locate(v *vendored, partial bool) (string, []string, error) {
 	if a.manifestJSON != nil {
 		var mfs []dockerManifest
 		if err := json.Unmarshal(a.manifestJSON, &mfs); err != nil {
@@ -344,13 +420,17 @@ func (a *savedArchive) locate(v *vendored) (string, []string, error) {
 		}
 		return "", nil, fmt.Errorf("the engine's %s has no entry for the config %s", archiveManifest, v.config.Digest)
 	}
-	if a.indexJSON == nil {
+	switch {
+	case a.indexJSON != nil:
+		var idx ocispec.Index
+		if err := json.Unmarshal(a.indexJSON, &idx); err != nil {
+			return "", nil, fmt.Errorf("the engine's archive has a malformed %s: %w", layout.IndexFile, err)
+		}
+	case !partial:
 		return "", nil, errors.New("the engine's archive has neither " + archiveManifest + " nor " + layout.IndexFile)
 	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(a.indexJSON, &idx); err != nil {
-		return "", nil, fmt.Errorf("the engine's archive has a malformed %s: %w", layout.IndexFile, err)
-	}
+	// An OCI layout, or an archive cut short before the file that says
+	// which file is what: blobs are named by their digests.
 	var layers []string
 	for i, l := range v.layers {
 		p := archiveBlobs + l.Digest.Encoded()

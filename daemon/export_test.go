@@ -36,9 +36,10 @@ func TestVerifyDeep(t *testing.T) {
 			return e
 		}},
 		{"containerd", func() *fakeEngine { return newFakeEngine(StoreContainerd) }},
-		{"containerd OCI only", func() *fakeEngine {
+		{"containerd OCI only unverified", func() *fakeEngine {
 			e := newFakeEngine(StoreContainerd)
 			e.noDockerManifest = true
+			e.unverifiedSave = true
 			return e
 		}},
 	}

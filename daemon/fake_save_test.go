@@ -100,7 +100,9 @@ func (f *fakeEngine) dropLayer(id string, i int) {
 // store (docker 20.10) a folder per layer with its layer.tar, the config
 // as HEX.json and manifest.json, after checking every layer against its
 // diff_id unless unverifiedSave; the containerd store an OCI layout of the
-// blobs as loaded, with manifest.json naming them. Only one name.
+// blobs as loaded, with manifest.json naming them, checking each blob
+// against its digest once it has streamed it (unless unverifiedSave),
+// then ending the stream with a JSON error. Only one name.
 func (f *fakeEngine) ImageSave(ctx context.Context, names []string, _ ...client.ImageSaveOption) (client.ImageSaveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -126,8 +128,16 @@ func (f *fakeEngine) ImageSave(ctx context.Context, names []string, _ ...client.
 		put(layout.LayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
 		dm := dockerManifest{Config: archiveBlobs + s.names[1].Encoded(), RepoTags: im.RepoTags}
 		for _, d := range s.names {
-			if !s.missing[d] {
-				put(archiveBlobs+d.Encoded(), s.blobs[d])
+			if s.missing[d] {
+				continue
+			}
+			put(archiveBlobs+d.Encoded(), s.blobs[d])
+			if got := digest.FromBytes(s.blobs[d]); got != d && !f.unverifiedSave {
+				// As the containerd store does: the stream has begun, so
+				// it ends the tar and appends the error as a JSON message.
+				tw.Close()
+				json.NewEncoder(&buf).Encode(map[string]any{"errorMessage": "unexpected digest " + got.String() + " copied", "errorDetail": map[string]string{"message": "unexpected digest " + got.String() + " copied"}})
+				return io.NopCloser(&buf), nil
 			}
 		}
 		for _, d := range s.names[2:] {

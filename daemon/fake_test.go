@@ -43,8 +43,9 @@ type fakeEngine struct {
 	// docker-compatible API does: untagged names in full
 	// ("docker.io/library/x:1"), deleted IDs without "sha256:".
 	podman bool
-	// unverifiedSave makes the classic store's save export what it holds
-	// without checking it against the diff_ids first, as docker does.
+	// unverifiedSave makes save export what it holds without checking it
+	// against the diff_ids (classic) or digests (containerd) as the real
+	// stores do.
 	unverifiedSave bool
 	// fileChecksums makes the classic store's save refuse a changed layer
 	// naming its first file, as docker's does when tar-split's per-file

@@ -24,7 +24,9 @@ import (
 //     folder, from the image's GraphDriver data (UpperDir is the top
 //     layer, LowerDir lists the others from the top down);
 //   - vfs (podman): the layer's folder under the graph root, found by
-//     walking the layers' chain of diff_ids in vfs-layers/layers.json;
+//     walking the layers' chain of diff_ids in vfs-layers/layers.json; a
+//     vfs folder holds the whole file system up to its layer, so the file
+//     is one the parent layer's folder lacks;
 //   - the containerd image store: the layer's blob in containerd's content
 //     store under the data root, which the export reads (not the unpacked
 //     snapshot that containers run from).
@@ -61,9 +63,12 @@ func ChangeLayer(t testing.TB, image string, i int) string {
 			}
 			dir = lowers[n-2-i]
 		}
-		target = firstFile(t, dir)
+		target = firstFile(t, dir, "")
 	case info.Driver == "vfs":
-		target = firstFile(t, vfsLayer(t, info.DockerRootDir, ins.RootFS.Layers, i))
+		// A vfs folder holds the whole file system up to its layer: take a
+		// file its parent's folder does not have.
+		dir, parent := vfsLayer(t, info.DockerRootDir, ins.RootFS.Layers, i)
+		target = firstFile(t, dir, parent)
 	default:
 		t.Skipf("ChangeLayer: %s uses the storage driver %q, whose layer folders this helper does not know", e, info.Driver)
 	}
@@ -103,8 +108,8 @@ func containerdBlob(t testing.TB, root, id string, i int) string {
 }
 
 // vfsLayer is the folder of layer i of the chain of diffIDs in the
-// containers/storage graph root.
-func vfsLayer(t testing.TB, root string, diffIDs []string, i int) string {
+// containers/storage graph root, and its parent's ("" for the base layer).
+func vfsLayer(t testing.TB, root string, diffIDs []string, i int) (string, string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, "vfs-layers", "layers.json"))
 	if err != nil {
@@ -118,7 +123,7 @@ func vfsLayer(t testing.TB, root string, diffIDs []string, i int) string {
 	if err := json.Unmarshal(raw, &layers); err != nil {
 		t.Fatalf("%s: %v", filepath.Join(root, "vfs-layers", "layers.json"), err)
 	}
-	parent := ""
+	parent, prevDir := "", ""
 	for j := 0; j <= i; j++ {
 		found := ""
 		for _, l := range layers {
@@ -130,14 +135,17 @@ func vfsLayer(t testing.TB, root string, diffIDs []string, i int) string {
 		if found == "" {
 			t.Fatalf("no layer with diff_id %s on parent %q in %s", diffIDs[j], parent, root)
 		}
+		if parent != "" {
+			prevDir = filepath.Join(root, "vfs", "dir", parent)
+		}
 		parent = found
 	}
-	return filepath.Join(root, "vfs", "dir", parent)
+	return filepath.Join(root, "vfs", "dir", parent), prevDir
 }
 
 // firstFile is the first regular, non-empty file under dir, in lexical
-// order.
-func firstFile(t testing.TB, dir string) string {
+// order, that the folder not (if not "") does not have at the same path.
+func firstFile(t testing.TB, dir, not string) string {
 	t.Helper()
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -145,7 +153,7 @@ func firstFile(t testing.TB, dir string) string {
 			return err
 		}
 		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil && fi.Size() > 0 {
+			if fi, err := d.Info(); err == nil && fi.Size() > 0 && !inFolder(not, dir, p) {
 				files = append(files, p)
 			}
 		}
@@ -156,6 +164,20 @@ func firstFile(t testing.TB, dir string) string {
 	}
 	sort.Strings(files)
 	return files[0]
+}
+
+// inFolder reports whether folder (if not "") has a file at p's path
+// relative to dir.
+func inFolder(folder, dir, p string) bool {
+	if folder == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(filepath.Join(folder, rel))
+	return err == nil
 }
 
 // flipMiddle inverts the middle byte of the file at p, in place.
