@@ -6,18 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg"
-	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
-	"github.com/vendorimg/vendorimg/platform"
-	"github.com/vendorimg/vendorimg/reference"
 )
 
 // TestRunDeepDaemonFindsAChangedLayer changes a file of one layer inside
@@ -39,21 +34,7 @@ func TestRunDeepDaemonFindsAChangedLayer(t *testing.T) {
 	}
 	name := reg.Host + "/vendorimgtest/deep-" + hex.EncodeToString(b[:4]) + ":1"
 	registrytest.Push(t, name, registrytest.Image(t, eng.Platform, 2, 3000, seed, registrytest.OCI))
-	cfg, err := config.New(filepath.Join(t.TempDir(), config.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := reference.Parse(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel, err := platform.ParseSelection([]string{eng.Platform})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vendorimg.Add(ctx, cfg, ref, vendorimg.AddOptions{Platforms: sel}); err != nil {
-		t.Fatalf("Add() = %v", err)
-	}
+	cfg := addImage(t, name, eng.Platform)
 	c := engine(t)
 	t.Cleanup(func() {
 		if _, err := daemon.Unload(ctx, c, layout.New(cfg.LayoutDir()), cfg.Images, daemon.UnloadOptions{}); err != nil {
