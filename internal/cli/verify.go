@@ -37,8 +37,8 @@ digest, or with the containerd image store the manifest or index digest)
 with the config's layers. A missing tag, or one that now points elsewhere (a
 re-tag, a docker commit onto it, a pull that replaced it), is a finding that
 names the tag; --json reports them under "daemon". With --deep it also
-exports each image from the engine (docker save, streamed, no temporary
-file) and rehashes it: every layer against the config's diff_ids (classic
+exports each image from the engine (docker save, streamed, with no
+temporary file of its own) and rehashes it: every layer against the config's diff_ids (classic
 store, podman) or every blob against the vendored manifest (containerd
 store), so that a file changed inside the engine's storage, which leaves
 the IDs as they were, is a "content" finding naming the layer.
