@@ -19,6 +19,12 @@ type CheckOptions struct {
 	// Deep also decompresses every layer of the layout and checks it
 	// against its config's diff_ids. Default false.
 	Deep bool
+	// DeepDaemon also exports each image from the engine and rehashes it
+	// (VerifyOptions.Deep), so that a file changed in the engine's storage
+	// is found. "vendorimg verify --daemon --deep" sets both Deep and
+	// DeepDaemon. Default false: the engine's image IDs and layer lists
+	// are compared, which such a change leaves as they were.
+	DeepDaemon bool
 	// Jobs is how many blobs are hashed at once. Default GOMAXPROCS.
 	Jobs int
 	// Logger receives debug logs. Default: discard.
@@ -45,7 +51,7 @@ type CheckReport struct {
 // Check proves that cfg's vendored images did not change: it rehashes the
 // layout (layout.Verify against every configured image) and then, when c
 // is not nil, checks that the engine's tags still point to the vendored
-// images (Verify). Findings are in the report, not errors. The error is
+// images (Verify; with opts.DeepDaemon, rehashing what the engine exports). Findings are in the report, not errors. The error is
 // for what stops a check: a cancelled ctx, or an engine that cannot be
 // reached (errs.ErrNoEngine); the report then still holds the layout's
 // part. It changes nothing.
@@ -63,7 +69,7 @@ func Check(ctx context.Context, c Client, cfg *config.Config, opts CheckOptions)
 	if images == nil {
 		images = cfg.Images
 	}
-	drep, err := Verify(ctx, c, l, images, VerifyOptions{Logger: opts.Logger, Progress: opts.Progress})
+	drep, err := Verify(ctx, c, l, images, VerifyOptions{Logger: opts.Logger, Progress: opts.Progress, Deep: opts.DeepDaemon})
 	if err != nil {
 		rep.OK = false
 		return rep, err

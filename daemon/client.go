@@ -26,6 +26,9 @@ type Client interface {
 	ImageLoad(ctx context.Context, input io.Reader, options ...client.ImageLoadOption) (client.ImageLoadResult, error)
 	// ImageTag is POST /images/{name}/tag.
 	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	// ImageSave is GET /images/get ("docker save"), the archive streamed
+	// as the response body; verify --daemon --deep reads it.
+	ImageSave(ctx context.Context, images []string, options ...client.ImageSaveOption) (client.ImageSaveResult, error)
 	// ImageRemove is DELETE /images/{name}; Load never calls it, Unload
 	// never forces.
 	ImageRemove(ctx context.Context, image string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)

@@ -43,15 +43,28 @@ type fakeEngine struct {
 	// docker-compatible API does: untagged names in full
 	// ("docker.io/library/x:1"), deleted IDs without "sha256:".
 	podman bool
+	// unverifiedSave makes save export what it holds without checking it
+	// against the diff_ids (classic) or digests (containerd) as the real
+	// stores do.
+	unverifiedSave bool
+	// fileChecksums makes the classic store's save refuse a changed layer
+	// naming its first file, as docker's does when tar-split's per-file
+	// checksums catch the change before the layer's digest does.
+	fileChecksums bool
+	// noDockerManifest makes the containerd store's save write the OCI
+	// layout alone, without manifest.json.
+	noDockerManifest bool
 
 	mu     sync.Mutex
 	images map[string]image.InspectResponse // by ID
 	tags   map[string]string                // docker tag -> ID
 	loads  int
+	// saved is what ImageSave exports, by ID (fake_save_test.go).
+	saved map[string]*fakeSaved
 }
 
 func newFakeEngine(store string) *fakeEngine {
-	return &fakeEngine{store: store, arch: "x86_64", images: map[string]image.InspectResponse{}, tags: map[string]string{}}
+	return &fakeEngine{store: store, arch: "x86_64", images: map[string]image.InspectResponse{}, tags: map[string]string{}, saved: map[string]*fakeSaved{}}
 }
 
 var _ Client = (*fakeEngine)(nil)
@@ -235,6 +248,7 @@ func (f *fakeEngine) loadDocker(files map[string][]byte) ([]string, error) {
 		}
 		id := digest.FromBytes(cfgRaw).String()
 		f.images[id] = image.InspectResponse{ID: id, Architecture: cfg.Architecture, Os: cfg.OS, RootFS: image.RootFS{Type: "layers", Layers: ids}}
+		f.saved[id] = savedDocker(files, cfgRaw, m.Layers, ids)
 		for _, tag := range m.RepoTags {
 			if f.ignoreNames {
 				continue
@@ -289,6 +303,7 @@ func (f *fakeEngine) loadOCI(files map[string][]byte) ([]string, error) {
 		}
 		id := d.Digest.String()
 		f.images[id] = image.InspectResponse{ID: id, Architecture: cfg.Architecture, Os: cfg.OS, RootFS: image.RootFS{Type: "layers", Layers: ids}}
+		f.saved[id] = savedOCI(files, d, raw, n.Config.Digest, n.Layers)
 		if name := d.Annotations[layout.AnnotationContainerName]; name != "" && !f.ignoreNames {
 			ref, err := reference.Parse(name)
 			if err != nil {

@@ -34,6 +34,17 @@ const (
 	// synced, incomplete, or a blob that does not verify), so docker's
 	// image cannot be checked against it.
 	KindLayout Kind = "layout"
+	// KindContent (with VerifyOptions.Deep): what the engine exports of
+	// the image differs from the vendored image: a layer whose tar does
+	// not hash to its diff_id (or to the vendored blob's digest), or a
+	// config or manifest that does not hash to its digest; or the engine
+	// refused to export the image naming a layer it found changed. Layer
+	// says which layer; none for a config or manifest.
+	KindContent Kind = "content"
+	// KindExport (with VerifyOptions.Deep): the engine could not export
+	// the image, or its archive lacks a layer, the config or the file that
+	// says which file is what, so the image was not rehashed.
+	KindExport Kind = "export"
 )
 
 // Finding is one problem Verify found.
@@ -48,6 +59,10 @@ type Finding struct {
 	Expected string `json:"expected,omitempty"`
 	// Actual is what it holds.
 	Actual string `json:"actual,omitempty"`
+	// Layer is the index of the layer a content finding is about (0 is
+	// the base layer, as in the config's diff_ids); absent for a config
+	// or manifest, and for other kinds.
+	Layer *int `json:"layer,omitempty"`
 	// Message says it in a sentence.
 	Message string `json:"message"`
 }
@@ -74,8 +89,13 @@ type ImageCheck struct {
 	// Match is the identity rule it satisfies ("config", "manifest",
 	// "index").
 	Match string `json:"match,omitempty"`
-	// OK: the tag points to a vendored platform's image, with its layers.
+	// OK: the tag points to a vendored platform's image, with its layers
+	// (and, with VerifyOptions.Deep, the engine's export of it rehashed to
+	// the vendored digests).
 	OK bool `json:"ok"`
+	// Exported is how many bytes of the engine's export of the image were
+	// rehashed (VerifyOptions.Deep; 0 otherwise).
+	Exported int64 `json:"exported,omitempty"`
 }
 
 // Report is what Verify found.
@@ -86,6 +106,12 @@ type Report struct {
 	Images []ImageCheck `json:"images"`
 	// Findings are the problems, in image order; none means OK.
 	Findings []Finding `json:"findings"`
+	// Deep: each image whose tag points to the vendored one was exported
+	// from the engine and rehashed (VerifyOptions.Deep).
+	Deep bool `json:"deep"`
+	// Bytes is how many bytes of the engines' exports were rehashed, in
+	// all (0 unless Deep).
+	Bytes int64 `json:"bytes"`
 }
 
 // OK reports whether nothing was found.
@@ -98,6 +124,17 @@ type VerifyOptions struct {
 	// Progress, if not nil, receives a progress.Waiting event if another
 	// vendorimg holds the layout's lock, before Verify waits for it.
 	Progress progress.Func
+	// Deep also exports each image whose ID and layers are the vendored
+	// ones from the engine (GET /images/get, "docker save", streamed and
+	// hashed as it streams: no temporary file, memory that does not grow
+	// with layer size) and checks the archive: a docker-archive's layer
+	// tars against the config's diff_ids, in order, and its config
+	// against the config digest; an OCI layout's blobs against the
+	// vendored manifest's digests. So a file changed in the engine's
+	// storage is found, where the IDs it compares otherwise are not
+	// changed by it. It costs reading the whole image from the engine
+	// (and the engine's own work to write the archive). Default false.
+	Deep bool
 }
 
 // Verify checks that each image's tag in the engine c still points to the
@@ -107,14 +144,15 @@ type VerifyOptions struct {
 // every image, and a finding for each tag that is missing, points
 // elsewhere or has other layers, and for each image the layout cannot
 // provide; it checks only the configs of the layout, not its layers
-// (layout.Verify rehashes those). The error is for what stops the check
-// (the engine unreachable, a cancelled ctx). It changes nothing.
+// (layout.Verify rehashes those); opts.Deep also rehashes what the engine
+// exports of each image. The error is for what stops the check (the
+// engine unreachable, a cancelled ctx). It changes nothing.
 func Verify(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts VerifyOptions) (*Report, error) {
 	logger, eng, err := begin(ctx, c, "verifying images in docker", opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Engine: eng, Images: []ImageCheck{}, Findings: []Finding{}}
+	rep := &Report{Engine: eng, Images: []ImageCheck{}, Findings: []Finding{}, Deep: opts.Deep}
 	var idx *ocispec.Index
 	var layoutErr error
 	if l.Exists() {
@@ -144,10 +182,43 @@ func Verify(ctx context.Context, c Client, l *layout.Layout, images []config.Ima
 		if err := checkImage(ctx, c, eng, vs, &chk, find); err != nil {
 			return nil, err
 		}
+		if opts.Deep && chk.OK {
+			if err := deepCheck(ctx, c, l, vs, &chk, rep); err != nil {
+				return nil, err
+			}
+		}
 		logger.Debug("verify in docker", "image", chk.Ref, "tag", chk.Tag, "id", chk.ImageID, "ok", chk.OK)
 		rep.Images = append(rep.Images, chk)
 	}
 	return rep, nil
+}
+
+// deepCheck exports the image chk found from the engine and rehashes it
+// against the vendored platform its ID identifies, adding to rep.
+func deepCheck(ctx context.Context, c Client, l *layout.Layout, vs []*vendored, chk *ImageCheck, rep *Report) error {
+	var v *vendored
+	for _, cand := range vs {
+		if cand.matchID(chk.ImageID) != "" {
+			v = cand
+			break
+		}
+	}
+	name := chk.Tag
+	if name == "" {
+		name = chk.ImageID
+	}
+	n, fs, err := exportCheck(ctx, c, l, name, v, chk.Match == MatchIndex)
+	if err != nil {
+		return err
+	}
+	chk.Exported = n
+	rep.Bytes += n
+	for _, f := range fs {
+		f.Image, f.Tag = chk.Ref, chk.Tag
+		rep.Findings = append(rep.Findings, f)
+	}
+	chk.OK = len(fs) == 0
+	return nil
 }
 
 // readVendoredWithConfigs reads every vendored platform of im with its

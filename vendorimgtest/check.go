@@ -28,7 +28,7 @@ func (s *session) proof(ctx context.Context) (problems []problem, harmless []lay
 	if s.noEngine == nil {
 		c = s.client
 	}
-	rep, err := daemon.Check(ctx, c, s.cfg, daemon.CheckOptions{Images: s.images, Deep: s.deep})
+	rep, err := daemon.Check(ctx, c, s.cfg, daemon.CheckOptions{Images: s.images, Deep: s.deep, DeepDaemon: s.deepDaemon})
 	if rep != nil {
 		for _, f := range rep.Layout.Findings {
 			if f.Kind.Harmless() {
@@ -79,6 +79,9 @@ func (s *session) check(ctx context.Context) bool {
 			checked := "docker not checked (no engine)"
 			if rep.Daemon != nil {
 				checked = fmt.Sprintf("docker still holds the vendored images (%d checked)", len(rep.Daemon.Images))
+				if rep.Daemon.Deep {
+					checked = fmt.Sprintf("docker still holds the vendored images (%d checked, %.1f MiB exported from docker and rehashed)", len(rep.Daemon.Images), float64(rep.Daemon.Bytes)/(1<<20))
+				}
 			}
 			fmt.Fprintf(s.stderr, "vendorimgtest: ok after the tests: %s rehashed in %s%s; %s\n", plural(rep.Layout.Blobs, "blob"), s.layout.Root(), deep, checked)
 			for _, f := range harmless {

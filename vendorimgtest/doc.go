@@ -26,7 +26,9 @@
 // returns 1. After the tests it rehashes every blob of the layout
 // (vendorimg.Verify, Options.Deep to also decompress layers) and checks that
 // each loaded image's tag still points to the vendored image
-// (daemon.Verify); if anything changed (a blob, a re-tag, a docker commit
+// (daemon.Verify; Options.DeepDaemon to also export each image from docker
+// and rehash it, which finds a file changed inside the engine's storage);
+// if anything changed (a blob, a re-tag, a docker commit
 // onto the tag, a removed image) it prints every finding to stderr and
 // returns 1, even when every test passed.
 //

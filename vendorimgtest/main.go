@@ -66,6 +66,14 @@ type Options struct {
 	// against its config's diff_ids. Default false: blobs are rehashed
 	// only.
 	Deep bool
+	// DeepDaemon also exports each loaded image from docker after the
+	// tests and rehashes it (daemon.CheckOptions.DeepDaemon, as "vendorimg
+	// verify --daemon --deep" does), so that a file changed inside the
+	// engine's storage fails the run, naming the layer; it costs reading
+	// every image from the engine once more. Default false: the tags' image
+	// IDs and layer lists are compared, which such a change leaves as they
+	// were.
+	DeepDaemon bool
 	// Lock says how the engine is shared with other suites. Default
 	// LockShared.
 	Lock LockMode
@@ -129,7 +137,9 @@ type session struct {
 	images []config.Image
 	layout *layout.Layout
 	deep   bool
-	stderr io.Writer
+	// deepDaemon is Options.DeepDaemon.
+	deepDaemon bool
+	stderr     io.Writer
 
 	client engineClient
 	host   string
@@ -200,7 +210,7 @@ func start(ctx context.Context, opts Options, stderr io.Writer) (_ *session, err
 	if err != nil {
 		return nil, fmt.Errorf("invalid Options.Images: %w", err)
 	}
-	s := &session{cfg: cfg, images: images, layout: layout.New(cfg.LayoutDir()), deep: opts.Deep, stderr: stderr}
+	s := &session{cfg: cfg, images: images, layout: layout.New(cfg.LayoutDir()), deep: opts.Deep, deepDaemon: opts.DeepDaemon, stderr: stderr}
 	defer func() {
 		if err != nil {
 			s.close()

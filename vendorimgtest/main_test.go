@@ -14,7 +14,7 @@ import (
 // process that a test starts (VENDORIMGTEST_HELPER set) takes no lock: its
 // parent holds it.
 func TestMain(m *testing.M) {
-	opts := vendorimgtest.Options{Deep: true, Lock: vendorimgtest.LockExclusive}
+	opts := vendorimgtest.Options{Deep: true, DeepDaemon: true, Lock: vendorimgtest.LockExclusive}
 	if os.Getenv("VENDORIMGTEST_HELPER") != "" {
 		opts.Lock = vendorimgtest.LockNone
 	}

@@ -15,6 +15,28 @@ import (
 	"github.com/vendorimg/vendorimg/reference"
 )
 
+// addImage pins name (pushed already) for platforms in a new
+// vendorimg.yaml in a temporary folder, and syncs it (vendorimg.Add).
+func addImage(t *testing.T, name string, platforms ...string) *config.Config {
+	t.Helper()
+	cfg, err := config.New(filepath.Join(t.TempDir(), config.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reference.Parse(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := platform.ParseSelection(platforms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vendorimg.Add(context.Background(), cfg, ref, vendorimg.AddOptions{Platforms: sel}); err != nil {
+		t.Fatalf("Add(%s) = %v", name, err)
+	}
+	return cfg
+}
+
 // TestRunAfterUpdate: after a tag moved and vendorimg update re-pinned
 // it (pruning the old pin's blobs), a test run through Main loads the new
 // pin and passes: a routine re-pin does not break CI.
@@ -24,18 +46,7 @@ func TestRunAfterUpdate(t *testing.T) {
 	name := reg.Host + "/update/app:1"
 	both := []string{"linux/amd64", "linux/arm64"}
 	registrytest.Push(t, name, registrytest.Index(t, both, 1, 4000, 701, registrytest.OCI))
-	cfg, err := config.New(filepath.Join(t.TempDir(), config.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := reference.Parse(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel, _ := platform.ParseSelection(both)
-	if _, err := vendorimg.Add(ctx, cfg, ref, vendorimg.AddOptions{Platforms: sel}); err != nil {
-		t.Fatalf("Add() = %v", err)
-	}
+	cfg := addImage(t, name, both...)
 	pin2 := registrytest.Push(t, name, registrytest.Index(t, both, 1, 4000, 702, registrytest.OCI))
 	res, err := vendorimg.Update(ctx, cfg, cfg.Images, vendorimg.SyncOptions{})
 	if err != nil || len(res.Updated) != 1 || cfg.Images[0].Digest != pin2 || len(res.Sync.Pruned) == 0 {

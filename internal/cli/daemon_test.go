@@ -185,3 +185,46 @@ func TestLoadCommandErrors(t *testing.T) {
 		t.Errorf("vendorimg verify --daemon after the failed load: exit %d\n%s, want the tag missing", code, stdout)
 	}
 }
+
+// TestVerifyDaemonDeepCommand changes a file of one layer inside the
+// engine's storage: verify --daemon still passes (it compares IDs), and
+// verify --daemon --deep fails naming the layer, in text and in --json.
+func TestVerifyDaemonDeepCommand(t *testing.T) {
+	dir, tag, _, img := daemonFixture(t)
+	if code, stdout, stderr := daemonCLI(t, "-C", dir, "load", "-q"); code != 0 {
+		t.Fatalf("vendorimg load: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := daemonCLI(t, "-C", dir, "verify", "--daemon", "--deep")
+	if code != 0 || !strings.Contains(stdout, "ok: 1 image in docker is the vendored one, ") || !strings.Contains(stdout, " exported and rehashed") {
+		t.Fatalf("vendorimg verify --daemon --deep: exit %d, printed %q%q; want ok, saying what it exported", code, stdout, stderr)
+	}
+	short := strings.TrimPrefix(tag, "docker.io/library/")
+	enginetest.ChangeLayer(t, short, 1)
+	if code, stdout, stderr := daemonCLI(t, "-C", dir, "verify", "--daemon"); code != 0 {
+		t.Errorf("vendorimg verify --daemon after a change in the engine's storage: exit %d\n%s%s; want 0 (IDs do not see it)", code, stdout, stderr)
+	}
+	code, stdout, stderr = daemonCLI(t, "-C", dir, "verify", "--daemon", "--deep")
+	if code != 1 || !strings.Contains(stderr, "daemon content: "+short+": ") || !strings.Contains(stderr, "layer 1 ") || !strings.Contains(stderr, "vendorimg unload, then vendorimg load") {
+		t.Errorf("vendorimg verify --daemon --deep after the change: exit %d\n%s%s; want exit 1 naming layer 1", code, stdout, stderr)
+	}
+	code, stdout, _ = daemonCLI(t, "-C", dir, "verify", "--daemon", "--deep", "--json")
+	var rep struct {
+		OK     bool          `json:"ok"`
+		Kind   string        `json:"kind"`
+		Daemon daemon.Report `json:"daemon"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("vendorimg verify --daemon --deep --json printed %q: %v", stdout, err)
+	}
+	diffIDs, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := diffIDs.RootFS.DiffIDs[1].String()
+	if code != 1 || rep.OK || rep.Kind != "verify-failed" || !rep.Daemon.Deep || len(rep.Daemon.Findings) != 1 {
+		t.Fatalf("vendorimg verify --daemon --deep --json: exit %d, %s; want exit 1, one daemon finding", code, stdout)
+	}
+	if f := rep.Daemon.Findings[0]; f.Kind != daemon.KindContent || f.Layer == nil || *f.Layer != 1 || f.Expected != want {
+		t.Errorf("vendorimg verify --daemon --deep --json finding = %s; want kind content, layer 1, expected %s", stdout, want)
+	}
+}

@@ -36,14 +36,20 @@ each image's tag must point to the vendored image (its ID is the config
 digest, or with the containerd image store the manifest or index digest)
 with the config's layers. A missing tag, or one that now points elsewhere (a
 re-tag, a docker commit onto it, a pull that replaced it), is a finding that
-names the tag; --json reports them under "daemon".
+names the tag; --json reports them under "daemon". With --deep it also
+exports each image from the engine (docker save, streamed, with no
+temporary file of its own) and rehashes it: every layer against the config's diff_ids (classic
+store, podman) or every blob against the vendored manifest (containerd
+store), so that a file changed inside the engine's storage, which leaves
+the IDs as they were, is a "content" finding naming the layer.
 
 It reports every finding, not only the first, each with its path and the
 expected and actual digest, and exits 1 if there is any. It never uses the
 network.`,
 		Example: `  vendorimg verify
   vendorimg verify --deep --json
-  vendorimg verify --daemon    # after the tests: the images in docker did not change`,
+  vendorimg verify --daemon    # after the tests: the images in docker did not change
+  vendorimg verify --daemon --deep    # and rehash what docker holds of them`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(cmd.Context())
@@ -60,7 +66,7 @@ network.`,
 				c = dc
 			}
 			p := g.newProgress()
-			rep, err := daemon.Check(cmd.Context(), c, cfg, daemon.CheckOptions{Deep: f.deep, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
+			rep, err := daemon.Check(cmd.Context(), c, cfg, daemon.CheckOptions{Deep: f.deep, DeepDaemon: f.deep && f.daemon, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
 			p.done()
 			if err == nil && !rep.OK {
 				err = quietError{fmt.Errorf("%w: %s", errs.ErrVerifyFailed, problems(rep))}
@@ -77,7 +83,7 @@ network.`,
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&f.deep, "deep", false, "also decompress every layer and check it against the config's diff_ids")
+	cmd.Flags().BoolVar(&f.deep, "deep", false, "also decompress every layer and check it against the config's diff_ids; with --daemon, also export each image from docker and rehash it")
 	cmd.Flags().IntVar(&f.jobs, "jobs", 0, "hash up to `N` blobs at once (default: the number of CPUs)")
 	cmd.Flags().BoolVar(&f.daemon, "daemon", false, "also check that each image's tag in docker still points to the vendored image")
 	return cmd
@@ -139,13 +145,25 @@ func (g *globals) printDaemonVerify(rep *daemon.Report) {
 			fmt.Fprintf(g.stderr, "    expected %s\n    actual   %s\n", orDash(f.Expected), orDash(f.Actual))
 		}
 	}
+	deep := ""
+	if rep.Deep {
+		deep = fmt.Sprintf(", %s exported and rehashed", humanBytes(rep.Bytes))
+	}
 	switch {
 	case rep.OK() && len(rep.Images) == 1 && !g.quiet:
-		fmt.Fprintln(g.stdout, "ok: 1 image in docker is the vendored one")
+		fmt.Fprintf(g.stdout, "ok: 1 image in docker is the vendored one%s\n", deep)
 	case rep.OK() && !g.quiet:
-		fmt.Fprintf(g.stdout, "ok: %d images in docker are the vendored ones\n", len(rep.Images))
+		fmt.Fprintf(g.stdout, "ok: %d images in docker are the vendored ones%s\n", len(rep.Images), deep)
 	case !rep.OK():
-		fmt.Fprintf(g.stderr, "verify --daemon: %s in docker %s, %s store (vendorimg load puts the vendored images back)\n", plural(len(rep.Findings), "problem"), rep.Engine.Version, rep.Engine.Store)
+		hint := "vendorimg load puts the vendored images back"
+		for _, f := range rep.Findings {
+			if f.Kind == daemon.KindContent {
+				// load skips an image whose ID is the vendored one.
+				hint = "vendorimg load puts the vendored images back; a changed layer stays until its image is removed: vendorimg unload, then vendorimg load"
+				break
+			}
+		}
+		fmt.Fprintf(g.stderr, "verify --daemon: %s in docker %s, %s store (%s)\n", plural(len(rep.Findings), "problem"), rep.Engine.Version, rep.Engine.Store, hint)
 	}
 }
 

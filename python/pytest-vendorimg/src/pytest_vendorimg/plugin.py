@@ -8,8 +8,9 @@ ini file, or by ``--vendorimg``. Then:
   once for the session, and once for all pytest-xdist workers (see
   shared.py);
 - after the session, if anything was loaded, ``vendorimg verify --daemon``
-  (with ``--deep`` when asked) checks that the layout and docker still hold
-  the vendored images; a failure fails the run, with a terminal summary
+  (with ``--deep`` when asked, which also exports each image from docker
+  and rehashes it) checks that the layout and docker still hold the
+  vendored images; a failure fails the run, with a terminal summary
   section naming each changed tag or blob;
 - with ``--vendorimg-unload``, ``vendorimg unload`` then removes the tags
   load made. Nothing else is ever removed.
@@ -107,7 +108,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="after the session, also decompress every layer and check it against its "
-        "config's diff_ids (vendorimg verify --deep; ini: vendorimg_deep = true)",
+        "config's diff_ids, and export each loaded image from docker and rehash it "
+        "(vendorimg verify --daemon --deep; ini: vendorimg_deep = true)",
     )
     group.addoption(
         "--vendorimg-unload",

@@ -88,7 +88,8 @@ def verify(result: Result, what: str) -> Tuple[List[Line], bool]:
     for im in (doc.get("daemon") or {}).get("images") or []:
         ok = bool(im.get("ok"))
         state = "ok" if ok else "CHANGED"
-        lines.append((f"  {im.get('tag') or im.get('ref')}: {state} {short(im.get('imageId'))}", not ok))
+        exported = f", {im['exported']} bytes exported and rehashed" if im.get("exported") else ""
+        lines.append((f"  {im.get('tag') or im.get('ref')}: {state} {short(im.get('imageId'))}{exported}", not ok))
     passed = result.code == 0 and doc.get("ok") is True
     if passed:
         return lines, True
