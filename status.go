@@ -3,6 +3,7 @@ package vendorimg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"github.com/opencontainers/go-digest"
@@ -41,7 +42,11 @@ type ImageStatus struct {
 	Missing   []MissingBlob `json:"missing"`
 	// Error is why the image's graph cannot be read ("" normally).
 	Error string `json:"error,omitempty"`
+	err   error
 }
+
+// Err is why the image's graph cannot be read, or nil.
+func (s ImageStatus) Err() error { return s.err }
 
 // MissingBlob is a selected blob the layout lacks.
 type MissingBlob struct {
@@ -77,6 +82,7 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 		}
 		inv, err := l.Inventory(ctx, top, layout.WalkOptions{Platforms: im.Platforms})
 		if err != nil {
+			st.err = fmt.Errorf("%s: %w", im.Name(), err)
 			st.Error = err.Error()
 			rep.Images = append(rep.Images, st)
 			continue

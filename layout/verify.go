@@ -56,6 +56,11 @@ const (
 	// KindStray: a file that is not part of an OCI layout, where a layout
 	// reader may trip on it (in blobs/ or blobs/sha256/).
 	KindStray Kind = "stray"
+	// KindTooDeep: an image graph nests indexes more than MaxDepth levels
+	// deep; nothing below the cut is read. The blobs nothing above the cut
+	// reaches are counted in this finding rather than reported as
+	// unreferenced (they may be below it), and gc refuses to run.
+	KindTooDeep Kind = "too-deep"
 	// KindExtra: a file or folder that is not part of the layout but that no
 	// reader of the layout uses: a README or notes at the root, another
 	// algorithm's folder under blobs/. It is reported and does not fail
@@ -235,6 +240,10 @@ type verifier struct {
 	// tasks are the blobs to hash, keyed by digest and diff_id.
 	tasks map[string]*hashTask
 	order []*hashTask
+	// cut are the indexes in report.Findings of the KindTooDeep findings,
+	// and unreached the blobs nothing above a cut reaches.
+	cut       []int
+	unreached int
 	// done and total are the bytes hashed and to hash, for progress.
 	done       atomic.Int64
 	total      atomic.Int64
@@ -253,7 +262,14 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.hashAll(ctx); err != nil {
 		return err
 	}
-	return v.scanStrays(ctx)
+	if err := v.scanStrays(ctx); err != nil {
+		return err
+	}
+	if len(v.cut) > 0 && v.unreached > 0 {
+		f := &v.report.Findings[v.cut[0]]
+		f.Message += fmt.Sprintf("; %s nothing above the cut reaches (they may be below it) are not listed, and gc removes none of them", count(v.unreached, "blob"))
+	}
+	return nil
 }
 
 func sizeStr(n int64) string { return count(int(n), "byte") }

@@ -249,7 +249,9 @@ func (w *graphWalk) document(s *Step) error {
 	rel, what := RelBlobPath(s.Digest), what(s)
 	if s.Err != nil && s.File != FileUnreadable {
 		// Nested too deeply: nothing under it is read.
-		w.find(Finding{Kind: KindMalformed, Path: rel, Message: s.Err.Error()})
+		w.v.reached[s.Digest] = true
+		w.v.cut = append(w.v.cut, len(w.v.report.Findings))
+		w.find(Finding{Kind: KindTooDeep, Path: rel, Expected: fmt.Sprintf("at most %d levels", MaxDepth), Message: s.Err.Error()})
 		return nil
 	}
 	if !w.file(s, s.Depth == 0 || w.strict) || !w.read(s) {
