@@ -34,6 +34,10 @@ type ImageStatus struct {
 	Vendored []string `json:"vendored"`
 	// InIndex says whether index.json has the image with its pin.
 	InIndex bool `json:"inIndex"`
+	// Adopted, when not nil, is the name another tool gave the index.json
+	// entry taken for the image ("" for none; see layout.Lookup): the next
+	// sync renames it.
+	Adopted *string `json:"adopted,omitempty"`
 	// Complete: in index.json and nothing selected is missing.
 	Complete  bool          `json:"complete"`
 	MediaType string        `json:"mediaType,omitempty"`
@@ -74,11 +78,17 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 			idx = &ocispec.Index{}
 		}
 	}
+	// claimed are the index.json entries of configured images.
+	claimed := map[int]bool{}
 	for _, im := range cfg.Images {
 		st := ImageStatus{Name: im.Name(), Digest: im.Digest, Platforms: im.Platforms.Strings(), Vendored: []string{}, Missing: []MissingBlob{}}
 		top := ocispec.Descriptor{Digest: im.Digest}
-		if d, ok := layout.Lookup(idx, im.Name()); ok && d.Digest == im.Digest {
-			st.InIndex, top = true, d
+		if m, ok := layout.Lookup(idx, im.Name(), im.Digest); ok && m.Entry.Digest == im.Digest {
+			st.InIndex, top = true, m.Entry
+			claimed[m.Index] = true
+			if m.Adopted {
+				st.Adopted = &m.Was
+			}
 		}
 		inv, err := l.Inventory(ctx, top, layout.WalkOptions{Platforms: im.Platforms})
 		if err != nil {
@@ -102,8 +112,8 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 		st.Complete = st.InIndex && inv.Complete()
 		rep.Images = append(rep.Images, st)
 	}
-	for _, d := range idx.Manifests {
-		if name := layout.NameOf(d); cfg.ByName(name) < 0 {
+	for i, d := range idx.Manifests {
+		if name := layout.NameOf(d); !claimed[i] && cfg.ByName(name) < 0 {
 			rep.Unconfigured = append(rep.Unconfigured, name)
 		}
 	}

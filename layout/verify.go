@@ -42,6 +42,12 @@ const (
 	KindPin Kind = "pin"
 	// KindNotSynced: a configured image has no index.json entry.
 	KindNotSynced Kind = "not-synced"
+	// KindAdopted: no index.json entry has a configured image's name, but
+	// one that another tool wrote has its pin (named by a tag only, not
+	// named, or with the reference spelled otherwise): it is taken for the
+	// image (Lookup), and the next sync renames it. It does not fail
+	// verification.
+	KindAdopted Kind = "adopted"
 	// KindUnconfigured: an index.json entry names no configured image.
 	KindUnconfigured Kind = "unconfigured"
 	// KindUnreferenced: a blob nothing in index.json reaches.
@@ -86,11 +92,16 @@ func (k Kind) Incomplete() bool {
 // change ignores them; verify still reports them (only extras pass).
 func (k Kind) Harmless() bool {
 	switch k {
-	case KindExtra, KindUnreferenced, KindUnconfigured, KindTemporary:
+	case KindExtra, KindAdopted, KindUnreferenced, KindUnconfigured, KindTemporary:
 		return true
 	}
 	return false
 }
+
+// Passes reports whether a finding of this kind lets verification pass:
+// a harmless extra file, or an adopted entry (whose bytes are the pinned
+// image's, only its name is another tool's).
+func (k Kind) Passes() bool { return k == KindExtra || k == KindAdopted }
 
 // Finding is one problem Verify found.
 type Finding struct {
@@ -175,9 +186,10 @@ type ImageReport struct {
 	Bytes     int64    `json:"bytes"`
 }
 
-// OK reports whether nothing was found but harmless extras.
+// OK reports whether nothing was found but findings that pass
+// (Kind.Passes: harmless extras, adopted entries).
 func (r *Report) OK() bool {
-	return !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Kind != KindExtra })
+	return !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Passes() })
 }
 
 // Intact reports whether every finding is harmless (Kind.Harmless): the
@@ -189,7 +201,7 @@ func (r *Report) Intact() bool {
 // Incomplete reports whether there are findings and all of them are of
 // kinds an interrupted sync explains.
 func (r *Report) Incomplete() bool {
-	return !r.OK() && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() && f.Kind != KindExtra })
+	return !r.OK() && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() && !f.Kind.Passes() })
 }
 
 // Verify checks the layout and reports everything it finds, not just the

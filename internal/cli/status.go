@@ -108,6 +108,8 @@ func (g *globals) printStatus(out statusOutput) {
 			state = "incomplete: " + plural(len(im.Missing), "blob") + " missing"
 		case !im.InIndex:
 			state = "not synced"
+		case im.Adopted != nil:
+			state = "complete (in another tool's index.json entry: vendorimg sync renames it)"
 		}
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", im.Name, short(im.Digest.String()), strings.Join(im.Platforms, ","), humanBytes(im.Bytes), state)
 		if out.Daemon != nil && i < len(out.Daemon.Images) {
