@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -61,17 +62,41 @@ type MissingBlob struct {
 }
 
 // Status reports each configured image's pin, platforms, size and what is
-// missing, without the network and without rehashing layers.
+// missing, without the network and without rehashing layers. It holds the
+// layout's shared lock while it reads, so that it never sees a sync half
+// done.
 func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 	l := layout.New(cfg.LayoutDir())
+	for {
+		// The lock is a flock on the folder: a folder that does not exist
+		// cannot be locked, so when a first sync creates it during the
+		// unlocked look, status looks again, locked.
+		exists := isDir(l.Root())
+		rep, err := status(ctx, cfg, l, exists)
+		if err != nil || exists || !isDir(l.Root()) {
+			return rep, err
+		}
+	}
+}
+
+func isDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.IsDir()
+}
+
+// status is Status, under the lock when lock is true.
+func status(ctx context.Context, cfg *config.Config, l *layout.Layout, lock bool) (*StatusReport, error) {
 	rep := &StatusReport{Config: cfg.Path, Layout: l.Root(), Images: []ImageStatus{}, Unconfigured: []string{}}
 	idx := &ocispec.Index{}
-	if l.Exists() {
+	if lock {
 		lock, err := l.Lock(ctx, false, nil)
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Unlock()
+	}
+	if l.Exists() {
+		var err error
 		if idx, err = l.ReadIndex(ctx); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		} else if err != nil {

@@ -2,7 +2,9 @@ package layout
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"slices"
@@ -159,8 +161,9 @@ type VerifyOptions struct {
 	Progress progress.Func
 	// Locked says the caller already holds the layout's lock (sync
 	// --repair does), so Verify must not take it. Default false: Verify
-	// takes the shared lock whenever the layout's folder exists, so that it
-	// never sees a sync half done.
+	// takes the shared lock before it reads anything, so that it never sees
+	// a sync half done; a folder that does not exist (and so cannot be
+	// locked) is reported as no layout, with nothing else read.
 	Locked bool
 }
 
@@ -214,13 +217,6 @@ func (r *Report) Incomplete() bool {
 // from disk. The error is for what stops verification (a cancelled ctx);
 // problems in the layout are findings.
 func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
-	if fi, err := os.Lstat(l.root); err == nil && fi.IsDir() && !opts.Locked {
-		lock, err := l.Lock(ctx, false, opts.Progress)
-		if err != nil {
-			return nil, err
-		}
-		defer lock.Unlock()
-	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}
@@ -230,6 +226,26 @@ func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		report:  &Report{Layout: l.root, Deep: opts.Deep, Images: []ImageReport{}, Findings: []Finding{}},
 		reached: map[digest.Digest]bool{},
 		tasks:   map[string]*hashTask{},
+	}
+	if !opts.Locked {
+		// The lock is a flock on the folder, so a folder that does not exist
+		// cannot be locked: then nothing else is read, since a first sync
+		// may create it at any moment, and what verify saw would be half of
+		// it. A folder that exists is locked before anything is read, and
+		// checked again once locked (a failed first sync removes it).
+		if v.noLayout() {
+			return v.report, nil
+		}
+		if fi, err := os.Lstat(l.root); err == nil && fi.IsDir() {
+			lock, err := l.Lock(ctx, false, opts.Progress)
+			if err != nil {
+				return nil, err
+			}
+			defer lock.Unlock()
+			if v.noLayout() {
+				return v.report, nil
+			}
+		}
 	}
 	if err := v.run(ctx); err != nil {
 		return nil, err
@@ -263,6 +279,19 @@ type verifier struct {
 }
 
 func (v *verifier) add(f Finding) { v.report.Findings = append(v.report.Findings, f) }
+
+// noLayout reports, when the layout's folder does not exist, that there is
+// no layout and no configured image in it, and says whether it did.
+func (v *verifier) noLayout() bool {
+	if _, err := os.Lstat(v.l.root); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	v.add(Finding{Kind: KindMissing, Path: ".", Message: "no layout here: vendorimg sync creates it"})
+	for _, e := range v.opts.Images {
+		v.add(Finding{Kind: KindNotSynced, Image: e.Name, Expected: e.Digest.String(), Message: "not in the layout: run vendorimg sync"})
+	}
+	return true
+}
 
 func (v *verifier) run(ctx context.Context) error {
 	idx, ok := v.checkLayoutFiles(ctx)
