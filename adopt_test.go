@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/serve"
@@ -216,5 +218,44 @@ func TestAdoptLayoutsOfOtherTools(t *testing.T) {
 				t.Errorf("verify after sync = ok %v, findings %v, want ok with none", verified.OK, verified.Layout.Findings)
 			}
 		})
+	}
+}
+
+// TestVerifyPassesHarmlessExtras: a README, the user's own .gitattributes
+// and a blobs/sha512/ folder beside a synced layout are no reason for the
+// verify command to fail: extras are reported, the exit status is 0.
+func TestVerifyPassesHarmlessExtras(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{})
+	pin := registrytest.Push(t, reg.Host+"/extras/x:1", registrytest.Image(t, "linux/amd64", 1, 1000, 71, registrytest.OCI))
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s/extras/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, pin))
+	mustSync(t, cfg, vendorimg.SyncOptions{})
+	for file, content := range map[string]string{
+		"README.md":              "what these images are for\n",
+		layout.GitAttributesFile: "blobs/** binary\n*.json -diff\n",
+		"blobs/sha512/" + strings.Repeat("ab", 64): "x",
+	} {
+		path := filepath.Join(cfg.LayoutDir(), filepath.FromSlash(file))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var verified struct {
+		OK     bool
+		Layout struct{ Findings []layout.Finding }
+	}
+	vendorimgJSON(t, dir, &verified, "verify")
+	var paths []string
+	for _, f := range verified.Layout.Findings {
+		if f.Kind != layout.KindExtra {
+			t.Errorf("finding %v, want only extras", f)
+		}
+		paths = append(paths, f.Path)
+	}
+	if want := []string{"README.md", "blobs/sha512"}; !verified.OK || !slices.Equal(paths, want) {
+		t.Errorf("verify = ok %v, extras %v, want ok with extras %v", verified.OK, paths, want)
 	}
 }
