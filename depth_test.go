@@ -274,20 +274,7 @@ func TestDeeplyNestedIndexes(t *testing.T) {
 // time: cheaper than hashing 100 000 files, and a write changes one.
 func fileStates(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		out[path] = fmt.Sprint(info.Size(), info.Mode(), info.ModTime().UnixNano())
-		return nil
+	return treeMap(t, dir, func(_ string, info fs.FileInfo) (string, error) {
+		return fmt.Sprint(info.Size(), info.ModTime().UnixNano()), nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
