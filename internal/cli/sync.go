@@ -144,6 +144,13 @@ func (g *globals) printSync(res *vendorimg.SyncResult) {
 	for _, r := range res.Repaired {
 		fmt.Fprintf(g.stdout, "repaired %s (%s was wrong)\n", r.Path, r.Problem)
 	}
+	for _, a := range res.Adopted {
+		was := "with no name"
+		if a.Was != "" {
+			was = fmt.Sprintf("named %q", a.Was)
+		}
+		fmt.Fprintf(g.stdout, "%s  adopted the index.json entry %s (another tool's) and renamed it\n", a.Name, was)
+	}
 	for _, name := range res.Removed {
 		fmt.Fprintf(g.stdout, "%s  removed from index.json\n", name)
 	}
