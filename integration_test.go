@@ -50,6 +50,20 @@ func writeConfig(t *testing.T, dir, yaml string) *config.Config {
 // trees byte for byte.
 func treeHashes(t *testing.T, dir string) map[string]string {
 	t.Helper()
+	return treeMap(t, dir, func(path string, _ fs.FileInfo) (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]), nil
+	})
+}
+
+// treeMap maps every folder under dir (with a trailing slash) to its mode,
+// and every file to what file says of it and its mode.
+func treeMap(t *testing.T, dir string, file func(path string, info fs.FileInfo) (string, error)) map[string]string {
+	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -64,12 +78,11 @@ func treeHashes(t *testing.T, dir string) map[string]string {
 			out[rel+"/"] = info.Mode().String()
 			return nil
 		}
-		b, err := os.ReadFile(path)
+		v, err := file(path, info)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		out[rel] = hex.EncodeToString(sum[:]) + " " + info.Mode().String()
+		out[rel] = v + " " + info.Mode().String()
 		return nil
 	})
 	if err != nil {

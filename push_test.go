@@ -243,7 +243,8 @@ func layoutEntry(t *testing.T, l *layout.Layout, name string) ocispec.Descriptor
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok := layout.Lookup(idx, name)
+	m, ok := layout.Lookup(idx, name, "")
+	e := m.Entry
 	if !ok {
 		t.Fatalf("index.json has no %s", name)
 	}

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +26,7 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/layout"
 )
 
 // bigImage pushes an image of n uncompressed random layers of size bytes.
@@ -225,5 +231,161 @@ func (b *syncBuffer) waitFor(t *testing.T, s string, timeout time.Duration) {
 		case <-deadline:
 			t.Fatalf("no %q in the output within %v:\n%s", s, timeout, b.String())
 		}
+	}
+}
+
+// TestReadersNeverSeeFirstSyncHalfDone starts a first sync of a throttled
+// image (the layout's folder does not exist yet) 40 times, and each time
+// runs verify and status as the built binary while it runs, at a moment
+// further into it each try. Each must see either no layout (and say so) or
+// the complete one: the readers lock the folder before reading it, and
+// read nothing when it does not exist yet.
+func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
+	bin := vendorimgBinary(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	pin := bigImage(t, reg.Host+"/first/x:1", 4, 1<<20)
+	// 4 MiB at 4 MiB/s: a sync takes about a second, the last reader
+	// starts after a third of it.
+	proxy := startThrottle(t, reg.Host, 4<<20)
+	type verifyDoc struct {
+		OK     bool
+		Layout struct{ Findings []layout.Finding }
+	}
+	type statusDoc struct {
+		Images []struct {
+			InIndex, Complete bool
+			Blobs             int
+			Missing           []struct{ Digest string }
+		}
+	}
+	run := func(dir string, v any, args ...string) {
+		out, err := exec.Command(bin, append([]string{"-C", dir, "--json"}, args...)...).Output()
+		if _, exit := err.(*exec.ExitError); err != nil && !exit {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out, v); err != nil {
+			t.Fatalf("vendorimg %s --json: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	var none, complete, overlapped int
+	for i := range 40 {
+		dir := t.TempDir()
+		writeConfig(t, dir, fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n  - ref: %s/first/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, proxy.Addr, reg.Host, pin))
+		sync := exec.Command(bin, "-C", dir, "sync", "-q")
+		if err := sync.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- sync.Wait() }()
+		time.Sleep(time.Duration(i) * 8 * time.Millisecond)
+		select {
+		case <-done:
+			t.Fatalf("try %d: the sync ended before the readers started: slow it down", i)
+		default:
+			overlapped++
+		}
+		var v verifyDoc
+		run(dir, &v, "verify")
+		var st statusDoc
+		run(dir, &st, "status")
+		if err := <-done; err != nil {
+			t.Fatalf("try %d: sync: %v", i, err)
+		}
+		f := v.Layout.Findings
+		switch {
+		case v.OK && len(f) == 0:
+			complete++
+		case len(f) == 2 && f[0].Kind == layout.KindMissing && f[0].Path == "." && strings.Contains(f[0].Message, "no layout") && f[1].Kind == layout.KindNotSynced:
+			none++
+		default:
+			t.Errorf("try %d (after %v): verify saw a half-done layout: %v", i, time.Duration(i)*8*time.Millisecond, f)
+		}
+		if s := st.Images; len(s) != 1 || !(s[0].Complete || (!s[0].InIndex && s[0].Blobs == 0 && len(s[0].Missing) == 1 && s[0].Missing[0].Digest == pin)) {
+			t.Errorf("try %d: status saw a half-done layout: %+v", i, s)
+		}
+	}
+	t.Logf("verify during a first sync: %d saw no layout, %d the complete one (%d started while the sync ran)", none, complete, overlapped)
+	if complete == 0 {
+		t.Errorf("no verify waited for the sync and saw the complete layout")
+	}
+}
+
+// killDuringStage starts "vendorimg sync" in dir and kills it with SIGKILL
+// once its stage (a .tmp-stage-* folder in the layout) holds a blob, so that
+// the stage of an interrupted run is left behind. It returns the stage's
+// name.
+func killDuringStage(t *testing.T, bin, dir, layoutDir string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "-C", dir, "sync", "-q")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		stages, _ := filepath.Glob(filepath.Join(layoutDir, ".tmp-stage-*", "*"))
+		if len(stages) > 0 {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			return filepath.Base(filepath.Dir(stages[0]))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	t.Fatalf("no stage with a blob in %s within 30s", layoutDir)
+	return ""
+}
+
+// TestStageOfKilledSyncIsRemoved leaves the stage of a killed sync (a
+// .tmp-stage-* folder) behind, in a first sync's layout and in a synced one,
+// and checks that verify reports it as temporary, saying that the next sync
+// or gc removes it, and that each does.
+func TestStageOfKilledSyncIsRemoved(t *testing.T) {
+	bin := vendorimgBinary(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	first := bigImage(t, reg.Host+"/stage/a:1", 4, 1<<20)
+	second := bigImage(t, reg.Host+"/stage/b:1", 4, 1<<20)
+	proxy := startThrottle(t, reg.Host, 8<<20)
+	image := func(repo string, pin string) string {
+		return fmt.Sprintf("  - ref: %s/stage/%s:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, repo, pin)
+	}
+	mirrors := fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n", reg.Host, proxy.Addr)
+	for _, tc := range []struct {
+		name    string
+		synced  bool     // a sync of the first image completed before
+		cleaner []string // the command that must remove the stage
+	}{
+		{"first sync, then gc", false, []string{"gc"}},
+		{"first sync, then sync", false, []string{"sync", "-q"}},
+		{"second sync, then gc", true, []string{"gc"}},
+		{"second sync, then sync", true, []string{"sync", "-q"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeConfig(t, dir, mirrors+image("a", first))
+			if tc.synced {
+				mustSync(t, cfg, vendorimg.SyncOptions{})
+				cfg = writeConfig(t, dir, mirrors+image("a", first)+image("b", second))
+			}
+			stage := killDuringStage(t, bin, dir, cfg.LayoutDir())
+			rep, err := vendorimg.Verify(context.Background(), cfg, vendorimg.VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Incomplete() || !slices.ContainsFunc(rep.Findings, func(f layout.Finding) bool {
+				return f.Kind == layout.KindTemporary && f.Path == stage && strings.Contains(f.Message, "the next sync or gc removes it")
+			}) {
+				t.Errorf("Verify() after the kill = %v, want the layout incomplete and %s reported temporary", rep.Findings, stage)
+			}
+			if out, err := exec.Command(bin, append([]string{"-C", dir}, tc.cleaner...)...).CombinedOutput(); err != nil {
+				t.Fatalf("vendorimg %s: %v\n%s", strings.Join(tc.cleaner, " "), err, out)
+			}
+			if _, err := os.Lstat(filepath.Join(cfg.LayoutDir(), stage)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("after vendorimg %s, %s is still there (%v)", strings.Join(tc.cleaner, " "), stage, err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(cfg.LayoutDir(), ".tmp-*")); len(left) > 0 {
+				t.Errorf("after vendorimg %s the layout holds %v", strings.Join(tc.cleaner, " "), left)
+			}
+		})
 	}
 }

@@ -3,7 +3,9 @@ package vendorimg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -33,6 +35,10 @@ type ImageStatus struct {
 	Vendored []string `json:"vendored"`
 	// InIndex says whether index.json has the image with its pin.
 	InIndex bool `json:"inIndex"`
+	// Adopted, when not nil, is the name another tool gave the index.json
+	// entry taken for the image ("" for none; see layout.Lookup): the next
+	// sync renames it.
+	Adopted *string `json:"adopted,omitempty"`
 	// Complete: in index.json and nothing selected is missing.
 	Complete  bool          `json:"complete"`
 	MediaType string        `json:"mediaType,omitempty"`
@@ -41,7 +47,11 @@ type ImageStatus struct {
 	Missing   []MissingBlob `json:"missing"`
 	// Error is why the image's graph cannot be read ("" normally).
 	Error string `json:"error,omitempty"`
+	err   error
 }
+
+// Err is why the image's graph cannot be read, or nil.
+func (s ImageStatus) Err() error { return s.err }
 
 // MissingBlob is a selected blob the layout lacks.
 type MissingBlob struct {
@@ -52,31 +62,62 @@ type MissingBlob struct {
 }
 
 // Status reports each configured image's pin, platforms, size and what is
-// missing, without the network and without rehashing layers.
+// missing, without the network and without rehashing layers. It holds the
+// layout's shared lock while it reads, so that it never sees a sync half
+// done.
 func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 	l := layout.New(cfg.LayoutDir())
+	for {
+		// The lock is a flock on the folder: a folder that does not exist
+		// cannot be locked, so when a first sync creates it during the
+		// unlocked look, status looks again, locked.
+		exists := isDir(l.Root())
+		rep, err := status(ctx, cfg, l, exists)
+		if err != nil || exists || !isDir(l.Root()) {
+			return rep, err
+		}
+	}
+}
+
+func isDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.IsDir()
+}
+
+// status is Status, under the lock when lock is true.
+func status(ctx context.Context, cfg *config.Config, l *layout.Layout, lock bool) (*StatusReport, error) {
 	rep := &StatusReport{Config: cfg.Path, Layout: l.Root(), Images: []ImageStatus{}, Unconfigured: []string{}}
 	idx := &ocispec.Index{}
-	if l.Exists() {
+	if lock {
 		lock, err := l.Lock(ctx, false, nil)
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Unlock()
+	}
+	if l.Exists() {
+		var err error
 		if idx, err = l.ReadIndex(ctx); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		} else if err != nil {
 			idx = &ocispec.Index{}
 		}
 	}
+	// claimed are the index.json entries of configured images.
+	claimed := map[int]bool{}
 	for _, im := range cfg.Images {
 		st := ImageStatus{Name: im.Name(), Digest: im.Digest, Platforms: im.Platforms.Strings(), Vendored: []string{}, Missing: []MissingBlob{}}
 		top := ocispec.Descriptor{Digest: im.Digest}
-		if d, ok := layout.Lookup(idx, im.Name()); ok && d.Digest == im.Digest {
-			st.InIndex, top = true, d
+		if m, ok := layout.Lookup(idx, im.Name(), im.Digest); ok && m.Entry.Digest == im.Digest {
+			st.InIndex, top = true, m.Entry
+			claimed[m.Index] = true
+			if m.Adopted {
+				st.Adopted = &m.Was
+			}
 		}
 		inv, err := l.Inventory(ctx, top, layout.WalkOptions{Platforms: im.Platforms})
 		if err != nil {
+			st.err = fmt.Errorf("%s: %w", im.Name(), err)
 			st.Error = err.Error()
 			rep.Images = append(rep.Images, st)
 			continue
@@ -96,8 +137,8 @@ func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
 		st.Complete = st.InIndex && inv.Complete()
 		rep.Images = append(rep.Images, st)
 	}
-	for _, d := range idx.Manifests {
-		if name := layout.NameOf(d); cfg.ByName(name) < 0 {
+	for i, d := range idx.Manifests {
+		if name := layout.NameOf(d); !claimed[i] && cfg.ByName(name) < 0 {
 			rep.Unconfigured = append(rep.Unconfigured, name)
 		}
 	}

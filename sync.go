@@ -107,6 +107,9 @@ type SyncOptions struct {
 type SyncResult struct {
 	Layout string        `json:"layout"`
 	Images []ImageResult `json:"images"`
+	// Adopted are the index.json entries another tool wrote for a pin
+	// (see layout.Lookup) that sync renamed to vendorimg's names.
+	Adopted []Adopted `json:"adopted"`
 	// Removed are index.json entries dropped because vendorimg.yaml no
 	// longer lists them.
 	Removed []string `json:"removed"`
@@ -145,6 +148,15 @@ type ImageResult struct {
 
 // Err is why the image failed, or nil.
 func (r ImageResult) Err() error { return r.err }
+
+// Adopted is an index.json entry another tool wrote for an image's pin,
+// which sync renamed.
+type Adopted struct {
+	// Name is the image's name, the entry's name now.
+	Name string `json:"name"`
+	// Was is the entry's name before ("" when it had none).
+	Was string `json:"was"`
+}
 
 // Repaired is a blob that sync --repair fetched again.
 type Repaired struct {
@@ -237,10 +249,12 @@ func (s *syncer) run(ctx context.Context) (_ *SyncResult, committed bool, _ erro
 		return nil, committed, ctx.Err()
 	}
 
-	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
+	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Adopted: []Adopted{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
 	var entries []ocispec.Descriptor
 	var failures []error
 	keep := map[digest.Digest]bool{}
+	// claimed are the old index.json entries of configured images.
+	claimed := map[int]bool{}
 	for _, p := range plans {
 		r := ImageResult{Name: p.image.Name(), Digest: p.image.Digest, Platforms: []string{}}
 		err := p.err
@@ -267,12 +281,26 @@ func (s *syncer) run(ctx context.Context) (_ *SyncResult, committed bool, _ erro
 			keep[b.Digest] = true
 		}
 		r.Fetched, r.FetchedBytes = s.fetchedAmong(present)
-		entries = append(entries, layout.Entry(inv.Top, p.image.Name()))
+		entry := layout.Entry(inv.Top, p.image.Name())
+		if m, ok := layout.Lookup(old, p.image.Name(), p.image.Digest); ok && m.Entry.Digest == p.image.Digest {
+			// Keep what else the entry says (annotations another tool or the
+			// user added); the names and the descriptor are vendorimg's.
+			for k, v := range m.Entry.Annotations {
+				if _, own := entry.Annotations[k]; !own {
+					entry.Annotations[k] = v
+				}
+			}
+			claimed[m.Index] = true
+			if m.Adopted {
+				res.Adopted = append(res.Adopted, Adopted{Name: p.image.Name(), Was: m.Was})
+			}
+		}
+		entries = append(entries, entry)
 		s.emit(progress.Event{Kind: progress.ImageDone, Image: p.image.Name(), Digest: p.image.Digest})
 		res.Images = append(res.Images, r)
 	}
-	for _, d := range old.Manifests {
-		if name := layout.NameOf(d); cfg.ByName(name) < 0 {
+	for i, d := range old.Manifests {
+		if name := layout.NameOf(d); !claimed[i] && cfg.ByName(name) < 0 {
 			res.Removed = append(res.Removed, name)
 		}
 	}

@@ -104,10 +104,12 @@ func dockerTag(im config.Image) string {
 }
 
 // readVendored reads, for a configured image, every stored platform image
-// of its graph, in index order. The index.json entry must carry the pin:
-// otherwise the layout was not synced since vendorimg.yaml changed.
+// of its graph, in index order. The index.json entry (by name, or one
+// layout.Lookup adopts) must carry the pin: otherwise the layout was not
+// synced since vendorimg.yaml changed.
 func readVendored(ctx context.Context, l *layout.Layout, idx *ocispec.Index, im config.Image) ([]*vendored, error) {
-	entry, ok := layout.Lookup(idx, im.Name())
+	m, ok := layout.Lookup(idx, im.Name(), im.Digest)
+	entry := m.Entry
 	if !ok {
 		return nil, fmt.Errorf("%s is not in %s: %w (run vendorimg sync)", im.Name(), layout.IndexFile, errs.ErrNotFound)
 	}

@@ -82,7 +82,8 @@ func (e *env) vendored(t *testing.T, l *layout.Layout) layout.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, ok := layout.Lookup(idx, e.images[0].Name())
+	m, ok := layout.Lookup(idx, e.images[0].Name(), "")
+	top := m.Entry
 	if !ok {
 		t.Fatalf("%s has no entry %s", l.Root(), e.images[0].Name())
 	}

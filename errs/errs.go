@@ -53,6 +53,9 @@ var (
 	// ErrUnsupportedMediaType: a manifest's media type is not one vendorimg
 	// knows how to walk.
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrTooDeep: an image graph nests indexes more deeply than vendorimg
+	// follows (layout.MaxDepth); nothing below the cut is read.
+	ErrTooDeep = errors.New("image graph nested too deeply")
 	// ErrInvalidLayout: the layout on disk is malformed (index.json,
 	// oci-layout, or a file where a folder should be).
 	ErrInvalidLayout = errors.New("invalid layout")

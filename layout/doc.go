@@ -17,6 +17,11 @@
 // sync, fetching missing ones through a callback). Inventory, the gc
 // reach and Verify are its visitors.
 //
+// Lookup is how every reader finds an image's index.json entry: by the
+// image's name, or, when no entry has it, an entry another tool (regctl,
+// crane, skopeo) wrote for the pin under a bare tag or no name, which sync
+// then renames.
+//
 // The layout is meant to be committed to git, so everything it writes is
 // reproducible: sorted index.json with fixed indentation and a trailing
 // newline, no timestamps, 0644 files and 0755 folders, and no temporary

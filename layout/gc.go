@@ -49,10 +49,18 @@ func (p *GCPlan) Bytes() int64 {
 // platform, selected or not: only what no entry can reach is garbage) and
 // the temporary files interrupted writers left. It changes nothing. It
 // refuses to plan when a stored document cannot be read, since its
-// children cannot then be known: run verify and sync first.
+// children cannot then be known: run verify and sync first. A layout with
+// no index.json (a first sync was interrupted) has only its temporary files
+// planned: no blob is known to be garbage.
 func (l *Layout) PlanGC(ctx context.Context) (*GCPlan, error) {
 	idx, err := l.ReadIndex(ctx)
-	if err != nil {
+	// Without index.json (a first sync killed before it wrote one), what
+	// the blobs belong to is unknown: only temporary files are garbage.
+	noIndex := errors.Is(err, fs.ErrNotExist)
+	switch {
+	case noIndex:
+		idx = &ocispec.Index{}
+	case err != nil:
 		return nil, fmt.Errorf("planning gc: %w", err)
 	}
 	reach := map[digest.Digest]bool{}
@@ -83,7 +91,7 @@ func (l *Layout) PlanGC(ctx context.Context) (*GCPlan, error) {
 				if reference.CheckDigest(dg) != nil {
 					continue // not a blob: verify reports it, gc leaves it
 				}
-				if reach[dg] {
+				if reach[dg] || noIndex {
 					plan.Kept++
 				} else {
 					plan.Remove = append(plan.Remove, Garbage{Path: rel, Size: info.Size(), Reason: "unreferenced"})

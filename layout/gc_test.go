@@ -142,11 +142,6 @@ func TestPlanGCRefusesUnreadableDocuments(t *testing.T) {
 	}{
 		{"corrupt manifest", func(t *testing.T, fx *fixture) { fx.flip(fx.image("linux/amd64").manifest, 3) }, errs.ErrDigestMismatch},
 		{"malformed index.json", func(t *testing.T, fx *fixture) { writeOver(t, fx.path(layout.IndexFile), []byte("[")) }, errs.ErrInvalidLayout},
-		{"missing index.json", func(t *testing.T, fx *fixture) {
-			if err := os.Remove(fx.path(layout.IndexFile)); err != nil {
-				t.Fatal(err)
-			}
-		}, os.ErrNotExist},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +157,33 @@ func TestPlanGCRefusesUnreadableDocuments(t *testing.T) {
 				t.Errorf("a failed PlanGC() changed the layout")
 			}
 		})
+	}
+}
+
+// TestPlanGCWithoutIndex: a layout with no index.json (a first sync killed
+// before it wrote one) gets its temporary files collected, and no blob,
+// since what the blobs belong to is unknown.
+func TestPlanGCWithoutIndex(t *testing.T) {
+	fx := newFixture(t, fixtureOptions{}).writeAll()
+	fx.write(newBlob("x", []byte("garbage")))
+	if err := os.Remove(fx.path(layout.IndexFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(fx.path(".tmp-stage-1/x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fx.writeFile("blobs/sha256/.tmp-abc-1", "x")
+	plan, err := fx.l.PlanGC(context.Background())
+	if err != nil {
+		t.Fatalf("PlanGC() = %v, want nil", err)
+	}
+	var got []string
+	for _, g := range plan.Remove {
+		got = append(got, g.Path+" "+g.Reason)
+	}
+	want := []string{".tmp-stage-1 temporary", "blobs/sha256/.tmp-abc-1 temporary"}
+	if !slices.Equal(got, want) || plan.Kept != len(fx.all())+1 {
+		t.Errorf("PlanGC() = %v, kept %d, want %v, kept %d", got, plan.Kept, want, len(fx.all())+1)
 	}
 }
 

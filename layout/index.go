@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/manifest"
+	"github.com/vendorimg/vendorimg/reference"
 )
 
 // Annotations that name an image in index.json. vendorimg sets both to
@@ -146,12 +150,68 @@ func ParseIndex(b []byte) (*ocispec.Index, error) {
 	return &idx, nil
 }
 
-// Lookup returns the index.json entry named name.
-func Lookup(idx *ocispec.Index, name string) (ocispec.Descriptor, bool) {
-	for _, d := range idx.Manifests {
+// Match is the index.json entry Lookup found for an image.
+type Match struct {
+	// Entry is the entry, with both name annotations set to the image's
+	// name (an adopted entry's other annotations are kept): what a reader
+	// serves, loads or checks it as.
+	Entry ocispec.Descriptor
+	// Index is the entry's position in index.json's manifests.
+	Index int
+	// Adopted: no entry has the image's name, and this one, written by
+	// another tool for the pin, is taken for it (see Lookup); the next sync
+	// renames it.
+	Adopted bool
+	// Was is the entry's name as written: a bare tag ("1", "3.19"),
+	// another spelling of the reference, or "" when it has none.
+	Was string
+}
+
+// Lookup returns the index.json entry of the image named name (the full
+// reference, as vendorimg writes it) and pinned to pin: the entry with that
+// name, whatever its digest (a reader then reports the pin mismatch); or,
+// when no entry has the name, the first one another tool wrote for the
+// pin, which it adopts: an entry whose digest is pin and whose name is not
+// a full reference as vendorimg writes them (regctl names an entry by its
+// tag, "1"; crane without --annotate-ref gives none; skopeo names it as
+// told, "alpine:3.19"). An entry vendorimg named for another image is
+// never adopted, even with the same digest. pin "" adopts nothing.
+func Lookup(idx *ocispec.Index, name string, pin digest.Digest) (Match, bool) {
+	for i, d := range idx.Manifests {
 		if NameOf(d) == name {
-			return d, true
+			return Match{Entry: d, Index: i, Was: name}, true
 		}
 	}
-	return ocispec.Descriptor{}, false
+	if pin == "" {
+		return Match{}, false
+	}
+	for i, d := range idx.Manifests {
+		if was := NameOf(d); d.Digest == pin && !vendorimgName(was) {
+			return Match{Entry: Rename(d, name), Index: i, Adopted: true, Was: was}, true
+		}
+	}
+	return Match{}, false
+}
+
+// Rename returns the entry d named name: both name annotations set to
+// name, its other annotations kept.
+func Rename(d ocispec.Descriptor, name string) ocispec.Descriptor {
+	a := maps.Clone(d.Annotations)
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[AnnotationRefName], a[AnnotationContainerName] = name, name
+	d.Annotations = a
+	return d
+}
+
+// vendorimgName reports whether an entry's name is a full reference as
+// vendorimg writes it (config.NameOf of what it parses to), rather than a
+// bare tag, a short form or no name.
+func vendorimgName(name string) bool {
+	if name == "" {
+		return false
+	}
+	ref, err := reference.Parse(name)
+	return err == nil && config.NameOf(ref) == name
 }

@@ -149,12 +149,12 @@ func TestWriteIndex(t *testing.T) {
 	if err != nil || len(idx.Manifests) != len(entries) {
 		t.Fatalf("ReadIndex() = %v, %v, want %d entries", idx, err, len(entries))
 	}
-	d, ok := layout.Lookup(idx, "docker.io/library/alpine:3.19.1")
-	if !ok || d.Digest != alpineList || d.Size != 1638 || d.MediaType != manifest.MediaTypeDockerList {
-		t.Errorf("Lookup(alpine:3.19.1) = %+v, %v, want the manifest list", d, ok)
+	m, ok := layout.Lookup(idx, "docker.io/library/alpine:3.19.1", alpineList)
+	if d := m.Entry; !ok || m.Adopted || d.Digest != alpineList || d.Size != 1638 || d.MediaType != manifest.MediaTypeDockerList {
+		t.Errorf("Lookup(alpine:3.19.1) = %+v, %v, want the manifest list", m, ok)
 	}
-	if d, ok := layout.Lookup(idx, "docker.io/library/alpine:3.20"); ok {
-		t.Errorf("Lookup(alpine:3.20) = %+v, true, want false", d)
+	if m, ok := layout.Lookup(idx, "docker.io/library/alpine:3.20", ""); ok {
+		t.Errorf("Lookup(alpine:3.20) = %+v, true, want false", m)
 	}
 	if files := listFiles(t, l.Root()); hasTemp(files) {
 		t.Errorf("the layout holds %q, want no temporary file", files)
@@ -343,6 +343,54 @@ func FuzzParseIndex(f *testing.F) {
 		enc2, err := layout.EncodeIndex(again.Manifests)
 		if err != nil || !bytes.Equal(enc, enc2) {
 			t.Fatalf("EncodeIndex is not stable: %q then %q (%v)", enc, enc2, err)
+		}
+	})
+}
+
+// TestLookupAdopts: an image with no entry of its own takes an entry
+// another tool wrote for its pin, and never one vendorimg named for another
+// image.
+func TestLookupAdopts(t *testing.T) {
+	pin, other := digest.FromString("pin"), digest.FromString("other")
+	const name = "docker.io/library/alpine:3.19"
+	entry := func(d digest.Digest, annotations map[string]string) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: d, Size: 100, Annotations: annotations}
+	}
+	tests := []struct {
+		name        string
+		entries     []ocispec.Descriptor
+		wantOK      bool
+		wantAdopted bool
+		wantIndex   int
+		wantWas     string
+	}{
+		{"by name", []ocispec.Descriptor{entry(pin, map[string]string{layout.AnnotationRefName: "3.19"}), layout.Entry(entry(pin, nil), name)}, true, false, 1, name},
+		{"by name with another digest", []ocispec.Descriptor{entry(pin, nil), layout.Entry(entry(other, nil), name)}, true, false, 1, name},
+		{"a tag only (regctl, skopeo)", []ocispec.Descriptor{entry(other, map[string]string{layout.AnnotationRefName: "1"}), entry(pin, map[string]string{layout.AnnotationRefName: "3.19"})}, true, true, 1, "3.19"},
+		{"no name (crane)", []ocispec.Descriptor{entry(pin, nil)}, true, true, 0, ""},
+		{"a short reference", []ocispec.Descriptor{entry(pin, map[string]string{layout.AnnotationRefName: "alpine:3.19"})}, true, true, 0, "alpine:3.19"},
+		{"another image's vendorimg name", []ocispec.Descriptor{layout.Entry(entry(pin, nil), "docker.io/library/alpine:3.19.1")}, false, false, 0, ""},
+		{"another digest", []ocispec.Descriptor{entry(other, nil)}, false, false, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := layout.Lookup(&ocispec.Index{Manifests: tt.entries}, name, pin)
+			if ok != tt.wantOK || m.Adopted != tt.wantAdopted || (ok && (m.Index != tt.wantIndex || m.Was != tt.wantWas)) {
+				t.Fatalf("Lookup() = %+v, %v, want ok %v, adopted %v, index %d, was %q", m, ok, tt.wantOK, tt.wantAdopted, tt.wantIndex, tt.wantWas)
+			}
+			if ok && layout.NameOf(m.Entry) != name {
+				t.Errorf("Lookup().Entry is named %q, want %q", layout.NameOf(m.Entry), name)
+			}
+		})
+	}
+	t.Run("keeps other annotations", func(t *testing.T) {
+		idx := &ocispec.Index{Manifests: []ocispec.Descriptor{entry(pin, map[string]string{layout.AnnotationRefName: "1", "org.example.note": "kept"})}}
+		m, _ := layout.Lookup(idx, name, pin)
+		if m.Entry.Annotations["org.example.note"] != "kept" || m.Entry.Annotations[layout.AnnotationContainerName] != name {
+			t.Errorf("Lookup().Entry.Annotations = %v, want the note kept and both names %s", m.Entry.Annotations, name)
+		}
+		if idx.Manifests[0].Annotations[layout.AnnotationRefName] != "1" {
+			t.Errorf("Lookup() changed index.json's entry: %v", idx.Manifests[0].Annotations)
 		}
 	})
 }

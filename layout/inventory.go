@@ -214,7 +214,7 @@ func describePlatforms(ds []ocispec.Descriptor) string {
 }
 
 // CheckSynced reports whether every image is in index.json under its
-// name with its pin, and complete for its platforms (checked by size, as
+// name (or in an entry Lookup adopts) with its pin, and complete for its platforms (checked by size, as
 // Inventory does): what serving or pushing the images needs. The error
 // wraps errs.ErrInvalidLayout and says to run vendorimg sync.
 func (l *Layout) CheckSynced(ctx context.Context, images []config.Image) error {
@@ -223,7 +223,8 @@ func (l *Layout) CheckSynced(ctx context.Context, images []config.Image) error {
 		return err
 	}
 	for _, im := range images {
-		d, ok := Lookup(idx, im.Name())
+		m, ok := Lookup(idx, im.Name(), im.Digest)
+		d := m.Entry
 		switch {
 		case !ok:
 			return fmt.Errorf("%s: %w: %s is not in index.json (run vendorimg sync)", l.Root(), errs.ErrInvalidLayout, im.Name())

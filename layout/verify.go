@@ -2,7 +2,9 @@ package layout
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"slices"
@@ -42,6 +44,12 @@ const (
 	KindPin Kind = "pin"
 	// KindNotSynced: a configured image has no index.json entry.
 	KindNotSynced Kind = "not-synced"
+	// KindAdopted: no index.json entry has a configured image's name, but
+	// one that another tool wrote has its pin (named by a tag only, not
+	// named, or with the reference spelled otherwise): it is taken for the
+	// image (Lookup), and the next sync renames it. It does not fail
+	// verification.
+	KindAdopted Kind = "adopted"
 	// KindUnconfigured: an index.json entry names no configured image.
 	KindUnconfigured Kind = "unconfigured"
 	// KindUnreferenced: a blob nothing in index.json reaches.
@@ -56,6 +64,11 @@ const (
 	// KindStray: a file that is not part of an OCI layout, where a layout
 	// reader may trip on it (in blobs/ or blobs/sha256/).
 	KindStray Kind = "stray"
+	// KindTooDeep: an image graph nests indexes more than MaxDepth levels
+	// deep; nothing below the cut is read. The blobs nothing above the cut
+	// reaches are counted in this finding rather than reported as
+	// unreferenced (they may be below it), and gc refuses to run.
+	KindTooDeep Kind = "too-deep"
 	// KindExtra: a file or folder that is not part of the layout but that no
 	// reader of the layout uses: a README or notes at the root, another
 	// algorithm's folder under blobs/. It is reported and does not fail
@@ -81,11 +94,16 @@ func (k Kind) Incomplete() bool {
 // change ignores them; verify still reports them (only extras pass).
 func (k Kind) Harmless() bool {
 	switch k {
-	case KindExtra, KindUnreferenced, KindUnconfigured, KindTemporary:
+	case KindExtra, KindAdopted, KindUnreferenced, KindUnconfigured, KindTemporary:
 		return true
 	}
 	return false
 }
+
+// Passes reports whether a finding of this kind lets verification pass:
+// a harmless extra file, or an adopted entry (whose bytes are the pinned
+// image's, only its name is another tool's).
+func (k Kind) Passes() bool { return k == KindExtra || k == KindAdopted }
 
 // Finding is one problem Verify found.
 type Finding struct {
@@ -143,8 +161,9 @@ type VerifyOptions struct {
 	Progress progress.Func
 	// Locked says the caller already holds the layout's lock (sync
 	// --repair does), so Verify must not take it. Default false: Verify
-	// takes the shared lock whenever the layout's folder exists, so that it
-	// never sees a sync half done.
+	// takes the shared lock before it reads anything, so that it never sees
+	// a sync half done; a folder that does not exist (and so cannot be
+	// locked) is reported as no layout, with nothing else read.
 	Locked bool
 }
 
@@ -170,9 +189,10 @@ type ImageReport struct {
 	Bytes     int64    `json:"bytes"`
 }
 
-// OK reports whether nothing was found but harmless extras.
+// OK reports whether nothing was found but findings that pass
+// (Kind.Passes: harmless extras, adopted entries).
 func (r *Report) OK() bool {
-	return !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Kind != KindExtra })
+	return !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Passes() })
 }
 
 // Intact reports whether every finding is harmless (Kind.Harmless): the
@@ -184,7 +204,7 @@ func (r *Report) Intact() bool {
 // Incomplete reports whether there are findings and all of them are of
 // kinds an interrupted sync explains.
 func (r *Report) Incomplete() bool {
-	return !r.OK() && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() && f.Kind != KindExtra })
+	return !r.OK() && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return !f.Kind.Incomplete() && !f.Kind.Passes() })
 }
 
 // Verify checks the layout and reports everything it finds, not just the
@@ -197,13 +217,6 @@ func (r *Report) Incomplete() bool {
 // from disk. The error is for what stops verification (a cancelled ctx);
 // problems in the layout are findings.
 func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
-	if fi, err := os.Lstat(l.root); err == nil && fi.IsDir() && !opts.Locked {
-		lock, err := l.Lock(ctx, false, opts.Progress)
-		if err != nil {
-			return nil, err
-		}
-		defer lock.Unlock()
-	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}
@@ -213,6 +226,26 @@ func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		report:  &Report{Layout: l.root, Deep: opts.Deep, Images: []ImageReport{}, Findings: []Finding{}},
 		reached: map[digest.Digest]bool{},
 		tasks:   map[string]*hashTask{},
+	}
+	if !opts.Locked {
+		// The lock is a flock on the folder, so a folder that does not exist
+		// cannot be locked: then nothing else is read, since a first sync
+		// may create it at any moment, and what verify saw would be half of
+		// it. A folder that exists is locked before anything is read, and
+		// checked again once locked (a failed first sync removes it).
+		if v.noLayout() {
+			return v.report, nil
+		}
+		if fi, err := os.Lstat(l.root); err == nil && fi.IsDir() {
+			lock, err := l.Lock(ctx, false, opts.Progress)
+			if err != nil {
+				return nil, err
+			}
+			defer lock.Unlock()
+			if v.noLayout() {
+				return v.report, nil
+			}
+		}
 	}
 	if err := v.run(ctx); err != nil {
 		return nil, err
@@ -235,6 +268,10 @@ type verifier struct {
 	// tasks are the blobs to hash, keyed by digest and diff_id.
 	tasks map[string]*hashTask
 	order []*hashTask
+	// cut are the indexes in report.Findings of the KindTooDeep findings,
+	// and unreached the blobs nothing above a cut reaches.
+	cut       []int
+	unreached int
 	// done and total are the bytes hashed and to hash, for progress.
 	done       atomic.Int64
 	total      atomic.Int64
@@ -242,6 +279,19 @@ type verifier struct {
 }
 
 func (v *verifier) add(f Finding) { v.report.Findings = append(v.report.Findings, f) }
+
+// noLayout reports, when the layout's folder does not exist, that there is
+// no layout and no configured image in it, and says whether it did.
+func (v *verifier) noLayout() bool {
+	if _, err := os.Lstat(v.l.root); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	v.add(Finding{Kind: KindMissing, Path: ".", Message: "no layout here: vendorimg sync creates it"})
+	for _, e := range v.opts.Images {
+		v.add(Finding{Kind: KindNotSynced, Image: e.Name, Expected: e.Digest.String(), Message: "not in the layout: run vendorimg sync"})
+	}
+	return true
+}
 
 func (v *verifier) run(ctx context.Context) error {
 	idx, ok := v.checkLayoutFiles(ctx)
@@ -253,7 +303,14 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.hashAll(ctx); err != nil {
 		return err
 	}
-	return v.scanStrays(ctx)
+	if err := v.scanStrays(ctx); err != nil {
+		return err
+	}
+	if len(v.cut) > 0 && v.unreached > 0 {
+		f := &v.report.Findings[v.cut[0]]
+		f.Message += fmt.Sprintf("; %s nothing above the cut reaches (they may be below it) are not listed, and gc removes none of them", count(v.unreached, "blob"))
+	}
+	return nil
 }
 
 func sizeStr(n int64) string { return count(int(n), "byte") }

@@ -73,6 +73,8 @@ func (v *verifier) scanStrays(ctx context.Context) error {
 				v.add(Finding{Kind: KindStray, Path: rel, Message: "not a blob: the name is not a sha256 digest"})
 			case d.IsDir() || !mode.IsRegular():
 				v.add(Finding{Kind: KindNotRegular, Path: rel, Message: "a blob must be a regular file"})
+			case !v.reached[dg] && len(v.cut) > 0:
+				v.unreached++ // counted in the depth finding
 			case !v.reached[dg]:
 				v.add(Finding{Kind: KindUnreferenced, Path: rel, Actual: dg.String(), Message: "a blob nothing in index.json references: the next sync prunes it (or vendorimg gc)"})
 			}

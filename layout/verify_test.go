@@ -178,9 +178,11 @@ func TestVerify(t *testing.T) {
 		},
 		{
 			// Issue 8: a README, notes, another algorithm's folder are
-			// reported as harmless extras; verify passes.
+			// reported as harmless extras; verify passes. A .gitattributes,
+			// whatever it says, is the layout's own file: no finding.
 			name: "harmless extras",
 			setup: func(t *testing.T, fx *fixture) []want {
+				fx.writeFile(layout.GitAttributesFile, "blobs/** binary\n*.json -diff\n")
 				fx.writeFile("README.md", "hello")
 				fx.writeFile("blobs/sha512/"+strings.Repeat("ab", 64), "x")
 				fx.writeFile("extra/deep/file", "x")
@@ -424,7 +426,7 @@ func TestVerify(t *testing.T) {
 				t.Errorf("Verify().Incomplete() = %v, want %v (findings %v)", got, tt.incomplete, rep.Findings)
 			}
 			// Only harmless extras leave a layout OK.
-			wantOK := !slices.ContainsFunc(wants, func(w want) bool { return w.kind != layout.KindExtra })
+			wantOK := !slices.ContainsFunc(wants, func(w want) bool { return !w.kind.Passes() })
 			if got := rep.OK(); got != wantOK {
 				t.Errorf("Verify().OK() = %v, want %v", got, wantOK)
 			}
@@ -562,8 +564,8 @@ func TestVerifyNoLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.OK() || !slices.ContainsFunc(rep.Findings, func(f layout.Finding) bool { return f.Kind == layout.KindMissing && f.Path == layout.IndexFile }) {
-		t.Errorf("Verify() of a missing folder = %v, want index.json reported missing", rep.Findings)
+	if len(rep.Findings) != 1 || rep.Findings[0].Kind != layout.KindMissing || rep.Findings[0].Path != "." || !rep.Incomplete() {
+		t.Errorf("Verify() of a missing folder = %v, want only the folder reported missing", rep.Findings)
 	}
 }
 
@@ -598,5 +600,30 @@ func TestIncomplete(t *testing.T) {
 				t.Errorf("Report{%v}.Incomplete() = %v, want %v", tt.kinds, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestKindClasses: which kinds leave the configured images intact
+// (Harmless), and which let verify pass (Passes).
+func TestKindClasses(t *testing.T) {
+	for _, tt := range []struct {
+		kind             layout.Kind
+		harmless, passes bool
+	}{
+		{layout.KindExtra, true, true},
+		{layout.KindAdopted, true, true},
+		{layout.KindUnreferenced, true, false},
+		{layout.KindTemporary, true, false},
+		{layout.KindUnconfigured, true, false},
+		{layout.KindStray, false, false},
+		{layout.KindTooDeep, false, false},
+		{layout.KindDigest, false, false},
+	} {
+		if got := tt.kind.Harmless(); got != tt.harmless {
+			t.Errorf("%s.Harmless() = %v, want %v", tt.kind, got, tt.harmless)
+		}
+		if got := tt.kind.Passes(); got != tt.passes {
+			t.Errorf("%s.Passes() = %v, want %v", tt.kind, got, tt.passes)
+		}
 	}
 }

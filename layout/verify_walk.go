@@ -46,43 +46,49 @@ func (v *verifier) checkLayoutFiles(ctx context.Context) (*ocispec.Index, bool) 
 }
 
 func (v *verifier) walkIndex(ctx context.Context, idx *ocispec.Index) error {
-	byName := map[string]ocispec.Descriptor{}
+	seen := map[string]bool{}
 	for _, d := range idx.Manifests {
 		name := NameOf(d)
-		if _, dup := byName[name]; dup && name != "" {
+		if seen[name] && name != "" {
 			v.add(Finding{Kind: KindMalformed, Path: IndexFile, Image: name, Message: "two index.json entries have this name"})
 		}
-		byName[name] = d
+		seen[name] = true
 	}
+	// expect says, per index.json entry, the configured image it holds.
+	expect := map[int]Expect{}
 	if v.opts.Images != nil {
-		configured := map[string]bool{}
 		for _, e := range v.opts.Images {
-			configured[e.Name] = true
-			d, ok := byName[e.Name]
-			if !ok {
+			m, ok := Lookup(idx, e.Name, e.Digest)
+			switch {
+			case !ok:
 				v.add(Finding{Kind: KindNotSynced, Path: IndexFile, Image: e.Name, Expected: e.Digest.String(), Message: "configured but not in index.json: run vendorimg sync"})
 				continue
+			case m.Adopted:
+				v.add(Finding{Kind: KindAdopted, Path: IndexFile, Image: e.Name, Expected: e.Name, Actual: m.Was,
+					Message: fmt.Sprintf("the entry %s has the pin: it is taken for this image, and the next sync renames it", describeName(m.Was))})
+			case m.Entry.Digest != e.Digest:
+				v.add(Finding{Kind: KindPin, Path: IndexFile, Image: e.Name, Expected: e.Digest.String(), Actual: m.Entry.Digest.String(),
+					Message: fmt.Sprintf("index.json has %s, vendorimg.yaml pins %s", m.Entry.Digest, e.Digest)})
 			}
-			if d.Digest != e.Digest {
-				v.add(Finding{Kind: KindPin, Path: IndexFile, Image: e.Name, Expected: e.Digest.String(), Actual: d.Digest.String(),
-					Message: fmt.Sprintf("index.json has %s, vendorimg.yaml pins %s", d.Digest, e.Digest)})
+			if _, taken := expect[m.Index]; !taken {
+				expect[m.Index] = e
 			}
 		}
-		for _, d := range idx.Manifests {
-			if !configured[NameOf(d)] {
+		for i, d := range idx.Manifests {
+			if _, ok := expect[i]; !ok {
 				v.add(Finding{Kind: KindUnconfigured, Path: IndexFile, Image: NameOf(d), Actual: d.Digest.String(), Message: "index.json entry for an image vendorimg.yaml does not list: run vendorimg sync"})
 			}
 		}
 	}
-	expect := map[string]Expect{}
-	for _, e := range v.opts.Images {
-		expect[e.Name] = e
-	}
-	for _, d := range idx.Manifests {
+	for i, d := range idx.Manifests {
 		name := NameOf(d)
+		e, configured := expect[i]
+		if configured {
+			name = e.Name
+		}
 		w := &graphWalk{v: v, image: name, ir: &ImageReport{Name: name, Digest: d.Digest, MediaType: d.MediaType, Platforms: []string{}},
 			counted: map[digest.Digest]bool{}, manifests: map[digest.Digest]*Step{}, configs: map[digest.Digest]*manifest.Config{}, layerIndex: map[digest.Digest]int{}}
-		if e, ok := expect[name]; ok && v.opts.Images != nil {
+		if configured {
 			w.sel, w.strict = e.Platforms, true
 		} else {
 			w.sel = platform.All
@@ -93,6 +99,14 @@ func (v *verifier) walkIndex(ctx context.Context, idx *ocispec.Index) error {
 		v.report.Images = append(v.report.Images, *w.ir)
 	}
 	return nil
+}
+
+// describeName says how an index.json entry is named, for messages.
+func describeName(name string) string {
+	if name == "" {
+		return "with no name"
+	}
+	return fmt.Sprintf("named %q", name)
 }
 
 // graphWalk verifies the graph of one index.json entry, as a visitor of
@@ -249,7 +263,9 @@ func (w *graphWalk) document(s *Step) error {
 	rel, what := RelBlobPath(s.Digest), what(s)
 	if s.Err != nil && s.File != FileUnreadable {
 		// Nested too deeply: nothing under it is read.
-		w.find(Finding{Kind: KindMalformed, Path: rel, Message: s.Err.Error()})
+		w.v.reached[s.Digest] = true
+		w.v.cut = append(w.v.cut, len(w.v.report.Findings))
+		w.find(Finding{Kind: KindTooDeep, Path: rel, Expected: fmt.Sprintf("at most %d levels", MaxDepth), Message: s.Err.Error()})
 		return nil
 	}
 	if !w.file(s, s.Depth == 0 || w.strict) || !w.read(s) {

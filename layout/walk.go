@@ -241,7 +241,7 @@ func (w *walker) document(ctx context.Context, b Blob, parent *ocispec.Descripto
 	s := &Step{Blob: b, Parent: parent, Depth: depth, Selected: selected}
 	w.stat(s)
 	if depth > MaxDepth {
-		s.Err = fmt.Errorf("%w: the graph under %s is nested more than %d levels", errs.ErrUnsupportedMediaType, RelBlobPath(b.Digest), MaxDepth)
+		s.Err = fmt.Errorf("%w: the graph under %s is nested more than %d levels", errs.ErrTooDeep, RelBlobPath(b.Digest), MaxDepth)
 		return w.visit(s)
 	}
 	w.read(s, manifest.MaxManifestSize)

@@ -98,8 +98,10 @@ type catalog struct {
 // buildCatalog reads index.json and walks each selected entry's graph
 // through what is stored: documents are read and rehashed (a wrong one is
 // an error, as is a stored manifest whose config or layers are missing);
-// layers are only stat'ed, and rehashed when they are served.
-func buildCatalog(ctx context.Context, l *layout.Layout, names []string) (*catalog, error) {
+// layers are only stat'ed, and rehashed when they are served. A name is
+// found with layout.Lookup, so that an entry another tool wrote for its pin
+// (pins[name]) is served under the name.
+func buildCatalog(ctx context.Context, l *layout.Layout, names []string, pins map[string]digest.Digest) (*catalog, error) {
 	idx, err := l.ReadIndex(ctx)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s has no index.json (run vendorimg sync)", errs.ErrInvalidLayout, l.Root())
@@ -113,12 +115,12 @@ func buildCatalog(ctx context.Context, l *layout.Layout, names []string) (*catal
 	} else {
 		var missing []string
 		for _, n := range names {
-			d, ok := layout.Lookup(idx, n)
+			m, ok := layout.Lookup(idx, n, pins[n])
 			if !ok {
 				missing = append(missing, n)
 				continue
 			}
-			entries = append(entries, d)
+			entries = append(entries, m.Entry)
 		}
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("%w: %s not in %s's index.json (run vendorimg sync)", errs.ErrInvalidLayout, strings.Join(missing, ", "), l.Root())

@@ -24,6 +24,10 @@ type Options struct {
 	// a name index.json lacks is an error. Default nil: every entry of
 	// index.json.
 	Names []string
+	// Pins are the pins of Names, by name: a name with no entry of its own
+	// is served from an entry another tool wrote for its pin (see
+	// layout.Lookup). Default nil: names are looked up by name only.
+	Pins map[string]digest.Digest
 	// Logger receives a line per request at info level, and at error level
 	// every blob whose bytes on disk are wrong. Default: discard.
 	Logger *slog.Logger
@@ -43,7 +47,7 @@ type Handler struct {
 // error: serve what verify passes. New holds no lock; the caller keeps the
 // layout's shared lock while the handler serves.
 func New(ctx context.Context, l *layout.Layout, opts Options) (*Handler, error) {
-	cat, err := buildCatalog(ctx, l, opts.Names)
+	cat, err := buildCatalog(ctx, l, opts.Names, opts.Pins)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
@@ -85,13 +87,15 @@ func Run(ctx context.Context, cfg *config.Config, opts RunOptions) error {
 	}
 	defer lock.Unlock()
 	names := make([]string, 0, len(cfg.Images))
+	pins := map[string]digest.Digest{}
 	for _, im := range cfg.Images {
 		names = append(names, im.Name())
+		pins[im.Name()] = im.Digest
 	}
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return fmt.Errorf("serving %w", err)
 	}
-	h, err := New(ctx, l, Options{Names: names, Logger: logger})
+	h, err := New(ctx, l, Options{Names: names, Pins: pins, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,8 @@ func vendoredID(t *testing.T, c engineClient, cfg *config.Config) (id, layer dig
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, ok := layout.Lookup(idx, im.Name())
+	m, ok := layout.Lookup(idx, im.Name(), "")
+	top := m.Entry
 	if !ok {
 		t.Fatalf("%s has no entry %s", l.Root(), im.Name())
 	}

@@ -27,6 +27,7 @@ const (
 	kindInsecure          = "insecure"
 	kindTimeout           = "timeout"
 	kindSparseIndex       = "sparse-index"
+	kindTooDeep           = "too-deep"
 	kindCancelled         = "cancelled"
 	kindError             = "error"
 )
@@ -55,6 +56,8 @@ func kindOf(err error) string {
 		return kindInvalidConfig
 	case errors.Is(err, errs.ErrInvalidReference), errors.Is(err, errs.ErrInvalidDigest), errors.Is(err, errs.ErrInvalidPlatform):
 		return kindUsage
+	case errors.Is(err, errs.ErrTooDeep):
+		return kindTooDeep
 	case errors.Is(err, errs.ErrSparseIndex):
 		return kindSparseIndex
 	case errors.Is(err, errs.ErrPlatformMissing):

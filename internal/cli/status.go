@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -55,10 +56,7 @@ the vendored image (with its ID), nothing, or another image.`,
 					return g.finish(out, err)
 				}
 			}
-			var failure error
-			if !rep.Complete() {
-				failure = fmt.Errorf("%w: vendorimg sync completes it", errIncomplete)
-			}
+			failure := statusFailure(rep)
 			if g.json {
 				return g.finish(out, failure)
 			}
@@ -73,6 +71,25 @@ the vendored image (with its ID), nothing, or another image.`,
 	}
 	cmd.Flags().BoolVar(&withDaemon, "daemon", false, "also show what the docker engine holds under each image's tag")
 	return cmd
+}
+
+// statusFailure is why status exits 1: the graphs that cannot be read
+// (whose errors say why, and which sync does not fix), else the layout
+// being incomplete.
+func statusFailure(rep *vendorimg.StatusReport) error {
+	var unreadable []error
+	for _, im := range rep.Images {
+		if err := im.Err(); err != nil {
+			unreadable = append(unreadable, err)
+		}
+	}
+	switch {
+	case len(unreadable) > 0:
+		return errors.Join(unreadable...)
+	case !rep.Complete():
+		return fmt.Errorf("%w: vendorimg sync completes it", errIncomplete)
+	}
+	return nil
 }
 
 func (g *globals) printStatus(out statusOutput) {
@@ -91,6 +108,8 @@ func (g *globals) printStatus(out statusOutput) {
 			state = "incomplete: " + plural(len(im.Missing), "blob") + " missing"
 		case !im.InIndex:
 			state = "not synced"
+		case im.Adopted != nil:
+			state = "complete (in another tool's index.json entry: vendorimg sync renames it)"
 		}
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", im.Name, short(im.Digest.String()), strings.Join(im.Platforms, ","), humanBytes(im.Bytes), state)
 		if out.Daemon != nil && i < len(out.Daemon.Images) {

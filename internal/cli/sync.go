@@ -77,7 +77,9 @@ mirror), hashing every byte as it is written. New blobs are staged in the
 layout's folder and moved into place only when every image is complete;
 then index.json gets one entry per configured image, and the blobs no
 configured image uses any more are deleted (--no-prune keeps them). A sync
-that fails changes no file.
+that fails changes no file. An entry another tool wrote for a pin (named by
+its tag alone, as regctl and skopeo do, or not at all, as crane does) is
+adopted: renamed to vendorimg's name, its other annotations kept.
 
 On a complete layout sync sends no request and writes nothing, so it is
 safe in offline CI and in a go generate hook. --offline makes a missing blob
@@ -141,6 +143,13 @@ func (g *globals) printSync(res *vendorimg.SyncResult) {
 	}
 	for _, r := range res.Repaired {
 		fmt.Fprintf(g.stdout, "repaired %s (%s was wrong)\n", r.Path, r.Problem)
+	}
+	for _, a := range res.Adopted {
+		was := "with no name"
+		if a.Was != "" {
+			was = fmt.Sprintf("named %q", a.Was)
+		}
+		fmt.Fprintf(g.stdout, "%s  adopted the index.json entry %s (another tool's) and renamed it\n", a.Name, was)
 	}
 	for _, name := range res.Removed {
 		fmt.Fprintf(g.stdout, "%s  removed from index.json\n", name)

@@ -44,8 +44,9 @@ store), so that a file changed inside the engine's storage, which leaves
 the IDs as they were, is a "content" finding naming the layer.
 
 It reports every finding, not only the first, each with its path and the
-expected and actual digest, and exits 1 if there is any. It never uses the
-network.`,
+expected and actual digest, and exits 1 if there is any but "extra" (a
+harmless file) and "adopted" (an index.json entry another tool wrote for the
+pin, which the next sync renames). It never uses the network.`,
 		Example: `  vendorimg verify
   vendorimg verify --deep --json
   vendorimg verify --daemon    # after the tests: the images in docker did not change

@@ -52,7 +52,8 @@ func loadCommitted(t *testing.T, arch string) committed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, ok := layout.Lookup(idx, testimage.Ref)
+	m, ok := layout.Lookup(idx, testimage.Ref, "")
+	top := m.Entry
 	if !ok {
 		t.Fatalf("%s/index.json has no entry %s", cfg.LayoutDir(), testimage.Ref)
 	}
