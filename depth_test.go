@@ -175,6 +175,7 @@ func (r *engineRecorder) Requests() []string {
 // file; load must send the engine nothing but its questions, and gc must
 // delete nothing below the cut.
 func TestDeeplyNestedIndexes(t *testing.T) {
+	t.Parallel() // long, and mostly waiting: it overlaps the package's other long tests
 	dir := t.TempDir()
 	start := time.Now()
 	_, blobs := writeDeepLayout(t, dir, deepNesting)

@@ -35,6 +35,7 @@ const killAfter = 16 << 20
 // once the engine is started again on the same data, the tag must be
 // absent; and a second load must succeed and verify --daemon pass.
 func TestLoadEngineKilled(t *testing.T) {
+	t.Parallel() // long, and mostly waiting: it overlaps the package's other long tests
 	if os.Getenv(killTestEnv) != "1" {
 		t.Skipf("set %s=1 to start engines of the test's own (scripts/engines: containerd-store dockerd, podman) and kill them mid-load, about a minute; .ci/run sets it", killTestEnv)
 	}

@@ -241,6 +241,7 @@ func (b *syncBuffer) waitFor(t *testing.T, s string, timeout time.Duration) {
 // the complete one: the readers lock the folder before reading it, and
 // read nothing when it does not exist yet.
 func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
+	t.Parallel() // long, and mostly waiting: it overlaps the package's other long tests
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	pin := bigImage(t, reg.Host+"/first/x:1", 4, 1<<20)

@@ -20,6 +20,7 @@ import (
 // a hosts.toml mirror, whose requests carry ns=docker.io. Each pull gives
 // the vendored index.
 func TestServeToContainerdEngine(t *testing.T) {
+	t.Parallel() // long, and mostly waiting: it overlaps the package's other long tests
 	cache := os.Getenv("VENDORIMG_ENGINE_CACHE")
 	if cache == "" {
 		cache = "/var/cache/vendorimg-engines"

@@ -98,6 +98,7 @@ func proxiedImage(t *testing.T) (*config.Config, *registrytest.Proxy, digest.Dig
 // the stated bound (Attempts x ResponseHeader, plus backoff), with
 // errs.ErrTimeout and no change to the layout.
 func TestSyncStalledRegistry(t *testing.T) {
+	t.Parallel() // long, and mostly waiting: it overlaps the package's other long tests
 	for _, tc := range []struct {
 		name  string
 		mode  registrytest.Mode
