@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -232,7 +233,8 @@ func (l *Layout) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		// cannot be locked: then nothing else is read, since a first sync
 		// may create it at any moment, and what verify saw would be half of
 		// it. A folder that exists is locked before anything is read, and
-		// checked again once locked (a failed first sync removes it).
+		// checked again once locked (a failed first sync removes it; a first
+		// sync that created it but has not locked it yet leaves it empty).
 		if v.noLayout() {
 			return v.report, nil
 		}
@@ -280,10 +282,13 @@ type verifier struct {
 
 func (v *verifier) add(f Finding) { v.report.Findings = append(v.report.Findings, f) }
 
-// noLayout reports, when the layout's folder does not exist, that there is
-// no layout and no configured image in it, and says whether it did.
+// noLayout reports, when the layout's folder does not exist or is empty,
+// that there is no layout and no configured image in it, and says whether
+// it did. Empty counts as none: a first sync creates the folder before it
+// can lock it, so a reader may take the lock in between and find the
+// folder as it was before that sync, empty.
 func (v *verifier) noLayout() bool {
-	if _, err := os.Lstat(v.l.root); !errors.Is(err, fs.ErrNotExist) {
+	if !emptyOrMissing(v.l.root) {
 		return false
 	}
 	v.add(Finding{Kind: KindMissing, Path: ".", Message: "no layout here: vendorimg sync creates it"})
@@ -291,6 +296,21 @@ func (v *verifier) noLayout() bool {
 		v.add(Finding{Kind: KindNotSynced, Image: e.Name, Expected: e.Digest.String(), Message: "not in the layout: run vendorimg sync"})
 	}
 	return true
+}
+
+// emptyOrMissing reports whether dir does not exist or is a folder with
+// nothing in it.
+func emptyOrMissing(dir string) bool {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
 }
 
 func (v *verifier) run(ctx context.Context) error {

@@ -558,14 +558,31 @@ func TestVerifyCancelled(t *testing.T) {
 	}
 }
 
+// TestVerifyNoLayout: a folder that does not exist, or is empty (as a
+// first sync leaves it for a moment between creating and locking it), is
+// no layout; one with anything in it is read as a layout.
 func TestVerifyNoLayout(t *testing.T) {
-	l := layout.New(filepath.Join(t.TempDir(), "absent"))
-	rep, err := l.Verify(context.Background(), layout.VerifyOptions{})
-	if err != nil {
+	empty := t.TempDir()
+	notEmpty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(notEmpty, "README"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Findings) != 1 || rep.Findings[0].Kind != layout.KindMissing || rep.Findings[0].Path != "." || !rep.Incomplete() {
-		t.Errorf("Verify() of a missing folder = %v, want only the folder reported missing", rep.Findings)
+	for _, tc := range []struct {
+		name, dir string
+		none      bool
+	}{
+		{"missing", filepath.Join(t.TempDir(), "absent"), true},
+		{"empty", empty, true},
+		{"not empty", notEmpty, false},
+	} {
+		rep, err := layout.New(tc.dir).Verify(context.Background(), layout.VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		none := len(rep.Findings) == 1 && rep.Findings[0].Kind == layout.KindMissing && rep.Findings[0].Path == "." && rep.Incomplete()
+		if none != tc.none {
+			t.Errorf("Verify() of a %s folder = %v, want no layout: %v", tc.name, rep.Findings, tc.none)
+		}
 	}
 }
 
