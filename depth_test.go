@@ -200,7 +200,7 @@ func TestDeeplyNestedIndexes(t *testing.T) {
 		return rep.Findings
 	}
 	engine := startEngineRecorder(t)
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		args []string
 		env  []string
@@ -233,34 +233,41 @@ func TestDeeplyNestedIndexes(t *testing.T) {
 		{name: "gc --dry-run", args: []string{"gc", "--dry-run"}},
 		{name: "sync", args: []string{"sync"}},
 		{name: "sync --offline", args: []string{"sync", "--offline"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out, code, peak := runMeasured(t, tc.env, append([]string{"-C", dir, "--json"}, tc.args...)...)
-			t.Logf("vendorimg %s: exit %d, peak RSS %.1f MiB", strings.Join(tc.args, " "), code, float64(peak)/(1<<20))
-			if code != 1 {
-				t.Errorf("exit status %d, want 1\n%s", code, out)
-			}
-			if peak > deepPeakRSS {
-				t.Errorf("peak RSS %d MiB, want below %d MiB", peak>>20, deepPeakRSS>>20)
-			}
-			var r result
-			if err := json.Unmarshal(out, &r); err != nil {
-				t.Fatalf("--json output: %v\n%.2000s", err, out)
-			}
-			t.Logf("error: %s (kind %s)", r.Error, r.Kind)
-			if tc.check != nil {
-				tc.check(t, r)
-				if len(r.Layout) > 0 && r.Layout[0] == '{' {
-					t.Logf("findings: %v", findings(t, r))
-				}
-			} else if !strings.Contains(r.Error, bound) || r.Kind != "too-deep" {
-				t.Errorf("error %q (kind %q), want one naming the bound, kind too-deep", r.Error, r.Kind)
-			}
-			if after := fileStates(t, dir); !maps.Equal(before, after) {
-				t.Errorf("the layout changed")
-			}
-		})
 	}
+	// A group, so that its parallel subtests end before the checks below.
+	t.Run("commands", func(t *testing.T) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				// Side by side: each command is its own process, measured alone
+				// (ru_maxrss), and any that writes shows in every later check.
+				t.Parallel()
+				out, code, peak := runMeasured(t, tc.env, append([]string{"-C", dir, "--json"}, tc.args...)...)
+				t.Logf("vendorimg %s: exit %d, peak RSS %.1f MiB", strings.Join(tc.args, " "), code, float64(peak)/(1<<20))
+				if code != 1 {
+					t.Errorf("exit status %d, want 1\n%s", code, out)
+				}
+				if peak > deepPeakRSS {
+					t.Errorf("peak RSS %d MiB, want below %d MiB", peak>>20, deepPeakRSS>>20)
+				}
+				var r result
+				if err := json.Unmarshal(out, &r); err != nil {
+					t.Fatalf("--json output: %v\n%.2000s", err, out)
+				}
+				t.Logf("error: %s (kind %s)", r.Error, r.Kind)
+				if tc.check != nil {
+					tc.check(t, r)
+					if len(r.Layout) > 0 && r.Layout[0] == '{' {
+						t.Logf("findings: %v", findings(t, r))
+					}
+				} else if !strings.Contains(r.Error, bound) || r.Kind != "too-deep" {
+					t.Errorf("error %q (kind %q), want one naming the bound, kind too-deep", r.Error, r.Kind)
+				}
+				if after := fileStates(t, dir); !maps.Equal(before, after) {
+					t.Errorf("the layout changed")
+				}
+			})
+		}
+	})
 	for _, r := range engine.Requests() {
 		if strings.Contains(r, "/images/load") || strings.HasPrefix(r, "POST ") {
 			t.Errorf("load sent the engine %s", r)
