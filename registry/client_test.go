@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -610,35 +608,6 @@ func TestMirror(t *testing.T) {
 	})
 }
 
-// isolateDockerConfig points every place go-containerregistry's default
-// keychain looks at into a temporary folder and writes config.json there
-// with the given auths. It returns the file's path.
-func isolateDockerConfig(t *testing.T, auths map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"} {
-		t.Setenv(v, filepath.Join(dir, "empty"))
-	}
-	t.Setenv("REGISTRY_AUTH_FILE", "")
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
-	cfg := map[string]map[string]map[string]string{"auths": {}}
-	for host, auth := range auths {
-		cfg["auths"][host] = map[string]string{"auth": auth}
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "docker"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "docker", "config.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestDockerConfigCredentials(t *testing.T) {
 	const user, password = "vendor", "pa55-Wörd-7f3e91"
 	reg := registrytest.Start(t, registrytest.Options{User: user, Password: password})
@@ -661,7 +630,7 @@ func TestDockerConfigCredentials(t *testing.T) {
 			"unauthorized: " + reg.Host + " refused access to app/web (no credentials for " + reg.Host + " in CONFIG; docker login " + reg.Host + " adds them)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			config := isolateDockerConfig(t, tc.auths)
+			config := registrytest.IsolateDockerConfig(t, tc.auths)
 			var logs bytes.Buffer
 			c := NewClient(fastRetry, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 
@@ -783,7 +752,7 @@ func TestCredentialSource(t *testing.T) {
 		{"no file", "", "registry.test:5000", "no credentials: no docker config file (~/.docker/config.json, $DOCKER_CONFIG/config.json); docker login registry.test:5000 writes one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := isolateDockerConfig(t, nil)
+			path := registrytest.IsolateDockerConfig(t, nil)
 			if tc.config == "" {
 				os.Remove(path)
 			} else if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {

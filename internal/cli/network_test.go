@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,33 +98,6 @@ func TestNoticesOnStderr(t *testing.T) {
 	}
 }
 
-// isolateDockerConfig points the docker config lookups at a folder of the
-// test's and writes config.json there with auths (host: base64
-// user:password); it returns the file's path.
-func isolateDockerConfig(t *testing.T, auths map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"} {
-		t.Setenv(v, filepath.Join(dir, "empty"))
-	}
-	t.Setenv("REGISTRY_AUTH_FILE", "")
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
-	cfg := map[string]map[string]map[string]string{"auths": {}}
-	for host, auth := range auths {
-		cfg["auths"][host] = map[string]string{"auth": auth}
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "docker", "config.json")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	write(t, path, string(b))
-	return path
-}
-
 // TestRegistryErrorsInWords is issue 7.9: what the registry answered, in
 // words on stderr, the HTTP detail only with -v, the --json kinds callers
 // branch on, and a mirror's answer first.
@@ -138,7 +110,7 @@ func TestRegistryErrorsInWords(t *testing.T) {
 	registrytest.Push(t, open.Host+"/library/alpine:3.19.1", idx)
 	registrytest.Push(t, mirror.Host+"/library/alpine:3.19.1", idx)
 	registrytest.Push(t, open.Host+"/only/upstream:1", idx)
-	config := isolateDockerConfig(t, map[string]string{locked.Host: base64.StdEncoding.EncodeToString([]byte(user + ":wrong-" + password))})
+	config := registrytest.IsolateDockerConfig(t, map[string]string{locked.Host: base64.StdEncoding.EncodeToString([]byte(user + ":wrong-" + password))})
 	withMirror := func() string {
 		dir := t.TempDir()
 		write(t, filepath.Join(dir, "vendorimg.yaml"), fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n", open.Host, mirror.Host))
