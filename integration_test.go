@@ -126,6 +126,7 @@ func mustVerify(t *testing.T, cfg *config.Config, deep bool) {
 }
 
 func TestSyncMultiPlatformFromRealRegistry(t *testing.T) {
+	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	reg := registrytest.Start(t, registrytest.Options{})
 	for _, tc := range []struct {
 		name   string

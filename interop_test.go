@@ -41,6 +41,7 @@ func runTool(t *testing.T, name string, args ...string) []byte {
 }
 
 func TestSkopeoAndUmociReadVendoredImages(t *testing.T) {
+	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	skopeo := lookPath(t, "skopeo", "skopeo")
 	umoci := lookPath(t, "umoci", "umoci")
 	reg := registrytest.Start(t, registrytest.Options{})

@@ -329,6 +329,7 @@ func checkDeps(t *testing.T, content string, got, want []dep) {
 // (vendorimg --config vendorimg.yaml sync -q) vendors them, and verify
 // passes with no finding.
 func TestRenovateUpdateSyncsAndVerifies(t *testing.T) {
+	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	p, m, re := loadPreset(t)
 	ctx := context.Background()
 	reg := registrytest.Start(t, registrytest.Options{})

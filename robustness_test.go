@@ -61,6 +61,7 @@ func bigImage(t *testing.T, ref string, n int, size int) string {
 // or reports the layout incomplete (never corrupt), and that the next sync
 // completes it (Promise 5).
 func TestKilledSyncLeavesVerifiableLayout(t *testing.T) {
+	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	pin := bigImage(t, reg.Host+"/crash/x:1", 4, 2<<20)
@@ -342,6 +343,7 @@ func killDuringStage(t *testing.T, bin, dir, layoutDir string) string {
 // and checks that verify reports it as temporary, saying that the next sync
 // or gc removes it, and that each does.
 func TestStageOfKilledSyncIsRemoved(t *testing.T) {
+	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	first := bigImage(t, reg.Host+"/stage/a:1", 4, 1<<20)

@@ -16,6 +16,7 @@ import (
 // TestSyncWaitsForServe: serve holds the layout's shared lock, so a sync
 // (a writer) waits, says so once, and goes on when serve stops.
 func TestSyncWaitsForServe(t *testing.T) {
+	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	cfgPath := hubCheckout(t)
 	cfg, err := config.Load(context.Background(), cfgPath)
 	if err != nil {
