@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/layout"
 )
 
 // errNotPlain: a layer cannot be sent uncompressed (its gzip stream does
@@ -29,15 +29,11 @@ func plainable(v *vendored) bool {
 		return false
 	}
 	for _, d := range v.layers {
-		if !isGzipLayer(d.MediaType) && !isTarLayer(d.MediaType) {
+		if !layout.Gzipped(d.MediaType) && !isTarLayer(d.MediaType) {
 			return false
 		}
 	}
 	return true
-}
-
-func isGzipLayer(mt string) bool {
-	return strings.HasSuffix(mt, "+gzip") || strings.HasSuffix(mt, ".tar.gzip")
 }
 
 func isTarLayer(mt string) bool { return mt == ocispec.MediaTypeImageLayer }

@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -309,23 +307,11 @@ func layerHolds(ctx context.Context, l *layout.Layout, d ocispec.Descriptor, fil
 		return false, err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	switch {
-	case strings.HasSuffix(d.MediaType, "+gzip") || strings.HasSuffix(d.MediaType, ".tar.gzip"):
-		zr, err := kgzip.NewReader(f)
-		if err != nil {
-			return false, err
-		}
-		defer zr.Close()
-		r = zr
-	case strings.HasSuffix(d.MediaType, "+zstd"):
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			return false, err
-		}
-		defer zr.Close()
-		r = zr
+	r, err := layout.Decompress(f, d.MediaType)
+	if err != nil {
+		return false, err
 	}
+	defer r.Close()
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {

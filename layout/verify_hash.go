@@ -2,15 +2,12 @@ package layout
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -130,25 +127,11 @@ func (v *verifier) hashOne(ctx context.Context, t *hashTask) ([]Finding, int64, 
 // uncompressedDigest decompresses a layer by its media type and hashes the
 // result. Media types without a compression suffix are hashed as they are.
 func uncompressedDigest(r io.Reader, mediaType string) (digest.Digest, error) {
-	var dec io.Reader
-	switch {
-	case strings.HasSuffix(mediaType, "+gzip") || strings.HasSuffix(mediaType, ".tar.gzip"):
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return "", err
-		}
-		defer zr.Close()
-		dec = zr
-	case strings.HasSuffix(mediaType, "+zstd"):
-		zr, err := zstd.NewReader(r)
-		if err != nil {
-			return "", err
-		}
-		defer zr.Close()
-		dec = zr
-	default:
-		dec = r
+	dec, err := Decompress(r, mediaType)
+	if err != nil {
+		return "", err
 	}
+	defer dec.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, dec); err != nil {
 		return "", err
