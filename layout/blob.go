@@ -208,7 +208,7 @@ func (l *Layout) WriteBlob(ctx context.Context, desc ocispec.Descriptor, r io.Re
 		}
 	}()
 	h := sha256.New()
-	w := &countingWriter{ctx: ctx, w: io.MultiWriter(f, h), progress: progress}
+	w := &countingWriter{ctx: ctx, w: io.MultiWriter(disk.NewWriter(f, tmp), h), progress: progress}
 	// Read one byte more than expected, to tell "too long" from "exact".
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)

@@ -25,16 +25,23 @@ const (
 	OpMkdir Op = "mkdir"
 	// OpSyncDir: a folder was synced (Path), making the names in it durable.
 	OpSyncDir Op = "dirsync"
+	// OpWriteback: a Writer asked the kernel to start writing a range of
+	// the file Path to disk (Target: "OFFSET+LENGTH"); it makes nothing
+	// durable.
+	OpWriteback Op = "writeback"
 )
 
 // Event is one operation.
 type Event struct {
 	Op     Op
 	Path   string
-	Target string // OpRename's new name
+	Target string // OpRename's new name; OpWriteback's range
 }
 
 func (e Event) String() string {
+	if e.Op == OpWriteback {
+		return fmt.Sprintf("%s %s %s", e.Op, e.Path, e.Target)
+	}
 	if e.Target != "" {
 		return fmt.Sprintf("%s %s -> %s", e.Op, e.Path, e.Target)
 	}

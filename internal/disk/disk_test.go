@@ -136,3 +136,56 @@ func TestSyncDirNamesTheFolder(t *testing.T) {
 		t.Errorf("SyncDir(%s) = %v, want an error naming it", missing, err)
 	}
 }
+
+func TestWriterStartsWritebackEveryChunk(t *testing.T) {
+	root := t.TempDir()
+	events := record(t, root, nil)
+	path := filepath.Join(root, "f")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := NewWriter(f, path)
+	block := make([]byte, 1<<20)
+	var want []byte
+	for i := range 20 {
+		for j := range block {
+			block[j] = byte(i + j)
+		}
+		if n, err := w.Write(block); n != len(block) || err != nil {
+			t.Fatalf("Write() = %d, %v, want %d, nil", n, err, len(block))
+		}
+		want = append(want, block...)
+	}
+	if got := events(); !slices.Equal(got, []string{"writeback ROOT/f 0+8388608", "writeback ROOT/f 8388608+8388608"}) {
+		t.Errorf("20 MiB through a Writer asked for writeback of\n  %s\nwant the first two 8 MiB chunks", strings.Join(got, "\n  "))
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the file holds %d bytes that differ from the %d written", len(got), len(want))
+	}
+}
+
+func TestWriterReportsHookFailure(t *testing.T) {
+	root := t.TempDir()
+	boom := errors.New("boom")
+	record(t, root, func(e Event) error {
+		if e.Op == OpWriteback {
+			return boom
+		}
+		return nil
+	})
+	f, err := os.Create(filepath.Join(root, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := NewWriter(f, f.Name())
+	if _, err := w.Write(make([]byte, WritebackChunk)); !errors.Is(err, boom) {
+		t.Errorf("Write() of a chunk whose writeback failed = %v, want %v", err, boom)
+	}
+}
