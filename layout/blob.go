@@ -129,12 +129,14 @@ func (l *Layout) ReadBlob(ctx context.Context, d digest.Digest, limit int64) ([]
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := l.OpenBlob(d)
+	path, err := l.BlobPath(d)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	b, err := readAtMost(f, limit, fileSize(f))
+	b, opened, err := readRegular(path, limit)
+	if err != nil && !opened {
+		return nil, fmt.Errorf("opening blob %s: %w", d, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", d, err)
 	}
@@ -160,9 +162,13 @@ func readAtMost(r io.Reader, limit, hint int64) ([]byte, error) {
 		return nil, err
 	}
 	if n > limit {
-		return nil, fmt.Errorf("%w (more than %d bytes)", errs.ErrTooLarge, limit)
+		return nil, tooLarge(limit)
 	}
 	return buf.Bytes(), nil
+}
+
+func tooLarge(limit int64) error {
+	return fmt.Errorf("%w (more than %d bytes)", errs.ErrTooLarge, limit)
 }
 
 // WriteBlob stores the blob desc from r. The bytes go to a temporary file

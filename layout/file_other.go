@@ -3,7 +3,9 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 )
 
@@ -18,4 +20,49 @@ func openRegular(path string) (*os.File, error) {
 		return nil, fmt.Errorf("opening %s: not a regular file (%s)", path, fi.Mode().Type())
 	}
 	return os.Open(path)
+}
+
+// readRegular reads the whole regular file path, of at most limit bytes,
+// with openRegular's refusals; opened says whether err came after the
+// open.
+func readRegular(path string, limit int64) (b []byte, opened bool, err error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	b, err = readAtMost(f, limit, fileSize(f))
+	return b, true, err
+}
+
+// errSymlink is openStat's error for a symlink, which it does not follow.
+var errSymlink = errors.New("is a symlink")
+
+// rawFile is a file open for reading.
+type rawFile struct{ f *os.File }
+
+// openStat opens path for reading without following a symlink (the error
+// is then errSymlink) and returns its type (0 for a regular file) and
+// size. Without O_NOFOLLOW the check is an Lstat before the open.
+func openStat(path string) (rawFile, fs.FileMode, int64, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return rawFile{}, 0, 0, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return rawFile{}, 0, 0, errSymlink
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return rawFile{}, 0, 0, err
+	}
+	return rawFile{f}, fi.Mode().Type(), fi.Size(), nil
+}
+
+func (f rawFile) close() { f.f.Close() }
+
+// readAll reads the file to its end, failing with errs.ErrTooLarge past
+// limit bytes.
+func (f rawFile) readAll(size, limit int64) ([]byte, error) {
+	return readAtMost(f.f, limit, size)
 }

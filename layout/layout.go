@@ -141,16 +141,11 @@ func (l *Layout) checkLayoutFile() error {
 // readSmallFile reads a regular file (never through a symlink) of at most
 // limit bytes.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := openRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := readAtMost(f, limit, fileSize(f))
-	if err != nil {
+	b, opened, err := readRegular(path, limit)
+	if err != nil && opened {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	return b, nil
+	return b, err
 }
 
 // writeFileAtomic writes name in dir through a temporary file in dir,

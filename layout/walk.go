@@ -209,22 +209,72 @@ func (w *walker) read(s *Step, limit int64) {
 		s.ReadErr = err
 		return
 	}
-	f, err := openRegular(path)
-	if err != nil {
+	raw, opened, err := readRegular(path, limit)
+	if err != nil && !opened {
 		s.ReadErr = fmt.Errorf("opening blob %s: %w", s.Digest, err)
 		return
 	}
-	defer f.Close()
-	raw, err := readAtMost(f, limit, s.Size)
 	if err != nil {
 		s.ReadErr = err
 		return
 	}
+	s.check(raw)
+}
+
+// check keeps raw, read from s's file, and checks that it hashes to s's
+// digest.
+func (s *Step) check(raw []byte) {
 	s.Raw = raw
 	if got := digest.FromBytes(raw); got != s.Digest {
 		s.Actual = got
 		s.ReadErr = fmt.Errorf("%w: %s hashes to %s", errs.ErrDigestMismatch, RelBlobPath(s.Digest), got)
 	}
+}
+
+// statRead is stat and then read, for a document or config, through one
+// open: the open tells what Lstat would (absent, a symlink) and fstat the
+// rest, so a stored document costs open, fstat, read and close. Any other
+// failure to open goes the long way, stat then read, which tells a file
+// that cannot be checked from one that cannot be read.
+func (w *walker) statRead(s *Step, limit int64) {
+	path, err := w.path(s.Digest)
+	if err != nil {
+		s.File, s.Err = FileUnreadable, err
+		return
+	}
+	f, typ, size, err := openStat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.File = FileAbsent
+		return
+	case errors.Is(err, errSymlink):
+		s.File = FileSymlink
+		return
+	case err != nil:
+		w.stat(s)
+		w.read(s, limit)
+		return
+	}
+	defer f.close()
+	switch {
+	case typ != 0:
+		s.File = FileNotRegular
+		return
+	case s.Descriptor.Size > 0 && size != s.Descriptor.Size:
+		s.Size, s.File = size, FileWrongSize
+		return
+	}
+	s.Size, s.File, s.Read = size, FileOK, true
+	if s.Descriptor.Size > limit {
+		s.ReadErr = fmt.Errorf("%w: the descriptor says %d bytes, more than the %d vendorimg reads", errs.ErrTooLarge, s.Descriptor.Size, limit)
+		return
+	}
+	raw, err := f.readAll(size, limit)
+	if err != nil {
+		s.ReadErr = err
+		return
+	}
+	s.check(raw)
 }
 
 // needsFetch says whether a selected blob must be fetched before it can
@@ -239,19 +289,18 @@ func (w *walker) document(ctx context.Context, b Blob, parent *ocispec.Descripto
 		return err
 	}
 	s := &Step{Blob: b, Parent: parent, Depth: depth, Selected: selected}
-	w.stat(s)
 	if depth > MaxDepth {
+		w.stat(s)
 		s.Err = fmt.Errorf("%w: the graph under %s is nested more than %d levels", errs.ErrTooDeep, RelBlobPath(b.Digest), MaxDepth)
 		return w.visit(s)
 	}
-	w.read(s, manifest.MaxManifestSize)
+	w.statRead(s, manifest.MaxManifestSize)
 	if selected && w.opts.Fetch != nil && needsFetch(s) {
 		if err := w.opts.Fetch(ctx, b); err != nil {
 			return err
 		}
 		*s = Step{Blob: b, Parent: parent, Depth: depth, Selected: selected}
-		w.stat(s)
-		w.read(s, manifest.MaxManifestSize)
+		w.statRead(s, manifest.MaxManifestSize)
 	}
 	if s.Read && s.ReadErr == nil {
 		s.Node, s.ReadErr = parseDocument(s.MediaType, s.Raw)
@@ -373,16 +422,16 @@ func (w *walker) fetchAll(ctx context.Context, blobs []Blob) error {
 
 func (w *walker) manifest(ctx context.Context, n *manifest.Node, self *ocispec.Descriptor, plat *ocispec.Platform, depth int, selected bool) error {
 	cfg := &Step{Blob: Blob{Descriptor: n.Config, Role: RoleConfig, Platform: plat}, Parent: self, Depth: depth + 1, Selected: selected}
-	w.stat(cfg)
-	if manifest.IsImageConfig(n.Config.MediaType) {
-		w.read(cfg, manifest.MaxConfigSize)
+	if !manifest.IsImageConfig(n.Config.MediaType) {
+		w.stat(cfg)
+	} else {
+		w.statRead(cfg, manifest.MaxConfigSize)
 		if selected && w.opts.Fetch != nil && needsFetch(cfg) {
 			if err := w.opts.Fetch(ctx, cfg.Blob); err != nil {
 				return err
 			}
 			*cfg = Step{Blob: cfg.Blob, Parent: self, Depth: depth + 1, Selected: selected}
-			w.stat(cfg)
-			w.read(cfg, manifest.MaxConfigSize)
+			w.statRead(cfg, manifest.MaxConfigSize)
 		}
 		if cfg.Read && cfg.ReadErr == nil {
 			cfg.Config, cfg.ReadErr = manifest.ParseConfig(cfg.Raw)
