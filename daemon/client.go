@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/system"
@@ -44,12 +47,40 @@ var _ Client = (*client.Client)(nil)
 // Docker CLI contexts are not read. NewClient does not contact the engine;
 // the caller closes the client.
 func NewClient() (*client.Client, error) {
-	c, err := client.New(client.FromEnv)
+	c, err := client.New(client.WithHTTPClient(engineHTTPClient()), client.WithHost(client.DefaultDockerHost), client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to docker: %w", err)
 	}
 	return c, nil
 }
+
+// engineHTTPClient is the docker client's default HTTP client (which
+// FromEnv then points at the engine's socket or address) with larger
+// connection buffers. A load streams hundreds of MiB as a chunked request
+// body that the client copies in 32 KiB pieces: through the default 4 KiB
+// write buffer each piece is two writes to the socket (the data, then its
+// chunk's CRLF), 16,000 for 256 MiB; through 256 KiB, about 1,000. The
+// read buffer does the same for verify --daemon --deep's exports.
+func engineHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			// Replaced by the engine's socket or address (FromEnv); set
+			// here so that the clone the docker client makes does not turn
+			// HTTP/2, and with it a TLS configuration, on: the client would
+			// then speak https to a plain socket.
+			DialContext: (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+			// As the docker client's own default.
+			MaxIdleConns:    6,
+			IdleConnTimeout: 30 * time.Second,
+			WriteBufferSize: engineBuffer,
+			ReadBufferSize:  engineBuffer,
+		},
+		CheckRedirect: client.CheckRedirect,
+	}
+}
+
+// engineBuffer is the size of engineHTTPClient's connection buffers.
+const engineBuffer = 256 << 10
 
 // Image stores an engine may use, as Engine.Store reports them.
 const (
