@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vendorimg/vendorimg/internal/disk"
 )
@@ -36,11 +37,30 @@ type Stage struct {
 
 	mu     sync.Mutex
 	staged map[digest.Digest]bool
-	// flushing are the background fsyncs of staged blobs; flushErr is the
-	// first that failed.
+	// unsynced are staged blobs, still open, whose writeback has started
+	// but whose fsync is still to come: Commit syncs them all at once, so
+	// that the file system commits their metadata together rather than
+	// one journal commit per blob. Past maxUnsynced the oldest is synced
+	// in the background (flushing; flushErr is the first failure), so that
+	// a run of thousands of blobs keeps few files open.
+	unsynced []stagedFile
 	flushing sync.WaitGroup
 	flushErr error
 }
+
+// stagedFile is a staged blob's open file.
+type stagedFile struct {
+	digest digest.Digest
+	f      *os.File
+	path   string
+}
+
+// maxUnsynced bounds Stage.unsynced; syncJobs is how many staged blobs
+// Commit syncs at once.
+const (
+	maxUnsynced = 64
+	syncJobs    = 16
+)
 
 // NewStage returns an empty stage for l. Its folder is created in l's
 // root (which must exist) when the first blob is staged, so that a command
@@ -97,27 +117,74 @@ func (s *Stage) has(d digest.Digest) bool {
 	return s.staged[d]
 }
 
-// flush records d as staged and syncs the file f, already renamed to path
-// in the stage, to disk in the background, then closes it.
+// flush records d as staged, its file f already renamed to path in the
+// stage, and starts writing its bytes to disk; Commit waits for them.
 func (s *Stage) flush(d digest.Digest, f *os.File, path string) {
+	disk.StartWriteback(f)
 	s.mu.Lock()
 	s.staged[d] = true
+	s.unsynced = append(s.unsynced, stagedFile{d, f, path})
+	var oldest *stagedFile
+	if len(s.unsynced) > maxUnsynced {
+		oldest = &s.unsynced[0]
+		s.unsynced = s.unsynced[1:]
+	}
 	s.mu.Unlock()
-	s.flushing.Add(1)
-	go func() {
-		defer s.flushing.Done()
-		err := disk.SyncFile(f, path)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			s.mu.Lock()
-			if s.flushErr == nil {
-				s.flushErr = fmt.Errorf("syncing staged blob %s: %w", d, err)
+	if oldest != nil {
+		s.flushing.Add(1)
+		go func(sf stagedFile) {
+			defer s.flushing.Done()
+			if err := sf.sync(); err != nil {
+				s.mu.Lock()
+				if s.flushErr == nil {
+					s.flushErr = err
+				}
+				s.mu.Unlock()
 			}
-			s.mu.Unlock()
-		}
-	}()
+		}(*oldest)
+	}
+}
+
+// sync makes the staged blob's bytes durable and closes its file.
+func (sf stagedFile) sync() error {
+	err := disk.SyncFile(sf.f, sf.path)
+	if cerr := sf.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing staged blob %s: %w", sf.digest, err)
+	}
+	return nil
+}
+
+// syncAll waits for the background syncs and syncs every other staged
+// blob, syncJobs at once; it returns the first failure.
+func (s *Stage) syncAll() error {
+	s.flushing.Wait()
+	s.mu.Lock()
+	files := s.unsynced
+	s.unsynced = nil
+	err := s.flushErr
+	s.mu.Unlock()
+	var g errgroup.Group
+	g.SetLimit(syncJobs)
+	for _, sf := range files {
+		g.Go(sf.sync)
+	}
+	return errors.Join(err, g.Wait())
+}
+
+// closeAll waits for the background syncs and closes the other staged
+// blobs' files unsynced.
+func (s *Stage) closeAll() {
+	s.flushing.Wait()
+	s.mu.Lock()
+	files := s.unsynced
+	s.unsynced = nil
+	s.mu.Unlock()
+	for _, sf := range files {
+		sf.f.Close()
+	}
 }
 
 // Commit moves every staged blob into the layout's blob folder, replacing
@@ -133,9 +200,8 @@ func (s *Stage) Commit(ctx context.Context) error {
 		return s.Abort()
 	}
 	// Renamed means durable: every staged blob is on disk first.
-	s.flushing.Wait()
-	if s.flushErr != nil {
-		return s.flushErr
+	if err := s.syncAll(); err != nil {
+		return err
 	}
 	if err := mkdir(filepath.Join(s.base.root, BlobsDir)); err != nil {
 		return err
@@ -165,7 +231,7 @@ func (s *Stage) Commit(ctx context.Context) error {
 // Abort removes the stage and what it holds; the layout is as it was. It
 // is safe to call after Commit.
 func (s *Stage) Abort() error {
-	s.flushing.Wait()
+	s.closeAll()
 	s.mu.Lock()
 	dir := s.dir
 	s.mu.Unlock()

@@ -44,3 +44,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// StartWriteback asks the kernel to start writing all of f's bytes that
+// are not on disk yet, without waiting: a blob just finished goes to disk
+// while the next downloads, and the fsync that must come before its rename
+// (later, with the others') has little left to wait for.
+func StartWriteback(f *os.File) { startWriteback(f, 0, 0) }
