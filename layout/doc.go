@@ -9,7 +9,10 @@
 // internal/disk: a blob's bytes are synced before it is renamed into
 // blobs/sha256, the folder is synced once after a stage's renames and
 // before index.json is renamed into place, and every folder it creates is
-// synced into its parent. A failed sync is an error naming the path.
+// synced into its parent. A failed sync is an error naming the path. A
+// stage starts each blob's writeback as its bytes arrive and fsyncs all
+// its blobs together before the first rename, so that durability costs
+// little more than the disk's own time.
 //
 // Walk is the one walk of an image graph: it yields every blob under an
 // index.json entry with its role, platform, selection and what is stored,
@@ -28,8 +31,9 @@
 // file left behind.
 //
 // It trusts nothing it reads: digests are checked before they become
-// paths, symlinks are never followed, sizes read from disk are compared but
-// never used to allocate, and documents are read with a fixed limit.
+// paths, symlinks are never followed, sizes read from disk are compared and
+// size a buffer only below a fixed limit, and documents are read with that
+// limit.
 //
 // This package opens no network connection and imports no networking code;
 // a test enforces it.
