@@ -3,8 +3,10 @@
 package layout
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 )
@@ -65,4 +67,33 @@ func (f rawFile) close() { f.f.Close() }
 // limit bytes.
 func (f rawFile) readAll(size, limit int64) ([]byte, error) {
 	return readAtMost(f.f, limit, size)
+}
+
+// readAtMost reads r to its end, failing with errs.ErrTooLarge past limit
+// bytes. hint, when positive, is the size the caller expects (a file's, a
+// descriptor's): the buffer starts at min(hint, limit) bytes and a little, so that a
+// small document is read in one call, and memory still grows only with
+// what is read, never past limit.
+func readAtMost(r io.Reader, limit, hint int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if hint > 0 {
+		// ReadFrom wants MinRead bytes free before each read, EOF's too.
+		buf.Grow(int(min(hint, limit)) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, tooLarge(limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// fileSize is an open file's size, or 0 when it cannot be known.
+func fileSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return 0
 }
