@@ -246,9 +246,10 @@ func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	pin := bigImage(t, reg.Host+"/first/x:1", 4, 1<<20)
-	// 4 MiB at 4 MiB/s: a sync takes about a second, the last reader
-	// starts after a third of it.
-	proxy := startThrottle(t, reg.Host, 4<<20)
+	// The throttle is per connection: the four 1 MiB layers, downloaded
+	// at once at 2 MiB/s each, take at least half a second however fast
+	// the machine, and the last reader starts after 312 ms.
+	proxy := startThrottle(t, reg.Host, 2<<20)
 	type verifyDoc struct {
 		OK     bool
 		Layout struct{ Findings []layout.Finding }
