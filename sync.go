@@ -607,7 +607,24 @@ func (s *syncer) fetchManifest(ctx context.Context, im config.Image, b layout.Bl
 	s.record(desc.Digest, desc.Size)
 	s.emit(progress.Event{Kind: progress.Done, Image: im.Name(), Digest: desc.Digest, Role: string(b.Role), Size: desc.Size, Done: desc.Size})
 	s.logger.Debug("fetched document", "image", im.Name(), "digest", desc.Digest, "role", b.Role, "bytes", desc.Size, "elapsed", time.Since(start))
-	return nil
+	return s.fetchConfigOf(ctx, im, b, n)
+}
+
+// fetchConfigOf fetches the config of n, a manifest just fetched, when it
+// is not stored: the walk would ask for it next, one manifest after the
+// other, while here the manifests of an index, fetched together, fetch
+// their configs together too. (The walk then finds it stored; it still
+// reads and checks it.)
+func (s *syncer) fetchConfigOf(ctx context.Context, im config.Image, b layout.Blob, n *manifest.Node) error {
+	if n.IsIndex() || !manifest.IsImageConfig(n.Config.MediaType) {
+		return nil
+	}
+	if ok, err := s.view.HasBlob(ctx, n.Config); ok || err != nil {
+		// A bad digest or an unreadable file the walk meets again, and
+		// reports, when it stats the config.
+		return nil
+	}
+	return s.fetchDocument(ctx, im, layout.Blob{Descriptor: n.Config, Role: layout.RoleConfig, Platform: b.Platform})
 }
 
 func (s *syncer) record(d digest.Digest, size int64) {
