@@ -138,7 +138,9 @@ func TestSyncMultiPlatformFromRealRegistry(t *testing.T) {
 			pin := registrytest.Push(t, ref, idx)
 			dir := t.TempDir()
 			cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s\n    digest: %s\n    platforms: [linux/amd64, linux/arm/v7]\n", ref, pin))
+			reg.ResetLog()
 			res := mustSync(t, cfg, vendorimg.SyncOptions{})
+			reqs := reg.Requests()
 			if got := res.Images[0].Platforms; !slices.Equal(got, []string{"linux/amd64", "linux/arm/v7"}) {
 				t.Errorf("Sync() platforms = %v, want [linux/amd64 linux/arm/v7]", got)
 			}
@@ -162,6 +164,20 @@ func TestSyncMultiPlatformFromRealRegistry(t *testing.T) {
 			slices.Sort(want)
 			if got := blobFiles(t, cfg.LayoutDir()); !slices.Equal(got, want) {
 				t.Errorf("blobs = %v, want %v", got, want)
+			}
+			// Each of them asked for once (a manifest fetches its config
+			// itself: the walk must not ask again), nothing of arm64.
+			var asked []string
+			for _, r := range reqs {
+				if strings.Contains(r, "/"+tc.name+"/") {
+					if i := strings.Index(r, "sha256:"); i >= 0 {
+						asked = append(asked, strings.Fields(r[i:])[0])
+					}
+				}
+			}
+			slices.Sort(asked)
+			if !slices.Equal(asked, want) {
+				t.Errorf("Sync() asked the registry for\n  %s\nwant each of the %d blobs once:\n  %s", strings.Join(asked, "\n  "), len(want), strings.Join(want, "\n  "))
 			}
 			mustVerify(t, cfg, true)
 		})
