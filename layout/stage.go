@@ -124,24 +124,25 @@ func (s *Stage) flush(d digest.Digest, f *os.File, path string) {
 	s.mu.Lock()
 	s.staged[d] = true
 	s.unsynced = append(s.unsynced, stagedFile{d, f, path})
-	var oldest *stagedFile
-	if len(s.unsynced) > maxUnsynced {
-		oldest = &s.unsynced[0]
+	over := len(s.unsynced) > maxUnsynced
+	var oldest stagedFile
+	if over {
+		oldest = s.unsynced[0]
 		s.unsynced = s.unsynced[1:]
 	}
 	s.mu.Unlock()
-	if oldest != nil {
+	if over {
 		s.flushing.Add(1)
-		go func(sf stagedFile) {
+		go func() {
 			defer s.flushing.Done()
-			if err := sf.sync(); err != nil {
+			if err := oldest.sync(); err != nil {
 				s.mu.Lock()
 				if s.flushErr == nil {
 					s.flushErr = err
 				}
 				s.mu.Unlock()
 			}
-		}(*oldest)
+		}()
 	}
 }
 
