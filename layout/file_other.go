@@ -4,7 +4,6 @@ package layout
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,22 +22,6 @@ func openRegular(path string) (*os.File, error) {
 	}
 	return os.Open(path)
 }
-
-// readRegular reads the whole regular file path, of at most limit bytes,
-// with openRegular's refusals; opened says whether err came after the
-// open.
-func readRegular(path string, limit int64) (b []byte, opened bool, err error) {
-	f, err := openRegular(path)
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	b, err = readAtMost(f, limit, fileSize(f))
-	return b, true, err
-}
-
-// errSymlink is openStat's error for a symlink, which it does not follow.
-var errSymlink = errors.New("is a symlink")
 
 // rawFile is a file open for reading.
 type rawFile struct{ f *os.File }
@@ -88,12 +71,4 @@ func readAtMost(r io.Reader, limit, hint int64) ([]byte, error) {
 		return nil, tooLarge(limit)
 	}
 	return buf.Bytes(), nil
-}
-
-// fileSize is an open file's size, or 0 when it cannot be known.
-func fileSize(f *os.File) int64 {
-	if fi, err := f.Stat(); err == nil {
-		return fi.Size()
-	}
-	return 0
 }
