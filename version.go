@@ -1,19 +1,7 @@
 package vendorimg
 
-import "runtime/debug"
+import "github.com/vendorimg/vendorimg/internal/version"
 
 // Version is the module version vendorimg was built from ("(devel)" in a
 // work tree).
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range bi.Deps {
-			if dep.Path == "github.com/vendorimg/vendorimg" {
-				return dep.Version
-			}
-		}
-		if bi.Main.Path == "github.com/vendorimg/vendorimg" && bi.Main.Version != "" {
-			return bi.Main.Version
-		}
-	}
-	return "(devel)"
-}
+func Version() string { return version.Module() }
