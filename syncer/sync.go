@@ -356,9 +356,14 @@ feed:
 	}
 	res.IndexChanged = changed
 	if !opts.NoPrune {
-		if res.Pruned, err = l.Prune(ctx, keep); err != nil {
+		plan, err := l.PlanPrune(ctx, keep)
+		if err != nil {
 			return res, committed, err
 		}
+		if err := l.ApplyGC(ctx, plan); err != nil {
+			return res, committed, err
+		}
+		res.Pruned = plan.Remove
 	}
 	res.UpToDate = !changed && res.Fetched == 0 && len(res.Pruned) == 0
 	return res, committed, nil
