@@ -18,9 +18,9 @@ import (
 	"time"
 )
 
-// modulePath is the module whose version and commit variables the build
-// sets (version.go at the repository's root).
-const modulePath = "github.com/vendorimg/vendorimg"
+// versionPackage is the package whose version and commit variables the
+// build sets (internal/version).
+const versionPackage = "github.com/vendorimg/vendorimg/internal/version"
 
 // Options says what to release and where.
 type Options struct {
@@ -187,10 +187,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 // need no C toolchain), -trimpath, no VCS stamps, the default instruction
 // set levels whatever the environment says, and GOFLAGS cleared so that a
 // developer's settings do not change the bytes; the version and commit
-// come in through -ldflags (version.go).
+// come in through -ldflags (internal/version).
 func buildBinary(ctx context.Context, opts Options, v Version, p Platform, dir string) ([]byte, error) {
 	out := filepath.Join(dir, "vendorimg")
-	ldflags := fmt.Sprintf("-s -w -X %s.version=%s -X %s.commit=%s", modulePath, v.Go, modulePath, opts.Commit)
+	ldflags := fmt.Sprintf("-s -w -X %s.version=%s -X %s.commit=%s", versionPackage, v.Go, versionPackage, opts.Commit)
 	cmd := exec.CommandContext(ctx, opts.Go, "build", "-trimpath", "-buildvcs=false", "-ldflags="+ldflags, "-o", out, "./cmd/vendorimg")
 	cmd.Dir = opts.Root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch, "GOFLAGS=", "GOAMD64=v1", "GOARM64=v8.0")

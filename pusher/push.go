@@ -1,4 +1,4 @@
-package vendorimg
+package pusher
 
 import (
 	"context"
@@ -38,8 +38,11 @@ type Pusher interface {
 
 var _ Pusher = (*registry.Client)(nil)
 
-// PushOptions configure Push.
-type PushOptions struct {
+// DefaultJobs is how many blobs Push uploads at once unless told.
+const DefaultJobs = 4
+
+// Options configure Push.
+type Options struct {
 	// Images are the configured images to push, each in any form that
 	// normalises to one ("alpine:3.19.1"). Default: all.
 	Images []string
@@ -48,7 +51,7 @@ type PushOptions struct {
 	DryRun bool
 	// Jobs is how many blobs are uploaded at once. Default DefaultJobs.
 	Jobs int
-	// Client talks to the registry. Default: NewClient with the config's
+	// Client talks to the registry. Default: registry.ForConfig with the config's
 	// insecure hosts plus Insecure, credentials from the docker config.
 	Client Pusher
 	// Insecure adds hosts that may be reached over plain http.
@@ -60,7 +63,7 @@ type PushOptions struct {
 	Progress progress.Func
 }
 
-// Push actions, in PushResult's blobs and manifests.
+// Push actions, in Result's blobs and manifests.
 const (
 	PushUploaded = "uploaded"
 	PushMounted  = "mounted"
@@ -73,8 +76,8 @@ const (
 	PushWouldPush   = "would-push"
 )
 
-// PushResult says what Push did.
-type PushResult struct {
+// Result says what Push did.
+type Result struct {
 	// Target is the registry and prefix pushed to, as given.
 	Target string        `json:"target"`
 	DryRun bool          `json:"dryRun"`
@@ -153,7 +156,7 @@ type PushedBlob struct {
 // not set, and the image's error wraps errs.ErrSparseIndex and says to
 // vendor platforms: all. The layout's shared lock is held throughout; it
 // is never written.
-func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptions) (*PushResult, error) {
+func Push(ctx context.Context, cfg *config.Config, target string, opts Options) (*Result, error) {
 	host, prefix, err := parseTarget(target)
 	if err != nil {
 		return nil, err
@@ -183,9 +186,9 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 	}
 	client := opts.Client
 	if client == nil {
-		client = NewClient(cfg, opts.Insecure, logger)
+		client = registry.ForConfig(cfg, registry.ConfigOptions{Insecure: opts.Insecure, Logger: logger})
 	}
-	p := &pusher{l: l, client: client, opts: opts, logger: logger, res: &PushResult{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	p := &pusher{l: l, client: client, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
 	for _, im := range images {
@@ -246,12 +249,12 @@ func parseTarget(target string) (host, prefix string, err error) {
 type pusher struct {
 	l      *layout.Layout
 	client Pusher
-	opts   PushOptions
+	opts   Options
 	logger *slog.Logger
 	emitMu sync.Mutex
 
 	mu  sync.Mutex
-	res *PushResult
+	res *Result
 }
 
 func (p *pusher) emit(e progress.Event) {
@@ -584,4 +587,9 @@ func sparseError(pl *pushPlan, err error) error {
 	}
 	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; to push the index itself, vendor every platform (platforms: all in vendorimg.yaml, then vendorimg sync) and push again (%v)",
 		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, strings.Join(registry.Codes(err), ", "))
+}
+
+func with(e progress.Event, k progress.Kind) progress.Event {
+	e.Kind = k
+	return e
 }
