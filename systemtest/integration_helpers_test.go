@@ -3,16 +3,14 @@ package systemtest_test
 import (
 	"io"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/internal/testbin"
 )
 
@@ -38,124 +36,32 @@ func appendLayer(t *testing.T, img v1.Image, l v1.Layer) v1.Image {
 // process.
 func vendorimgBinary(t *testing.T) string { return testbin.Path(t) }
 
-// throttle is a TCP proxy on 127.0.0.1 that limits each connection to
-// bytesPerSec from the server, so that a test can interrupt a download. It
-// counts the bytes it passes from the server (all connections together),
-// and can hold them at a count (pause), so that a test acts at a point of
-// a download that does not depend on the machine's speed.
+// throttle is registrytest's proxy slowed to bytesPerSec, so that a test
+// can interrupt a download; Sent, holdAfter, waitSent and release let it
+// act at a point of the download that does not depend on the machine's
+// speed (see registrytest.Proxy.HoldAfter).
 type throttle struct {
 	Addr string
-	ln   net.Listener
-
-	mu   sync.Mutex
-	cond *sync.Cond
-	sent int64 // bytes passed from the server to clients
-	// holdAt: while sent >= holdAt, no connection passes more bytes
-	// (-1: none).
-	holdAt int64
+	p    *registrytest.Proxy
 }
 
 func startThrottle(t *testing.T, target string, bytesPerSec int) *throttle {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	th := &throttle{Addr: ln.Addr().String(), ln: ln, holdAt: -1}
-	th.cond = sync.NewCond(&th.mu)
-	t.Cleanup(func() {
-		ln.Close()
-		th.release()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go io.Copy(s, c)
-				chunk := bytesPerSec / 50
-				buf := make([]byte, chunk)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 {
-						th.mu.Lock()
-						for th.holdAt >= 0 && th.sent >= th.holdAt {
-							th.cond.Wait()
-						}
-						th.sent += int64(n)
-						th.cond.Broadcast()
-						th.mu.Unlock()
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-						time.Sleep(time.Duration(n) * time.Second / time.Duration(bytesPerSec))
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return th
+	p := registrytest.NewProxy(t, target)
+	p.Set(registrytest.Slow(bytesPerSec))
+	return &throttle{Addr: p.Host, p: p}
 }
 
 // Sent is how many bytes the proxy has passed from the server so far.
-func (th *throttle) Sent() int64 {
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	return th.sent
-}
+func (th *throttle) Sent() int64 { return th.p.Sent() }
 
 // holdAfter makes the proxy stop passing bytes once it has passed n in all
 // (counted from its start: see Sent), until release.
-func (th *throttle) holdAfter(n int64) {
-	th.mu.Lock()
-	th.holdAt = n
-	th.cond.Broadcast()
-	th.mu.Unlock()
-}
+func (th *throttle) holdAfter(n int64) { th.p.HoldAfter(n) }
 
 // release lets bytes through again after holdAfter.
-func (th *throttle) release() {
-	th.mu.Lock()
-	th.holdAt = -1
-	th.cond.Broadcast()
-	th.mu.Unlock()
-}
+func (th *throttle) release() { th.p.Release() }
 
 // waitSent waits until the proxy has passed n bytes in all, or done is
-// closed (the client exited): it reports which. No clock: a slow machine
-// only makes it wait longer.
-func (th *throttle) waitSent(n int64, done <-chan struct{}) bool {
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-done:
-		case <-stop:
-		}
-		th.mu.Lock()
-		th.cond.Broadcast()
-		th.mu.Unlock()
-	}()
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	for th.sent < n {
-		select {
-		case <-done:
-			return false
-		default:
-		}
-		th.cond.Wait()
-	}
-	return true
-}
+// closed (the client exited): it reports which.
+func (th *throttle) waitSent(n int64, done <-chan struct{}) bool { return th.p.WaitSent(n, done) }
