@@ -109,7 +109,11 @@ func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, opts 
 	}
 	syncOpts := opts.SyncOptions
 	syncOpts.Client = s.registry()
-	syncOpts.beforeCommit = func() error { return next.Save(ctx) }
+	if res.Action != Unchanged {
+		// "unchanged" changes no byte of vendorimg.yaml: not its
+		// formatting, comments or encoding either.
+		syncOpts.beforeCommit = func() error { return next.Save(ctx) }
+	}
 	sr, err := Sync(ctx, next, syncOpts)
 	res.Sync = sr
 	if sr == nil {
