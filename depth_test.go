@@ -321,3 +321,22 @@ func fileStates(t *testing.T, dir string) map[string]string {
 		return fmt.Sprint(info.Size(), info.ModTime().UnixNano()), nil
 	})
 }
+
+// TestStatusSaysTooDeepInWords: plain status on a graph nested past the
+// bound names the bound on stderr and does not say that sync completes the
+// layout (sync cannot), as --json says too-deep.
+func TestStatusSaysTooDeepInWords(t *testing.T) {
+	dir := t.TempDir()
+	writeDeepLayout(t, dir, layout.MaxDepth+3)
+	cmd := exec.Command(vendorimgBinary(t), "-C", dir, "status")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	bound := fmt.Sprintf("nested more than %d levels", layout.MaxDepth)
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "status: the layout cannot be read: ") || !strings.Contains(stderr.String(), bound) {
+		t.Errorf("status: %v, stderr %q; want exit 1 and the layout cannot be read, naming the bound %q\n%s", err, stderr.String(), bound, stdout.String())
+	}
+	if strings.Contains(stderr.String(), "sync completes it") {
+		t.Errorf("status on a too-deep graph says sync completes it: %q", stderr.String())
+	}
+}
