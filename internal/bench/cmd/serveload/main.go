@@ -8,7 +8,7 @@
 // new client is still answered. It stops serve and exits after the last
 // offset, so a run is bounded.
 //
-//	serveload -bin ./vendorimg [-slow 300] [-idle 200] [-at 5s,45s]
+//	serveload -bin ./vendorimg [-slow 300] [-idle 200] [-at 0s,5s,40s]
 package main
 
 import (
@@ -38,7 +38,7 @@ func main() {
 	bin := flag.String("bin", "", "the vendorimg binary to measure")
 	slow := flag.Int("slow", 300, "clients that request the layer and never read")
 	idle := flag.Int("idle", 200, "keep-alive clients that make one request and wait")
-	at := flag.String("at", "5s,45s", "when to sample, after the clients are open")
+	at := flag.String("at", "0s,5s,40s", "when to sample, after the clients are open")
 	flag.Parse()
 	if *bin == "" {
 		log.Fatal("serveload: -bin is required")
@@ -111,6 +111,7 @@ func run(bin string, slow, idle int, offsets []time.Duration) error {
 	fmt.Printf("%-10s %8s %6s %9s %s\n", "when", "sockets", "fds", "rss_MiB", "new client")
 	sample(pid, "before", "")
 
+	opened := time.Now()
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -144,6 +145,7 @@ func run(bin string, slow, idle int, offsets []time.Duration) error {
 		resp.Body.Close()
 	}
 	start := time.Now()
+	fmt.Printf("(the %d clients were open %.1f s after the first connected)\n", slow+idle, start.Sub(opened).Seconds())
 	for _, off := range offsets {
 		time.Sleep(time.Until(start.Add(off)))
 		sample(pid, "+"+off.String(), fresh(info.Addr))
