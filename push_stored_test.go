@@ -54,7 +54,7 @@ func TestPushChecksWhatTheRegistryStored(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := registrytest.NewFault(t)
 			tc.fault(f)
-			res, err := vendorimg.Push(context.Background(), cfg, f.Host+"/stored", vendorimg.PushOptions{})
+			res, err := vendorimg.Push(context.Background(), cfg, vendorimg.PushOptions{Target: f.Host + "/stored"})
 			if tc.words == "" {
 				if err != nil || !res.Images[0].Tagged {
 					t.Fatalf("Push = %+v, %v; want success", res, err)
