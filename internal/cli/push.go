@@ -12,6 +12,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/pusher"
 )
 
 func newPushCommand(g *globals) *cobra.Command {
@@ -95,7 +96,7 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		sent, there := 0, 0
 		for _, b := range im.Blobs {
 			switch b.Action {
-			case vendorimg.PushExists:
+			case pusher.PushExists:
 				there++
 			default:
 				sent++
@@ -108,9 +109,9 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		for _, im := range res.Images {
 			for _, b := range im.Blobs {
 				switch b.Action {
-				case vendorimg.PushWouldUpload:
+				case pusher.PushWouldUpload:
 					upload++
-				case vendorimg.PushWouldMount:
+				case pusher.PushWouldMount:
 					mount++
 				}
 			}

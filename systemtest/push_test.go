@@ -1,4 +1,4 @@
-package vendorimg_test
+package systemtest_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/pusher"
 )
 
 var (
@@ -143,7 +144,7 @@ func TestPushToDistribution(t *testing.T) {
 			t.Errorf("--dry-run sent %s", r)
 		}
 	}
-	if res.Images[0].Blobs[0].Action != vendorimg.PushWouldUpload || res.Images[1].Blobs[0].Action != vendorimg.PushWouldMount {
+	if res.Images[0].Blobs[0].Action != pusher.PushWouldUpload || res.Images[1].Blobs[0].Action != pusher.PushWouldMount {
 		t.Errorf("--dry-run actions: %+v, %+v", res.Images[0].Blobs[0], res.Images[1].Blobs[0])
 	}
 
@@ -164,7 +165,7 @@ func TestPushToDistribution(t *testing.T) {
 		t.Errorf("Push mounted no blob, want team/copy's blobs mounted from team/full: %+v", res.Images[1].Blobs)
 	}
 	for _, b := range res.Images[1].Blobs {
-		if b.Action != vendorimg.PushMounted || b.From != "mirror/team/full" {
+		if b.Action != pusher.PushMounted || b.From != "mirror/team/full" {
 			t.Errorf("team/copy blob %s: %s from %q, want mounted from mirror/team/full", b.Digest, b.Action, b.From)
 		}
 	}
@@ -201,7 +202,7 @@ func TestPushToDistribution(t *testing.T) {
 	pushedByDigest := 0
 	for _, m := range sparseImage.Manifests {
 		if m.Platform == "" {
-			if m.Action != vendorimg.PushRefused {
+			if m.Action != pusher.PushRefused {
 				t.Errorf("the sparse index: %s, want refused", m.Action)
 			}
 			continue
