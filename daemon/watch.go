@@ -14,7 +14,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"
@@ -96,12 +95,14 @@ func (wi *watchedImage) tag() string {
 	return wi.id
 }
 
-// NewWatcher starts watching images, which must be loaded already (Load):
-// it reads them from the layout, finds each in the engine (an image whose
-// tag is not the vendored one is an error wrapping errs.ErrVerifyFailed:
-// load it first) and rehashes their blobs and index.json once, remembering
-// each file's record (layout.Fingerprint). Files already wrong are in
-// Before. NewWatcher holds the layout's shared lock only while it reads.
+// NewWatcher starts watching images, which should be loaded already
+// (Load): it reads them from the layout, finds each in the engine (by its
+// tag, else by the IDs either store gives it) and rehashes their blobs and
+// index.json once, remembering each file's record (layout.Fingerprint).
+// Files already wrong are in Before. An image whose tag is not the
+// vendored image (another process's test may be changing it) is watched
+// all the same: the first Check reports it. NewWatcher holds the layout's
+// shared lock only while it reads.
 func NewWatcher(ctx context.Context, c WatchClient, l *layout.Layout, images []config.Image, opts WatchOptions) (*Watcher, error) {
 	if c == nil {
 		return nil, errors.New("watching images: no docker client")
@@ -135,16 +136,12 @@ func NewWatcher(ctx context.Context, c WatchClient, l *layout.Layout, images []c
 			unlock()
 			return nil, err
 		}
-		ins, ok, err := lookup(ctx, c, v)
+		id, err := loadedID(ctx, c, eng, v)
 		if err != nil {
 			unlock()
 			return nil, err
 		}
-		if !ok {
-			unlock()
-			return nil, fmt.Errorf("watching %s: %s: %w (load it first)", v.name, describe(v, ins), errs.ErrVerifyFailed)
-		}
-		wi := &watchedImage{im: im, v: v, id: ins.ID}
+		wi := &watchedImage{im: im, v: v, id: id}
 		if v.tag != "" {
 			wi.names = []string{v.tag, im.Ref.WithoutDigest().String()}
 		}
@@ -418,4 +415,21 @@ func DescribeEvents(es []WatchEvent) string {
 		parts = append(parts, e.Text+" at "+e.Time.Format("15:04:05.000"))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// loadedID is the engine's ID of the vendored image v: the one its tag
+// or one of its IDs names, else (it is not in the engine) the ID the
+// engine's store gives it when loaded.
+func loadedID(ctx context.Context, c Client, eng Engine, v *vendored) (string, error) {
+	ins, ok, err := lookup(ctx, c, v)
+	if err != nil || ok {
+		return ins.ID, err
+	}
+	if ins, ok, err = findByID(ctx, c, v); err != nil || ok {
+		return ins.ID, err
+	}
+	if eng.Store == StoreContainerd {
+		return v.manifest.Digest.String(), nil
+	}
+	return v.config.Digest.String(), nil
 }
