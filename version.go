@@ -1,19 +1,14 @@
 package vendorimg
 
-import "runtime/debug"
+import "github.com/vendorimg/vendorimg/internal/version"
 
-// Version is the module version vendorimg was built from ("(devel)" in a
-// work tree).
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range bi.Deps {
-			if dep.Path == "github.com/vendorimg/vendorimg" {
-				return dep.Version
-			}
-		}
-		if bi.Main.Path == "github.com/vendorimg/vendorimg" && bi.Main.Version != "" {
-			return bi.Main.Version
-		}
-	}
-	return "(devel)"
-}
+// Version is the version vendorimg was built from: the release's
+// ("v1.2.3", set by scripts/release), else the module version go install
+// recorded, else "(devel)" (a build in a work tree).
+func Version() string { return version.Module() }
+
+// Commit is the git commit vendorimg was built from: the release's, else
+// the one go build stamped from a checkout ("-dirty" appended when the
+// checkout had changes), else "" (go install of a module version records
+// none).
+func Commit() string { return version.Commit() }

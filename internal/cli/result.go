@@ -10,7 +10,7 @@ import (
 )
 
 // Error kinds in --json output: the stable "kind" of a failed command's
-// document, for callers that branch on why it failed. README lists them.
+// document, for callers that branch on why it failed. docs/json.md lists them.
 const (
 	kindEngineUnreachable = "engine-unreachable"
 	kindNotFound          = "not-found"
@@ -54,7 +54,7 @@ func kindOf(err error) string {
 		return kindNoConfig
 	case errors.Is(err, errs.ErrConfig):
 		return kindInvalidConfig
-	case errors.Is(err, errs.ErrInvalidReference), errors.Is(err, errs.ErrInvalidDigest), errors.Is(err, errs.ErrInvalidPlatform):
+	case errors.Is(err, errs.ErrInvalidReference), errors.Is(err, errs.ErrInvalidDigest), errors.Is(err, errs.ErrInvalidPlatform), errors.Is(err, errs.ErrInvalidOption):
 		return kindUsage
 	case errors.Is(err, errs.ErrTooDeep):
 		return kindTooDeep

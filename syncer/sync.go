@@ -1,4 +1,4 @@
-package vendorimg
+package syncer
 
 import (
 	"context"
@@ -31,11 +31,6 @@ import (
 // DefaultJobs is how many blobs sync downloads at once unless told.
 const DefaultJobs = 4
 
-// blobAttempts is how many times a blob download is started before its
-// error is final, when the failure is a cut connection or a short body
-// (the HTTP client already retries 429 and 5xx responses).
-const blobAttempts = 4
-
 // Fetcher is what Sync needs of a registry: manifests and blobs by digest.
 // *registry.Client implements it.
 type Fetcher interface {
@@ -61,14 +56,14 @@ type Registry interface {
 
 var _ Registry = (*registry.Client)(nil)
 
-// SyncOptions configure Sync and Add.
-type SyncOptions struct {
+// Options configure Sync and Add.
+type Options struct {
 	// Offline forbids the network: anything missing is an error that lists
 	// it (errs.ErrOffline). Default false.
 	Offline bool
 	// Jobs is how many blobs are downloaded at once. Default DefaultJobs.
 	Jobs int
-	// Client talks to registries. Default: NewClient with the config's
+	// Client talks to registries. Default: registry.ForConfig with the config's
 	// mirrors and insecure hosts, credentials from the docker config, and
 	// Logger. It is only created, let alone used, when something is
 	// missing.
@@ -86,25 +81,28 @@ type SyncOptions struct {
 	// progress.Notice events.
 	Progress progress.Func
 	// NoPrune keeps the blobs that no configured image uses. Default
-	// false: after a successful sync they are deleted (SyncResult.Pruned),
+	// false: after a successful sync they are deleted (Result.Pruned),
 	// so that a re-pin, an update or a removal leaves a layout that verify
 	// passes and a git diff that holds only the real change.
 	NoPrune bool
+	// Restarts says how a blob download cut short once it had begun is
+	// started again. Default registry.DefaultRestarts.
+	Restarts registry.Restarts
 	// Repair rehashes every stored blob of the configured images first, as
 	// verify does, and fetches again each one whose bytes are wrong
-	// (SyncResult.Repaired); the good copy replaces the bad one in one
+	// (Result.Repaired); the good copy replaces the bad one in one
 	// rename. Default false: stored blobs are checked by size (documents and
 	// configs, which sync reads anyway, are rehashed).
 	Repair bool
 
-	// beforeCommit, if not nil, runs once everything is fetched and
+	// BeforeCommit, if not nil, runs once everything is fetched and
 	// verified, before the layout changes; its error aborts the sync with
 	// no change. Add, Update and Remove save vendorimg.yaml there.
-	beforeCommit func() error
+	BeforeCommit func() error
 }
 
-// SyncResult says what Sync did.
-type SyncResult struct {
+// Result says what Sync did.
+type Result struct {
 	Layout string        `json:"layout"`
 	Images []ImageResult `json:"images"`
 	// Adopted are the index.json entries another tool wrote for a pin
@@ -114,10 +112,10 @@ type SyncResult struct {
 	// longer lists them.
 	Removed []string `json:"removed"`
 	// Pruned are the blobs deleted because no configured image uses them
-	// any more (none with SyncOptions.NoPrune).
+	// any more (none with Options.NoPrune).
 	Pruned []layout.Garbage `json:"pruned"`
 	// Repaired are the blobs whose wrong bytes were replaced
-	// (SyncOptions.Repair).
+	// (Options.Repair).
 	Repaired []Repaired `json:"repaired"`
 	// Fetched and FetchedBytes count the blobs downloaded, each once.
 	Fetched      int   `json:"fetched"`
@@ -180,7 +178,10 @@ type Repaired struct {
 // An image that fails does not stop the others' downloads, but then the
 // layout is left exactly as it was (a new layout is not even created),
 // and the returned error names every failure.
-func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
+func Sync(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	s := newSyncer(cfg, opts)
 	for attempt := 0; ; attempt++ {
 		created, err := mkdirAll(s.layout.Root())
@@ -210,7 +211,7 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 
 // run is Sync under the layout's exclusive lock; committed says whether
 // the layout changed.
-func (s *syncer) run(ctx context.Context) (_ *SyncResult, committed bool, _ error) {
+func (s *syncer) run(ctx context.Context) (_ *Result, committed bool, _ error) {
 	cfg, opts, l := s.cfg, s.opts, s.layout
 	if n, err := l.RemoveTemporary(ctx); err != nil {
 		return nil, committed, err
@@ -272,7 +273,7 @@ feed:
 		return nil, committed, ctx.Err()
 	}
 
-	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Adopted: []Adopted{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
+	res := &Result{Layout: l.Root(), Images: []ImageResult{}, Adopted: []Adopted{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
 	var entries []ocispec.Descriptor
 	var failures []error
 	keep := map[digest.Digest]bool{}
@@ -337,8 +338,8 @@ feed:
 		// Nothing changes unless every image is complete.
 		return res, false, errors.Join(failures...)
 	}
-	if opts.beforeCommit != nil {
-		if err := opts.beforeCommit(); err != nil {
+	if opts.BeforeCommit != nil {
+		if err := opts.BeforeCommit(); err != nil {
 			return res, false, err
 		}
 	}
@@ -355,9 +356,14 @@ feed:
 	}
 	res.IndexChanged = changed
 	if !opts.NoPrune {
-		if res.Pruned, err = l.Prune(ctx, keep); err != nil {
+		plan, err := l.PlanPrune(ctx, keep)
+		if err != nil {
 			return res, committed, err
 		}
+		if err := l.ApplyGC(ctx, plan); err != nil {
+			return res, committed, err
+		}
+		res.Pruned = plan.Remove
 	}
 	res.UpToDate = !changed && res.Fetched == 0 && len(res.Pruned) == 0
 	return res, committed, nil
@@ -396,7 +402,7 @@ func removeCreated(dirs []string) {
 // syncer holds one Sync run's state.
 type syncer struct {
 	cfg    *config.Config
-	opts   SyncOptions
+	opts   Options
 	layout *layout.Layout
 	// view is the layout as the run's stage shows it: new blobs are
 	// written there.
@@ -420,8 +426,16 @@ type fetchJob struct {
 	err  error
 }
 
-func newSyncer(cfg *config.Config, opts SyncOptions) *syncer {
-	if opts.Jobs <= 0 {
+// validate says what is wrong with o's values.
+func (o Options) validate() error {
+	if o.Jobs < 0 {
+		return fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, o.Jobs)
+	}
+	return o.Restarts.Validate()
+}
+
+func newSyncer(cfg *config.Config, opts Options) *syncer {
+	if opts.Jobs == 0 {
 		opts.Jobs = DefaultJobs
 	}
 	logger := opts.Logger
@@ -451,7 +465,7 @@ func (s *syncer) registry() Registry {
 			return
 		}
 		opts := append([]registry.Option{registry.WithNotice(s.notice)}, s.opts.ClientOptions...)
-		s.client = NewClient(s.cfg, s.opts.Insecure, s.logger, opts...)
+		s.client = registry.ForConfig(s.cfg, registry.ConfigOptions{Insecure: s.opts.Insecure, Logger: s.logger, Options: opts})
 	})
 	return s.client
 }
@@ -459,22 +473,6 @@ func (s *syncer) registry() Registry {
 // notice passes a notice of the registry client on as a progress event.
 func (s *syncer) notice(msg string) {
 	s.emit(progress.Event{Kind: progress.Notice, Message: msg})
-}
-
-// NewClient returns the registry client vendorimg uses for cfg: its
-// mirrors, its insecure hosts plus extra ones, credentials from the docker
-// config, requests logged at debug level to logger (nil: discard), then
-// opts.
-func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger, opts ...registry.Option) *registry.Client {
-	all := []registry.Option{
-		registry.WithMirrors(cfg.Mirrors),
-		registry.WithInsecure(append(slices.Clone(cfg.Insecure), insecure...)...),
-		registry.WithUserAgent("vendorimg/" + Version()),
-	}
-	if logger != nil {
-		all = append(all, registry.WithLogger(logger))
-	}
-	return registry.NewClient(append(all, opts...)...)
 }
 
 // readOldIndex reads the current index.json. A missing one is empty; a
@@ -716,31 +714,26 @@ func (s *syncer) fetchBlobs(ctx context.Context, plans []*imagePlan) map[*imageP
 func (s *syncer) fetchBlob(ctx context.Context, im config.Image, b layout.Blob) error {
 	ev := progress.Event{Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	s.emit(with(ev, progress.Start))
-	var err error
-	for attempt := 1; attempt <= blobAttempts; attempt++ {
-		var streaming bool
+	// Only a stream that had begun is restarted: what fails before it the
+	// client has already retried as far as its RetryPolicy allows.
+	var streaming bool
+	err := s.opts.Restarts.Do(ctx, func() (err error) {
 		streaming, err = s.fetchBlobOnce(ctx, im, b)
-		if err == nil {
-			s.record(b.Digest, b.Size)
-			done := with(ev, progress.Done)
-			done.Done = b.Size
-			s.emit(done)
-			return nil
-		}
-		if ctx.Err() != nil || !streaming || !retryableBlobError(err) || attempt == blobAttempts {
-			break
-		}
+		return err
+	}, func(err error) bool { return streaming && registry.Restartable(err) }, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		s.emit(retry)
-		s.logger.Debug("blob download failed, starting again", "digest", b.Digest, "attempt", attempt+1, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		}
+		s.logger.Debug("blob download failed, starting again", "digest", b.Digest, "attempt", next, "error", err)
+	})
+	if err != nil {
+		return err
 	}
-	return err
+	s.record(b.Digest, b.Size)
+	done := with(ev, progress.Done)
+	done.Done = b.Size
+	s.emit(done)
+	return nil
 }
 
 func with(e progress.Event, k progress.Kind) progress.Event {
@@ -761,13 +754,6 @@ func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Bl
 		ev.Done = n
 		s.emit(ev)
 	})
-}
-
-// retryableBlobError: the stream was cut (a reset, an early EOF, a short
-// body) or stalled, which a new request may not meet. A wrong digest is
-// final.
-func retryableBlobError(err error) bool {
-	return !errors.Is(err, errs.ErrDigestMismatch) && registry.Transient(err)
 }
 
 // findCorrupt rehashes every stored blob of the configured images, as

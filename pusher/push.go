@@ -1,4 +1,4 @@
-package vendorimg
+package pusher
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -38,8 +37,14 @@ type Pusher interface {
 
 var _ Pusher = (*registry.Client)(nil)
 
-// PushOptions configure Push.
-type PushOptions struct {
+// DefaultJobs is how many blobs Push uploads at once unless told.
+const DefaultJobs = 4
+
+// Options configure Push.
+type Options struct {
+	// Target is the registry and optional repository prefix to push to,
+	// REGISTRY[/PREFIX] ("registry.internal:5000/team"). Required.
+	Target string
 	// Images are the configured images to push, each in any form that
 	// normalises to one ("alpine:3.19.1"). Default: all.
 	Images []string
@@ -48,19 +53,27 @@ type PushOptions struct {
 	DryRun bool
 	// Jobs is how many blobs are uploaded at once. Default DefaultJobs.
 	Jobs int
-	// Client talks to the registry. Default: NewClient with the config's
+	// Client talks to the registry. Default: registry.ForConfig with the config's
 	// insecure hosts plus Insecure, credentials from the docker config.
 	Client Pusher
 	// Insecure adds hosts that may be reached over plain http.
 	Insecure []string
+	// ClientOptions are passed to the default Client after vendorimg's
+	// own (registry.WithTimeouts, registry.WithRetry, ...). Default none.
+	ClientOptions []registry.Option
+	// Restarts says how an upload cut short is started again. Default
+	// registry.DefaultRestarts.
+	Restarts registry.Restarts
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events: Plan, then Start,
-	// Advance and Done per uploaded blob, ImageDone per image.
+	// Advance and Done per uploaded blob, ImageDone per image; and the
+	// default Client's notices (a wait a registry asked for) as
+	// progress.Notice events.
 	Progress progress.Func
 }
 
-// Push actions, in PushResult's blobs and manifests.
+// Push actions, in Result's blobs and manifests.
 const (
 	PushUploaded = "uploaded"
 	PushMounted  = "mounted"
@@ -73,8 +86,8 @@ const (
 	PushWouldPush   = "would-push"
 )
 
-// PushResult says what Push did.
-type PushResult struct {
+// Result says what Push did.
+type Result struct {
 	// Target is the registry and prefix pushed to, as given.
 	Target string        `json:"target"`
 	DryRun bool          `json:"dryRun"`
@@ -136,7 +149,7 @@ type PushedBlob struct {
 }
 
 // Push copies the configured images from the layout into the registry
-// target ("registry.internal:5000" or "registry.internal:5000/team"), byte
+// opts.Target ("registry.internal:5000" or "registry.internal:5000/team"), byte
 // for byte: every blob and manifest keeps its digest, and each image's pin
 // is tagged with its tag under PREFIX/REPOSITORY (alpine's docker.io
 // library/alpine:3.19.1 becomes registry.internal:5000/team/library/alpine:3.19.1),
@@ -153,12 +166,16 @@ type PushedBlob struct {
 // not set, and the image's error wraps errs.ErrSparseIndex and says to
 // vendor platforms: all. The layout's shared lock is held throughout; it
 // is never written.
-func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptions) (*PushResult, error) {
+func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	target := opts.Target
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	host, prefix, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Jobs <= 0 {
+	if opts.Jobs == 0 {
 		opts.Jobs = DefaultJobs
 	}
 	logger := opts.Logger
@@ -181,11 +198,14 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return nil, fmt.Errorf("pushing from %w", err)
 	}
-	client := opts.Client
-	if client == nil {
-		client = NewClient(cfg, opts.Insecure, logger)
+	p := &pusher{l: l, client: opts.Client, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	if p.client == nil {
+		p.client = registry.ForConfig(cfg, registry.ConfigOptions{
+			Insecure: opts.Insecure,
+			Logger:   logger,
+			Options:  append([]registry.Option{registry.WithNotice(p.notice)}, opts.ClientOptions...),
+		})
 	}
-	p := &pusher{l: l, client: client, opts: opts, logger: logger, res: &PushResult{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
 	for _, im := range images {
@@ -228,6 +248,14 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 	return p.res, errors.Join(failures...)
 }
 
+// validate says what is wrong with o's values.
+func (o Options) validate() error {
+	if o.Jobs < 0 {
+		return fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, o.Jobs)
+	}
+	return o.Restarts.Validate()
+}
+
 // parseTarget splits REGISTRY[/PREFIX].
 func parseTarget(target string) (host, prefix string, err error) {
 	target = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(target, "https://"), "http://"), "/")
@@ -246,12 +274,17 @@ func parseTarget(target string) (host, prefix string, err error) {
 type pusher struct {
 	l      *layout.Layout
 	client Pusher
-	opts   PushOptions
+	opts   Options
 	logger *slog.Logger
 	emitMu sync.Mutex
 
 	mu  sync.Mutex
-	res *PushResult
+	res *Result
+}
+
+// notice passes a notice of the registry client on as a progress event.
+func (p *pusher) notice(msg string) {
+	p.emit(progress.Event{Kind: progress.Notice, Message: msg})
 }
 
 func (p *pusher) emit(e progress.Event) {
@@ -457,25 +490,17 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 	}
 }
 
-// uploadAttempts is how many times an upload cut short is started again.
-const uploadAttempts = 3
-
 // upload sends one blob from the layout, rehashing it as it is read: a
 // blob whose bytes changed on disk aborts its upload.
 func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error {
 	ev := progress.Event{Image: pl.image.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	p.emit(with(ev, progress.Start))
-	var err error
-	for attempt := 1; attempt <= uploadAttempts; attempt++ {
-		err = p.uploadOnce(ctx, pl, b, ev)
-		if err == nil || ctx.Err() != nil || errors.Is(err, errs.ErrDigestMismatch) || !registry.Transient(err) {
-			break
-		}
+	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, registry.Restartable, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		p.emit(retry)
-		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
-	}
+		p.logger.Debug("blob upload failed, starting again", "digest", b.Digest, "attempt", next, "error", err)
+	})
 	if err != nil {
 		return err
 	}
@@ -584,4 +609,9 @@ func sparseError(pl *pushPlan, err error) error {
 	}
 	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; to push the index itself, vendor every platform (platforms: all in vendorimg.yaml, then vendorimg sync) and push again (%v)",
 		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, strings.Join(registry.Codes(err), ", "))
+}
+
+func with(e progress.Event, k progress.Kind) progress.Event {
+	e.Kind = k
+	return e
 }
