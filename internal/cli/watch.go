@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
@@ -75,7 +76,7 @@ A request that fails is answered {"error": "...", "kind": "..."}. It exits
 		Example: `  printf '{"op":"check","restore":true}\n' | vendorimg watch`,
 		RunE: func(cmd *cobra.Command, refs []string) error {
 			g.json = true
-			var opts daemon.WatchOptions
+			var opts vendorimg.WatchOptions
 			if platformFlag != "" {
 				p, err := platform.Parse(platformFlag)
 				if err != nil {
@@ -83,21 +84,17 @@ A request that fails is answered {"error": "...", "kind": "..."}. It exits
 				}
 				opts.Platform = &p
 			}
-			cfg, images, err := g.selectImages(cmd.Context(), refs)
+			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
-			c, err := daemon.NewClient()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			opts.Logger = g.logger
 			ctx := cmd.Context()
-			w, err := daemon.NewWatcher(ctx, c, layout.New(cfg.LayoutDir()), images, opts)
+			opts.Images, opts.Logger = refs, g.logger
+			w, done, err := vendorimg.Watch(ctx, cfg, opts)
 			if err != nil {
 				return err
 			}
+			defer done()
 			out := bufio.NewWriter(g.stdout)
 			send := func(v any, err error) error {
 				b, merr := marshal(withError(v, err))
