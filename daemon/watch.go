@@ -278,22 +278,36 @@ type WatchReport struct {
 // answers a bounded query (since and until) from its log at once.
 const eventsTimeout = 10 * time.Second
 
+// CheckTestOptions configure Watcher.Check.
+type CheckTestOptions struct {
+	// Restore puts the vendored images back after a change. Default
+	// false: the change stays, for debugging.
+	Restore bool
+	// Since, when earlier than the end of the previous Check (or
+	// NewWatcher), starts the window whose events explain a change: the
+	// start of the test, when the Watcher started during it.
+	Since time.Time
+}
+
 // Check tells whether anything changed since the previous Check (or
 // NewWatcher): a loaded image's tag moved or removed, the vendored image
 // removed, a watched layout file changed. It asks the engine for its
 // image list, stats each watched file and rehashes those that moved; only
 // when something changed does it read the engine's events of the window.
-// With restore it then puts the vendored images back (re-tags the
+// With opts.Restore it then puts the vendored images back (re-tags the
 // vendored image, or loads it from the layout when the engine no longer
 // has it) and removes the image a tag was moved to when nothing else
 // names or uses it. The error is for what stops the check (the engine
 // does not answer); findings are in the report.
-func (w *Watcher) Check(ctx context.Context, restore bool) (*WatchReport, error) {
+func (w *Watcher) Check(ctx context.Context, opts CheckTestOptions) (*WatchReport, error) {
 	list, err := w.c.ImageList(ctx, client.ImageListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing the engine's images: %w", err)
 	}
 	rep := &WatchReport{Since: w.since, Until: time.Now()}
+	if !opts.Since.IsZero() && opts.Since.Before(rep.Since) {
+		rep.Since = opts.Since
+	}
 	byTag := map[string]string{}
 	ids := map[string][]string{}
 	for _, s := range list.Items {
@@ -326,7 +340,7 @@ func (w *Watcher) Check(ctx context.Context, restore bool) (*WatchReport, error)
 		if err != nil {
 			rep.EventsError = err.Error()
 		}
-		if restore {
+		if opts.Restore {
 			rep.Restored = w.restore(ctx, rep, ids)
 		}
 	}

@@ -63,7 +63,7 @@ func TestWatcher(t *testing.T) {
 	}
 	check := func(t *testing.T, restore bool) *daemon.WatchReport {
 		t.Helper()
-		rep, err := w.Check(ctx, restore)
+		rep, err := w.Check(ctx, daemon.CheckTestOptions{Restore: restore})
 		if err != nil {
 			t.Fatalf("Check() = %v", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +21,11 @@ import (
 type watchRequest struct {
 	// Op is "check", "tag" or "untag".
 	Op string `json:"op"`
-	// Restore (check) puts the vendored images back after a change.
-	Restore bool `json:"restore"`
+	// Restore (check) puts the vendored images back after a change;
+	// Since (check, seconds since the epoch, optional) is when the test
+	// started, when the watch started during it.
+	Restore bool    `json:"restore"`
+	Since   float64 `json:"since"`
 	// Ref and Token (tag) name the image and the test; Tag (untag) the
 	// tag to drop.
 	Ref   string `json:"ref"`
@@ -61,11 +65,12 @@ prints one JSON line ({"ready": true, "engine": ..., "images": [...],
 "files": N, "before": [files already wrong]}) and then answers each JSON line
 read on stdin with one JSON line on stdout:
 
-  {"op": "check", "restore": true}
+  {"op": "check", "restore": true, "since": 1796664062.5}
       whether a tag moved or was removed, the vendored image removed, or a
       watched layout file changed since the last check; the engine's events
       of the window that touched the images; with restore, what was put back
-      (the report of "vendorimg watch" in the README)
+      (the report of "vendorimg watch" in the README); since, optional, is
+      when the test started, if the watch started during it
   {"op": "tag", "ref": "REF", "token": "T"}
       gives the image a tag of its own for one test ({"tag": "..."})
   {"op": "untag", "tag": "TAG"}
@@ -124,7 +129,11 @@ A request that fails is answered {"error": "...", "kind": "..."}. It exits
 				var rerr error
 				switch req.Op {
 				case "check":
-					v, rerr = w.Check(ctx, req.Restore)
+					opts := daemon.CheckTestOptions{Restore: req.Restore}
+					if req.Since > 0 {
+						opts.Since = time.Unix(0, int64(req.Since*1e9))
+					}
+					v, rerr = w.Check(ctx, opts)
 				case "tag":
 					var tag string
 					tag, rerr = w.AddTag(ctx, req.Ref, req.Token)

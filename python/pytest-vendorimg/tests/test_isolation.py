@@ -60,8 +60,11 @@ def test_the_test_that_changed_an_image_fails_at_its_teardown(pytester, fake):
             "ERROR *::test_commits_onto_the_tag",
         ]
     )
-    # One check after each test, each asking for the restore.
-    assert fake.requests() == [{"op": "check", "restore": True}] * 4
+    # One check after each test, each asking for the restore, with when
+    # the test started.
+    requests = fake.requests()
+    assert [{k: v for k, v in r.items() if k != "since"} for r in requests] == [{"op": "check", "restore": True}] * 4
+    assert all(r["since"] > 0 for r in requests)
     assert len(fake.calls("watch")) == 1
 
 
@@ -78,7 +81,7 @@ def test_no_restore_and_checking_only_the_fixtures_users(pytester, fake):
             "vendorimg: 1 test changed a vendored image (each failed at its teardown; left as they changed them (--vendorimg-no-restore)):",
         ]
     )
-    assert fake.requests() == [{"op": "check", "restore": False}] * 3
+    assert [r["restore"] for r in fake.requests()] == [False] * 3
 
 
 def test_check_off(pytester, fake):
@@ -180,3 +183,22 @@ def test_load_says_what_it_replaced(pytester, fake):
         [f"  {PROBE}: loaded sha256:c456b63aa063 (linux/amd64, 850375 bytes); replaced sha256:555555555555, "
          "which the tag pointed to: removed (nothing else named or used it)"]
     )
+
+
+def test_candidates_across_workers(tmp_path):
+    """TestLog names the tests of other workers that ran when a change
+    happened, and only those."""
+    from pytest_vendorimg import isolation
+
+    gw0, gw1 = isolation.TestLog(tmp_path, "gw0"), isolation.TestLog(tmp_path, "gw1")
+    gw1.start("test_before", 1.0)
+    gw1.end("test_before", 2.0)
+    gw0.start("test_mine", 3.0)
+    gw1.start("test_during", 4.0)
+    gw1.end("test_during", 5.0)
+    gw1.start("test_still_running", 6.0)
+    assert gw0.others([(3.0, 7.0)]) == ["test_during (gw1)", "test_still_running (gw1)"]
+    assert gw0.others([(4.5, 4.5)]) == ["test_during (gw1)"]
+    assert gw0.others([(5.5, 5.5)]) == []
+    rep = {"since": "1970-01-01T00:00:01Z", "until": "1970-01-01T00:00:07.5Z", "events": []}
+    assert isolation.change_times(rep, 3.0) == [(3.0, 7.5)]

@@ -185,13 +185,16 @@ def describe(rep: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def change_times(rep: Dict[str, Any]) -> List[Tuple[float, float]]:
+def change_times(rep: Dict[str, Any], started: float) -> List[Tuple[float, float]]:
     """When the change happened: at each event's time, else at some time
-    in the check's window."""
+    between the test's start and the check. (A test of another worker that
+    ended before this one started was checked at its own end, after any
+    change it made: that check reported and restored it, so it is not a
+    candidate.)"""
     events = rep.get("events") or []
     if events:
         return [(timestamp(e["time"]), timestamp(e["time"])) for e in events]
-    return [(timestamp(rep["since"]), timestamp(rep["until"]))]
+    return [(max(started, timestamp(rep["since"])), timestamp(rep["until"]))]
 
 
 def now() -> float:

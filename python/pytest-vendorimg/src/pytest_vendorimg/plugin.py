@@ -207,6 +207,8 @@ class Run:
         self.lock = isolation.EngineLock(self.shared.folder) if self.shared else None
         self.log = isolation.TestLog(self.shared.folder, self.worker) if self.shared and self.worker else None
         self.own_tags: List[str] = []
+        #: When the current test started (time.time()).
+        self.started = 0.0
         #: How many tests asked for an image, and how many were checked.
         self.used = 0
         self.checked = 0
@@ -251,10 +253,17 @@ class Run:
         """Before a test: takes the engine lock (exclusive for a test
         marked vendorimg_exclusive) and notes when it started."""
         self.lock.acquire(item.get_closest_marker(EXCLUSIVE_MARKER) is not None)
-        start = isolation.now()
+        self.started = isolation.now()
         if self.log:
-            self.log.start(item.nodeid, start)
-        return start
+            self.log.start(item.nodeid, self.started)
+        if self.helper is None and self.helper_error is None and self.loaded():
+            # Started before the test runs, so that its baseline is not
+            # what the test did.
+            try:
+                self.watcher()
+            except isolation.HelperError:
+                pass  # reported by the check after the test
+        return self.started
 
     def end_test(self, item: pytest.Item) -> Optional[str]:
         """After a test: the check, when it is due, then the test's own tags
@@ -279,7 +288,7 @@ class Run:
 
     def _check(self, item: pytest.Item) -> Optional[str]:
         try:
-            rep = self.watcher().request(op="check", restore=not self.settings.no_restore)
+            rep = self.watcher().request(op="check", restore=not self.settings.no_restore, since=self.started)
         except isolation.HelperError as err:
             return f"vendorimg: cannot check the vendored images after this test: {err}"
         self.checked += 1
@@ -287,8 +296,15 @@ class Run:
             return f"vendorimg: checking the vendored images after this test: {rep['error']}"
         if rep.get("ok"):
             return None
+        if not rep.get("tags") and rep.get("layout"):
+            # A layout file that cannot be put back is seen by every
+            # worker's watch: only the first to see it reports it.
+            seen = {tuple(p) for c in self.shared.records("culprits") for p in c.get("layout", [])}
+            rep["layout"] = [c for c in rep["layout"] if (c["path"], c.get("actual", "")) not in seen]
+            if all(c.get("restored") for c in rep["layout"]):
+                return None
         lines = isolation.describe(rep)
-        others = self.log.others(isolation.change_times(rep)) if self.log else []
+        others = self.log.others(isolation.change_times(rep, self.started)) if self.log else []
         if others:
             head = (
                 "vendorimg: a vendored image changed while this test ran, and so did "
@@ -300,7 +316,8 @@ class Run:
             head = "vendorimg: this test changed a vendored image:"
         if self.settings.no_restore:
             lines.append("not restored (--vendorimg-no-restore): later tests see the change")
-        record = {"test": item.nodeid, "worker": self.worker or "", "others": others, "lines": lines}
+        layout = [[c["path"], c.get("actual", "")] for c in rep.get("layout") or [] if not c.get("restored")]
+        record = {"test": item.nodeid, "worker": self.worker or "", "others": others, "lines": lines, "layout": layout}
         self.shared.append("culprits", record)
         return "\n".join([head, *("  " + line for line in lines)])
 
@@ -324,6 +341,12 @@ class Run:
         result = self.load()
         if not result.ok:
             self._load_failed(ref, result)
+        if self.helper is None and self.helper_error is None and self.settings.check != CHECK_OFF:
+            # Before the test goes on to change anything.
+            try:
+                self.watcher()
+            except isolation.HelperError:
+                pass  # reported by the check after the test
         want = reference.parse(ref)
         images = result.doc.get("images") or []
         found = next((im for im in images if im.get("ref") == want.key), None)
