@@ -53,6 +53,17 @@ type PushOptions struct {
 	Client Pusher
 	// Insecure adds hosts that may be reached over plain http.
 	Insecure []string
+	// NoUpstream forbids completing a sparse index from upstream: only
+	// what the layout holds is pushed, and a registry that checks an
+	// index's children refuses the index (errs.ErrSparseIndex). Default
+	// false: the platforms an index lists that were not vendored are
+	// fetched from the image's registry (or its mirror) and sent to the
+	// target, registry to registry.
+	NoUpstream bool
+	// Upstream fetches, by digest, what a sparse index lacks. Default: the
+	// default Client (NewClient, with the config's mirrors), or NewClient
+	// when Client was given.
+	Upstream Fetcher
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events: Plan, then Start,
@@ -88,6 +99,11 @@ type PushResult struct {
 	Skipped       int   `json:"skipped"`
 	// Manifests counts the manifests and indexes stored (sent).
 	Manifests int `json:"manifests"`
+	// FromUpstream and FromUpstreamBytes count the blobs uploaded that
+	// were streamed from upstream (a sparse index completed), not read
+	// from the layout; they are part of Uploaded and UploadedBytes.
+	FromUpstream      int   `json:"fromUpstream"`
+	FromUpstreamBytes int64 `json:"fromUpstreamBytes"`
 }
 
 // PushedImage is one image's outcome.
@@ -101,10 +117,20 @@ type PushedImage struct {
 	// Platforms are the vendored platforms pushed.
 	Platforms []string `json:"platforms"`
 	// Missing are the platforms its index lists that were not vendored
-	// (a sparse index); their manifests are not pushed.
-	Missing   []string         `json:"missing"`
-	Manifests []PushedManifest `json:"manifests"`
-	Blobs     []PushedBlob     `json:"blobs"`
+	// (a sparse index); unless they were completed from upstream (see
+	// Sources), their manifests are not pushed.
+	Missing []string `json:"missing"`
+	// Sources say, per image manifest of the index, where it came from:
+	// the layout, upstream, or nowhere because the target has it.
+	Sources []PushedSource `json:"sources"`
+	// Upstream is the reference the missing platforms were fetched from
+	// (its registry's configured mirror is asked first), when they were.
+	Upstream string `json:"upstream,omitempty"`
+	// UpstreamError is why a sparse index was not completed from
+	// upstream, when it was not.
+	UpstreamError string           `json:"upstreamError,omitempty"`
+	Manifests     []PushedManifest `json:"manifests"`
+	Blobs         []PushedBlob     `json:"blobs"`
 	// Tagged: the target's tag names the pin (now, or already).
 	Tagged bool `json:"tagged"`
 	// Error is why the image is not (wholly) in the registry.
@@ -123,6 +149,8 @@ type PushedManifest struct {
 	// Ref is what it was pushed as: the tag for the top, else its digest.
 	Ref    string `json:"ref"`
 	Action string `json:"action"`
+	// Source is where its bytes came from: SourceLayout or SourceUpstream.
+	Source string `json:"source"`
 }
 
 // PushedBlob is a config, layer or other blob of an image.
@@ -133,6 +161,9 @@ type PushedBlob struct {
 	Action string        `json:"action"`
 	// From is the repository it was mounted from.
 	From string `json:"from,omitempty"`
+	// Source is where its bytes come from when uploaded: SourceLayout or
+	// SourceUpstream.
+	Source string `json:"source"`
 }
 
 // Push copies the configured images from the layout into the registry
@@ -147,12 +178,18 @@ type PushedBlob struct {
 // children first: each vendored platform's manifest by digest, then the
 // top by tag.
 //
-// A registry that checks an index's children (the distribution registry
-// does) refuses an index whose platforms were not all vendored: then the
-// vendored platforms' manifests are in the registry by digest, the tag is
-// not set, and the image's error wraps errs.ErrSparseIndex and says to
-// vendor platforms: all. The layout's shared lock is held throughout; it
-// is never written.
+// An index whose platforms were not all vendored (a sparse index) is
+// completed from upstream (see push_upstream.go): the manifests, configs and
+// layers the layout lacks are fetched by digest from the image's registry
+// or its mirror, verified while they stream, and sent straight to the
+// target, so that the target holds the whole image under the pin; nothing
+// of them is written to the layout. With NoUpstream, or when upstream
+// cannot be reached, only the vendored platforms are pushed; a registry
+// that checks an index's children (the distribution registry does) then
+// refuses the index: the vendored platforms' manifests are in the registry
+// by digest, the tag is not set, and the image's error wraps
+// errs.ErrSparseIndex and says how to complete it. The layout's shared
+// lock is held throughout; it is never written.
 func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptions) (*PushResult, error) {
 	host, prefix, err := parseTarget(target)
 	if err != nil {
@@ -181,11 +218,8 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return nil, fmt.Errorf("pushing from %w", err)
 	}
-	client := opts.Client
-	if client == nil {
-		client = NewClient(cfg, opts.Insecure, logger)
-	}
-	p := &pusher{l: l, client: client, opts: opts, logger: logger, res: &PushResult{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	client, upstream := pushClients(cfg, opts, logger)
+	p := &pusher{l: l, client: client, upstream: upstream, opts: opts, logger: logger, res: &PushResult{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
 	for _, im := range images {
@@ -217,6 +251,7 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 		}
 		out := plan.out
 		out.Blobs = plan.blobResults()
+		p.countSources(plan, out)
 		if plan.err != nil {
 			out.err = fmt.Errorf("pushing %s to %s: %w", plan.image.Name(), out.Target, plan.err)
 			out.Error = out.err.Error()
@@ -244,11 +279,12 @@ func parseTarget(target string) (host, prefix string, err error) {
 }
 
 type pusher struct {
-	l      *layout.Layout
-	client Pusher
-	opts   PushOptions
-	logger *slog.Logger
-	emitMu sync.Mutex
+	l        *layout.Layout
+	client   Pusher
+	upstream Fetcher
+	opts     PushOptions
+	logger   *slog.Logger
+	emitMu   sync.Mutex
 
 	mu  sync.Mutex
 	res *PushResult
@@ -273,6 +309,15 @@ type pushPlan struct {
 	// blobs are the configs and layers, in graph order, each once.
 	blobs []layout.Blob
 
+	// absent are the descriptors the image's indexes list that the
+	// layout does not hold (a sparse index).
+	absent []absentChild
+	// fromUpstream are the blobs to stream from upstream, not the layout.
+	fromUpstream map[digest.Digest]bool
+	// completed: the absent platforms are in docs and blobs, from upstream.
+	completed   bool
+	upstreamErr error
+
 	mu      sync.Mutex
 	actions map[digest.Digest]PushedBlob
 	err     error
@@ -282,6 +327,8 @@ type pushDoc struct {
 	desc     ocispec.Descriptor
 	platform string
 	top      bool
+	// raw holds a document fetched from upstream; nil: read the layout.
+	raw []byte
 }
 
 func (pl *pushPlan) record(b PushedBlob) {
@@ -318,8 +365,8 @@ func (p *pusher) plan(ctx context.Context, im config.Image, dest reference.Refer
 	if !inv.Complete() {
 		return nil, fmt.Errorf("pushing %s: %w: %d blobs are missing (run vendorimg sync)", im.Name(), errs.ErrInvalidLayout, len(inv.Missing))
 	}
-	pl := &pushPlan{image: im, dest: dest, actions: map[digest.Digest]PushedBlob{}}
-	pl.out = &PushedImage{Name: im.Name(), Target: config.NameOf(dest), Digest: im.Digest, MediaType: inv.Top.MediaType, Platforms: []string{}, Missing: []string{}, Manifests: []PushedManifest{}}
+	pl := &pushPlan{image: im, dest: dest, actions: map[digest.Digest]PushedBlob{}, fromUpstream: map[digest.Digest]bool{}}
+	pl.out = &PushedImage{Name: im.Name(), Target: config.NameOf(dest), Digest: im.Digest, MediaType: inv.Top.MediaType, Platforms: []string{}, Missing: []string{}, Sources: []PushedSource{}, Manifests: []PushedManifest{}}
 	platformOf := map[digest.Digest]string{}
 	for _, img := range inv.Images {
 		ps := platform.FromOCI(img.Platform).String()
@@ -358,7 +405,12 @@ func (p *pusher) plan(ctx context.Context, im config.Image, dest reference.Refer
 				what = platform.FromOCI(*m.Platform).String()
 			}
 			pl.out.Missing = append(pl.out.Missing, what)
+			pl.absent = append(pl.absent, absentChild{desc: m, platform: what})
 		}
+	}
+	pl.out.Sources = layoutSources(inv)
+	if err := p.complete(ctx, pl, present); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }
@@ -486,7 +538,7 @@ func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error 
 }
 
 func (p *pusher) uploadOnce(ctx context.Context, pl *pushPlan, b layout.Blob, ev progress.Event) error {
-	f, err := p.l.OpenBlob(b.Digest)
+	f, err := p.openSource(ctx, pl, b)
 	if err != nil {
 		return err
 	}
@@ -536,7 +588,10 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 		if d.top && pl.dest.Tag != "" {
 			target = pl.dest.Tag
 		}
-		m := PushedManifest{Digest: d.desc.Digest, MediaType: d.desc.MediaType, Platform: d.platform, Ref: target}
+		m := PushedManifest{Digest: d.desc.Digest, MediaType: d.desc.MediaType, Platform: d.platform, Ref: target, Source: SourceLayout}
+		if d.raw != nil {
+			m.Source = SourceUpstream
+		}
 		have, err := p.client.HasManifest(ctx, pl.dest, target)
 		if err != nil {
 			return err
@@ -547,12 +602,14 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 		case p.opts.DryRun:
 			m.Action = PushWouldPush
 		default:
-			raw, err := p.l.ReadBlob(ctx, d.desc.Digest, manifest.MaxManifestSize)
-			if err != nil {
-				return err
+			raw := d.raw
+			if raw == nil {
+				if raw, err = p.l.ReadBlob(ctx, d.desc.Digest, manifest.MaxManifestSize); err != nil {
+					return err
+				}
 			}
 			err = p.client.PushManifest(ctx, pl.dest, target, d.desc.MediaType, raw)
-			if err != nil && d.top && len(pl.out.Missing) > 0 && errors.Is(err, registry.ErrManifestRefused) {
+			if err != nil && d.top && len(pl.out.Missing) > 0 && !pl.completed && errors.Is(err, registry.ErrManifestRefused) {
 				m.Action = PushRefused
 				pl.out.Manifests = append(pl.out.Manifests, m)
 				return sparseError(pl, err)
@@ -582,6 +639,6 @@ func sparseError(pl *pushPlan, err error) error {
 			byDigest = append(byDigest, fmt.Sprintf("%s@%s (%s)", pl.dest.Name(), d.desc.Digest, d.platform))
 		}
 	}
-	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; to push the index itself, vendor every platform (platforms: all in vendorimg.yaml, then vendorimg sync) and push again (%v)",
-		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, strings.Join(registry.Codes(err), ", "))
+	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; %s (%v)",
+		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, completionHint(pl), strings.Join(registry.Codes(err), ", "))
 }

@@ -1,0 +1,410 @@
+package vendorimg_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vendorimg/vendorimg"
+	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
+	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/vendorimgtest"
+)
+
+// TestPushCompletesSparseIndex is the team mirror of an image vendored
+// for one platform of three, with three distribution registries: upstream
+// holds the index, the team registry starts empty, the checkout vendors
+// linux/amd64. push completes the index from upstream: the team registry
+// then holds the index byte for byte and every platform, upstream was
+// asked for the other platforms' content only, and the checkout is
+// unchanged. A second checkout with mirrors: syncs its own platform from
+// the team registry alone (upstream stopped) and verifies; docker pulls
+// each platform from the team registry. With --no-upstream, and with
+// upstream gone, push refuses the index as before, saying how to complete
+// it. Both an OCI index and a Docker manifest list.
+func TestPushCompletesSparseIndex(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		format registrytest.Format
+		seed   int64
+	}{
+		{"oci-index", registrytest.OCI, 231},
+		{"docker-manifest-list", registrytest.Docker, 232},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPushCompletes(t, tc.format, tc.seed) })
+	}
+}
+
+func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
+	ctx := context.Background()
+	platforms := []string{"linux/amd64", "linux/arm64", "linux/arm/v7"}
+	upstream := registrytest.Start(t, registrytest.Options{})
+	idx := registrytest.Index(t, platforms, 2, 30000, seed, format)
+	pin := registrytest.Push(t, upstream.Host+"/library/base:1.0", idx)
+	images := fmt.Sprintf("images:\n  - ref: %s/library/base:1.0\n    digest: %s\n", upstream.Host, pin)
+
+	first := t.TempDir()
+	cfg := writeConfig(t, first, images+"    platforms: [linux/amd64]\n")
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHashes(t, first)
+	// What the layout lacks: the other two platforms' manifests, configs and layers.
+	missing := registrytest.Blobs(t, idx, platforms[1:])
+	delete(missing, pin)
+	var missingBytes int64
+	for _, p := range platforms[1:] {
+		missingBytes += platformBytes(t, idx, p)
+	}
+
+	team := registrytest.Start(t, registrytest.Options{})
+
+	// --dry-run: upstream is asked for the missing manifests only, the
+	// team registry gets HEAD requests only, the report has every platform.
+	upstream.ResetLog()
+	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{DryRun: true})
+	if err != nil {
+		t.Fatalf("Push --dry-run: %v", err)
+	}
+	for _, r := range team.Requests() {
+		if !strings.HasPrefix(r, "GET /v2/ ") && !strings.HasPrefix(r, "HEAD ") {
+			t.Errorf("--dry-run sent %s to the team registry", r)
+		}
+	}
+	fetched := upstreamFetches(t, upstream.Requests())
+	for d := range fetched {
+		if !missing[d] || !strings.Contains(fetched[d], "/manifests/") {
+			t.Errorf("--dry-run asked upstream for %s, want only the missing platforms' manifests", fetched[d])
+		}
+	}
+	if len(fetched) != 2 {
+		t.Errorf("--dry-run fetched %d manifests from upstream, want 2: %v", len(fetched), fetched)
+	}
+	checkSources(t, "--dry-run", res.Images[0], idx, platforms)
+	for _, b := range res.Images[0].Blobs {
+		wantSource := vendorimg.SourceUpstream
+		if !missing[b.Digest] {
+			wantSource = vendorimg.SourceLayout
+		}
+		if b.Action != vendorimg.PushWouldUpload || b.Source != wantSource {
+			t.Errorf("--dry-run blob %s: %s from %s, want %s from %s", b.Digest, b.Action, b.Source, vendorimg.PushWouldUpload, wantSource)
+		}
+	}
+
+	// The push: every missing blob streamed from upstream exactly once, and
+	// nothing else asked of it.
+	upstream.ResetLog()
+	res, err = vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	if err != nil {
+		t.Fatalf("Push of the sparse index: %v", err)
+	}
+	im := res.Images[0]
+	if !im.Tagged || im.UpstreamError != "" || im.Upstream == "" {
+		t.Errorf("Push: tagged %v, upstream %q, upstream error %q; want tagged, from upstream", im.Tagged, im.Upstream, im.UpstreamError)
+	}
+	checkSources(t, "Push", im, idx, platforms)
+	var missingBlobBytes int64
+	missingBlobs := 0
+	for d := range missing {
+		if !isManifestOf(t, idx, d) {
+			missingBlobs++
+			missingBlobBytes += blobSize(t, idx, d)
+		}
+	}
+	if res.FromUpstream != missingBlobs || res.FromUpstreamBytes != missingBlobBytes {
+		t.Errorf("Push streamed %d blobs (%d bytes) from upstream, want %d (%d bytes)", res.FromUpstream, res.FromUpstreamBytes, missingBlobs, missingBlobBytes)
+	}
+	counts := map[string]int{}
+	for _, r := range upstream.Requests() {
+		if strings.HasPrefix(r, "GET /v2/ ") {
+			continue
+		}
+		d, ok := requestDigest(r)
+		if !ok || !strings.HasPrefix(r, "GET ") || !missing[d] {
+			t.Errorf("push asked upstream %s: not a missing platform's content", r)
+			continue
+		}
+		counts[r]++
+	}
+	if len(counts) != len(missing) {
+		t.Errorf("push fetched %d of upstream's %d missing manifests and blobs: %v", len(counts), len(missing), slices.Sorted(maps.Keys(counts)))
+	}
+	for r, n := range counts {
+		if n != 1 {
+			t.Errorf("push asked upstream %d times for %s", n, r)
+		}
+	}
+	if after := treeHashes(t, first); !maps.Equal(before, after) {
+		t.Errorf("push changed the checkout")
+	}
+
+	// The team registry: the index byte for byte, and every platform whole
+	// (crane validate fetches and rehashes every manifest, config and layer).
+	stored, err := os.ReadFile(filepath.Join(cfg.LayoutDir(), layout.RelBlobPath(pin)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(team.Host+"/library/base:1.0", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Get(ref)
+	if err != nil {
+		t.Fatalf("the team registry has no %s: %v", ref, err)
+	}
+	if string(got.Manifest) != string(stored) || got.Digest.String() != pin.String() {
+		t.Errorf("the team registry's %s is %s, not the pinned index's bytes (%s)", ref, got.Digest, pin)
+	}
+	if out, err := crane(t, "validate", "--remote", ref.String()); err != nil || !strings.HasPrefix(string(out), "PASS: ") {
+		t.Errorf("crane validate --remote %s: %v\n%s (the team registry's index is not whole)", ref, err, out)
+	}
+
+	// A second push asks upstream nothing and sends nothing.
+	upstream.ResetLog()
+	team.ResetLog()
+	res, err = vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	if err != nil {
+		t.Fatalf("second Push: %v", err)
+	}
+	if reqs := upstream.Requests(); len(reqs) > 0 {
+		t.Errorf("the second push asked upstream: %v", reqs)
+	}
+	if w := blobWrites(team.Requests()); len(w) > 0 {
+		t.Errorf("the second push sent blobs: %v", w)
+	}
+	for _, s := range res.Images[0].Sources {
+		if s.Platform != "linux/amd64" && s.Source != vendorimg.SourceTarget {
+			t.Errorf("second push: %s from %s, want %s", s.Platform, s.Source, vendorimg.SourceTarget)
+		}
+	}
+
+	// Upstream forbidden: push as before, the index refused, and the hint.
+	other := registrytest.Start(t, registrytest.Options{})
+	upstream.ResetLog()
+	res, err = vendorimg.Push(ctx, cfg, other.Host, vendorimg.PushOptions{NoUpstream: true})
+	if !errors.Is(err, errs.ErrSparseIndex) {
+		t.Fatalf("Push with NoUpstream = %v, want errs.ErrSparseIndex", err)
+	}
+	for _, want := range []string{"--no-upstream", "push again where " + upstream.Host, "platforms: all"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Push with NoUpstream: the error does not say %q: %v", want, err)
+		}
+	}
+	if reqs := upstream.Requests(); len(reqs) > 0 {
+		t.Errorf("Push with NoUpstream asked upstream: %v", reqs)
+	}
+	if res.Images[0].Tagged {
+		t.Errorf("Push with NoUpstream tagged the sparse index")
+	}
+
+	// The second checkout: its own platform, from the team registry alone.
+	upstream.Stop()
+	second := t.TempDir()
+	cfg2 := writeConfig(t, second, fmt.Sprintf("mirrors:\n  %s: %s\n%s    platforms: [linux/arm64]\n", upstream.Host, team.Host, images))
+	team.ResetLog()
+	if _, err := vendorimg.Sync(ctx, cfg2, vendorimg.SyncOptions{}); err != nil {
+		t.Fatalf("sync of the second checkout through the team registry, upstream stopped: %v", err)
+	}
+	if len(team.Requests()) == 0 {
+		t.Errorf("the second checkout's sync did not ask the team registry")
+	}
+	rep, err := vendorimg.Verify(ctx, cfg2, vendorimg.VerifyOptions{Deep: true})
+	if err != nil || !rep.OK() {
+		t.Errorf("verify of the second checkout: %v %+v", err, rep)
+	}
+
+	// Upstream gone (connection refused): as with NoUpstream, with why.
+	res, err = vendorimg.Push(ctx, cfg, other.Host, vendorimg.PushOptions{})
+	if !errors.Is(err, errs.ErrSparseIndex) {
+		t.Fatalf("Push with upstream stopped = %v, want errs.ErrSparseIndex", err)
+	}
+	if !strings.Contains(err.Error(), "push again where "+upstream.Host) || !strings.Contains(err.Error(), "completing") || res.Images[0].UpstreamError == "" {
+		t.Errorf("Push with upstream stopped: the error does not say why and how to complete: %v (%q)", err, res.Images[0].UpstreamError)
+	}
+
+	dockerPullEach(t, team.Host+"/library/base:1.0", idx, pin, platforms)
+}
+
+// dockerPullEach pulls each platform of ref with the machine's docker
+// engine: the image it reports is that platform's.
+func dockerPullEach(t *testing.T, ref string, idx v1.ImageIndex, pin digest.Digest, platforms []string) {
+	e := enginetest.Describe(t)
+	vendorimgtest.LockEngine(t, vendorimgtest.LockShared)
+	untag(t, ref)
+	for _, p := range platforms {
+		if out, err := run(t, nil, "docker", "pull", "--platform", p, ref); err != nil {
+			t.Fatalf("docker pull --platform %s %s on %s: %v\n%s", p, ref, e, err, out)
+		}
+		out, err := run(t, nil, "docker", "image", "inspect", "--format", "{{.Id}}", ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := configOf(t, idx, p).String()
+		if e.Store == "containerd" {
+			want = pin.String()
+		}
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Errorf("docker pull --platform %s %s on %s gave image %s, want %s", p, ref, e, got, want)
+		}
+		// The next platform's pull moves the tag: drop this one's image.
+		if out, err := run(t, nil, "docker", "rmi", "--force", ref); err != nil {
+			t.Errorf("docker rmi %s: %v\n%s", ref, err, out)
+		}
+	}
+}
+
+// checkSources: the vendored platform from the layout, the others from
+// upstream, each with its manifest's, config's and layers' bytes.
+func checkSources(t *testing.T, what string, im vendorimg.PushedImage, idx v1.ImageIndex, platforms []string) {
+	t.Helper()
+	if len(im.Sources) != len(platforms) {
+		t.Fatalf("%s: sources %+v, want one per platform of %v", what, im.Sources, platforms)
+	}
+	for i, p := range platforms {
+		s := im.Sources[i]
+		want := vendorimg.SourceUpstream
+		if i == 0 {
+			want = vendorimg.SourceLayout
+		}
+		if s.Platform != p || s.Source != want || s.Bytes != platformBytes(t, idx, p) {
+			t.Errorf("%s: source %d = %+v, want %s from %s, %d bytes", what, i, s, p, want, platformBytes(t, idx, p))
+		}
+	}
+}
+
+// platformImage is idx's image for platform p.
+func platformImageOf(t *testing.T, idx v1.ImageIndex, p string) v1.Image {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := v1.ParsePlatform(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Platform != nil && d.Platform.Equals(*want) {
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}
+	}
+	t.Fatalf("no %s in the index", p)
+	return nil
+}
+
+// platformBytes is the size of p's manifest, config and layers.
+func platformBytes(t *testing.T, idx v1.ImageIndex, p string) int64 {
+	t.Helper()
+	img := platformImageOf(t, idx, p)
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(len(raw)) + m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+func configOf(t *testing.T, idx v1.ImageIndex, p string) v1.Hash {
+	t.Helper()
+	h, err := platformImageOf(t, idx, p).ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// isManifestOf reports whether d is one of idx's image manifests.
+func isManifestOf(t *testing.T, idx v1.ImageIndex, d digest.Digest) bool {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range im.Manifests {
+		if m.Digest.String() == d.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// blobSize is the size of config or layer d of one of idx's images.
+func blobSize(t *testing.T, idx v1.ImageIndex, d digest.Digest) int64 {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, desc := range im.Manifests {
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+			if b.Digest.String() == d.String() {
+				return b.Size
+			}
+		}
+	}
+	t.Fatalf("%s is no blob of the index", d)
+	return 0
+}
+
+// requestDigest is the digest a manifest or blob request of an access
+// log names.
+func requestDigest(r string) (digest.Digest, bool) {
+	fields := strings.Fields(r)
+	if len(fields) < 2 {
+		return "", false
+	}
+	i := strings.LastIndex(fields[1], "/")
+	d, err := digest.Parse(fields[1][i+1:])
+	return d, err == nil && (strings.Contains(fields[1], "/manifests/") || strings.Contains(fields[1], "/blobs/"))
+}
+
+// upstreamFetches are the digests an access log's requests name, each
+// with its request.
+func upstreamFetches(t *testing.T, reqs []string) map[digest.Digest]string {
+	t.Helper()
+	out := map[digest.Digest]string{}
+	for _, r := range reqs {
+		if strings.HasPrefix(r, "GET /v2/ ") {
+			continue
+		}
+		d, ok := requestDigest(r)
+		if !ok {
+			t.Errorf("upstream was asked %s", r)
+			continue
+		}
+		out[d] = r
+	}
+	return out
+}
