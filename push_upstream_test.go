@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -407,4 +408,98 @@ func upstreamFetches(t *testing.T, reqs []string) map[digest.Digest]string {
 		out[d] = r
 	}
 	return out
+}
+
+// TestPushUpstreamFaults: a blob streamed from upstream is hashed on its
+// way to the target. Wrong bytes (same length) abort the upload: the
+// image fails with errs.ErrDigestMismatch, the target has neither the
+// blob nor the tag. A stream cut once is started again and the push
+// completes.
+func TestPushUpstreamFaults(t *testing.T) {
+	ctx := context.Background()
+	upstream := registrytest.NewFault(t)
+	idx := registrytest.Index(t, []string{"linux/amd64", "linux/arm64"}, 1, 20000, 241, registrytest.OCI)
+	pin := registrytest.Push(t, upstream.Host+"/x/app:1", idx)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s/x/app:1\n    digest: %s\n    platforms: [linux/amd64]\n", upstream.Host, pin))
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHashes(t, dir)
+	layer := registrytest.Layers(t, idx, "linux/arm64")[0]
+	isLayer := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String())
+	}
+
+	team := registrytest.Start(t, registrytest.Options{})
+	layerPath := "/v2/x/app/blobs/" + layer.String()
+	upstream.Reset()
+	// Once: a wrong digest is final, never fetched again.
+	upstream.On(isLayer, 1, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		next.ServeHTTP(&flipFirst{ResponseWriter: w}, r)
+	})
+	_, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	if !errors.Is(err, errs.ErrDigestMismatch) {
+		t.Fatalf("Push with upstream serving a flipped layer = %v, want errs.ErrDigestMismatch", err)
+	}
+	if !strings.Contains(err.Error(), layer.String()) {
+		t.Errorf("the error does not name the layer %s: %v", layer, err)
+	}
+	if n := upstream.Count(http.MethodGet, layerPath); n != 1 {
+		t.Errorf("the flipped layer was fetched %d times, want once", n)
+	}
+	for _, path := range []string{"/v2/x/app/blobs/" + layer.String(), "/v2/x/app/manifests/1"} {
+		resp, err := http.Head("http://" + team.Host + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("HEAD %s on the team registry = %s, want 404", path, resp.Status)
+		}
+	}
+
+	// A stream cut halfway, once: the upload starts again.
+	team = registrytest.Start(t, registrytest.Options{})
+	upstream.Reset()
+	upstream.On(isLayer, 1, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		next.ServeHTTP(&cutHalf{ResponseWriter: w}, r)
+	})
+	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	if err != nil || !res.Images[0].Tagged {
+		t.Fatalf("Push with one upstream stream cut = %v, tagged %v; want it started again and completed", err, err == nil && res.Images[0].Tagged)
+	}
+	if n := upstream.Count(http.MethodGet, layerPath); n != 2 {
+		t.Errorf("the layer cut once was fetched %d times, want twice", n)
+	}
+	if after := treeHashes(t, dir); !maps.Equal(before, after) {
+		t.Errorf("push changed the checkout")
+	}
+}
+
+// flipFirst flips the first byte of a response body.
+type flipFirst struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (f *flipFirst) Write(p []byte) (int, error) {
+	if !f.done && len(p) > 0 {
+		f.done = true
+		q := append([]byte{p[0] ^ 0xff}, p[1:]...)
+		return f.ResponseWriter.Write(q)
+	}
+	return f.ResponseWriter.Write(p)
+}
+
+// cutHalf sends half of the first write of a body, then drops the
+// connection.
+type cutHalf struct{ http.ResponseWriter }
+
+func (c *cutHalf) Write(p []byte) (int, error) {
+	if len(p) > 1 {
+		_, _ = c.ResponseWriter.Write(p[:len(p)/2])
+		c.ResponseWriter.(http.Flusher).Flush()
+	}
+	panic(http.ErrAbortHandler)
 }
