@@ -287,6 +287,11 @@ func TestPushCommandJSON(t *testing.T) {
 		t.Errorf("push --json = %+v", doc)
 	}
 
+	out, err = exec.Command(bin, "-C", dir, "push", "--dry-run", "--no-upstream", dst.Host).Output()
+	if err != nil || !strings.Contains(string(out), "  linux/arm64  not vendored, not pushed\n") || !strings.Contains(string(out), "--no-upstream") {
+		t.Errorf("push --dry-run --no-upstream printed %v\n%s\nwant linux/arm64 not pushed, and why", err, out)
+	}
+
 	// Completed from upstream: the text report of a dry run, then --json.
 	out, err = exec.Command(bin, "-C", dir, "push", "--dry-run", dst.Host).Output()
 	if err != nil {

@@ -147,6 +147,13 @@ func (g *globals) printSources(im vendorimg.PushedImage) {
 		}
 		fmt.Fprintf(g.stdout, "  %s  %s%s\n", s.Platform, from[s.Source], size)
 	}
+	if im.UpstreamError == "" {
+		return
+	}
+	for _, m := range im.Missing {
+		fmt.Fprintf(g.stdout, "  %s  not vendored, not pushed\n", m)
+	}
+	fmt.Fprintf(g.stdout, "  (%s)\n", im.UpstreamError)
 }
 
 func joinOr(s []string, empty string) string {
