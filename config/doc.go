@@ -7,7 +7,7 @@
 // value. Editing (used by "vendorimg add") goes through the YAML node tree so
 // that comments and the order of keys and images survive.
 //
-// The file format is documented in the project's README and DESIGN.md:
+// The file format is documented in the project's docs/config.md and DESIGN.md:
 //
 //	layout: testdata/images
 //	mirrors:

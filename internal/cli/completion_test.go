@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,19 @@ func TestVersionAndVersionFlagAgree(t *testing.T) {
 	c2, flag, e2 := run(t, "--version")
 	if c1 != 0 || c2 != 0 || cmd != flag || !strings.HasPrefix(cmd, "vendorimg ") || e1+e2 != "" {
 		t.Errorf("vendorimg version = %d %q %q, vendorimg --version = %d %q %q; want both 0 and the same line", c1, cmd, e1, c2, flag, e2)
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	code, out, stderr := run(t, "version", "--json")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || stderr != "" {
+		t.Fatalf("vendorimg version --json = %d %q %q (%v), want 0 and one JSON document", code, out, stderr, err)
+	}
+	if _, ok := doc["version"].(string); !ok {
+		t.Errorf("vendorimg version --json = %s, want a string version", out)
+	}
+	if _, ok := doc["commit"].(string); !ok {
+		t.Errorf("vendorimg version --json = %s, want a string commit (empty when the build recorded none)", out)
 	}
 }

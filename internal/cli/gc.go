@@ -67,16 +67,17 @@ type gcOutput struct {
 
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print vendorimg's version",
-		Long:    "version prints the module version vendorimg was built from.",
-		Example: "  vendorimg version",
+		Use:   "version",
+		Short: "Print vendorimg's version and the commit it was built from",
+		Long: `version prints the version vendorimg was built from (a release's, the
+module version go install recorded, or "(devel)") and the git commit (a
+release's, or the one go build stamped from a checkout; none after go
+install of a module version).`,
+		Example: "  vendorimg version\n  vendorimg version --json",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.json {
-				return g.finish(struct {
-					Version string `json:"version"`
-				}{vendorimg.Version()}, nil)
+				return g.finish(versionOutput{vendorimg.Version(), vendorimg.Commit()}, nil)
 			}
 			fmt.Fprintln(g.stdout, versionLine())
 			return nil
@@ -84,5 +85,26 @@ func newVersionCommand(g *globals) *cobra.Command {
 	}
 }
 
-// versionLine is what "vendorimg version" and "vendorimg --version" print.
-func versionLine() string { return "vendorimg " + vendorimg.Version() }
+// versionOutput is version's --json document.
+type versionOutput struct {
+	Version string `json:"version"`
+	// Commit is "" when the build recorded none.
+	Commit string `json:"commit"`
+}
+
+// versionLine is what "vendorimg version" and "vendorimg --version" print:
+// "vendorimg v1.2.3 (commit 0123456789ab)".
+func versionLine() string {
+	line := "vendorimg " + vendorimg.Version()
+	if c := vendorimg.Commit(); c != "" {
+		short, dirty := c, ""
+		if len(short) > 6 && short[len(short)-6:] == "-dirty" {
+			short, dirty = short[:len(short)-6], "-dirty"
+		}
+		if len(short) > 12 {
+			short = short[:12]
+		}
+		line += " (commit " + short + dirty + ")"
+	}
+	return line
+}

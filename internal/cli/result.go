@@ -10,7 +10,7 @@ import (
 )
 
 // Error kinds in --json output: the stable "kind" of a failed command's
-// document, for callers that branch on why it failed. README lists them.
+// document, for callers that branch on why it failed. docs/json.md lists them.
 const (
 	kindEngineUnreachable = "engine-unreachable"
 	kindNotFound          = "not-found"

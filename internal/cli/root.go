@@ -139,7 +139,7 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.dir, "dir", "C", "", "run as if started in `DIR`")
 	pf.StringVar(&g.configPath, "config", "", "use the configuration `FILE` instead of finding vendorimg.yaml")
-	pf.BoolVar(&g.json, "json", false, "print machine-readable JSON on stdout (see the README for its form)")
+	pf.BoolVar(&g.json, "json", false, "print machine-readable JSON on stdout (see docs/json.md for its form)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each request and decision on stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })

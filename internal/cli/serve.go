@@ -24,7 +24,7 @@ registry host: registry.example/team/app:1 as HOST:PORT/registry.example/team/ap
 and HOST:PORT/team/app:1; docker.io/library/alpine:3.19.1 also as
 HOST:PORT/library/alpine:3.19.1, so that serve works as a docker.io mirror
 (docker's registry-mirrors, a containerd hosts.toml, podman's
-registries.conf; see the README). Manifests are served byte for byte, blobs
+registries.conf; see docs/serve.md). Manifests are served byte for byte, blobs
 are rehashed as they stream: if a file's bytes are wrong the connection is
 cut and the error logged, so no client accepts them. A platform that was not
 vendored answers MANIFEST_UNKNOWN saying so.
