@@ -123,8 +123,9 @@ type PushedImage struct {
 	// Sources say, per image manifest of the index, where it came from:
 	// the layout, upstream, or nowhere because the target has it.
 	Sources []PushedSource `json:"sources"`
-	// Upstream is the reference the missing platforms were fetched from
-	// (its registry's configured mirror is asked first), when they were.
+	// Upstream is the repository the missing platforms were fetched from
+	// by digest (its registry's configured mirror is asked first), when
+	// they were.
 	Upstream string `json:"upstream,omitempty"`
 	// UpstreamError is why a sparse index was not completed from
 	// upstream, when it was not.

@@ -136,7 +136,7 @@ func (p *pusher) complete(ctx context.Context, pl *pushPlan, present map[digest.
 		pl.fromUpstream[b.Digest] = true
 	}
 	pl.out.Sources = append(pl.out.Sources, c.sources...)
-	pl.out.Upstream = c.ref.String()
+	pl.out.Upstream = c.ref.Name()
 	pl.completed = true
 	return nil
 }

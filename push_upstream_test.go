@@ -113,7 +113,7 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 		t.Fatalf("Push of the sparse index: %v", err)
 	}
 	im := res.Images[0]
-	if !im.Tagged || im.UpstreamError != "" || im.Upstream == "" {
+	if !im.Tagged || im.UpstreamError != "" || im.Upstream != upstream.Host+"/library/base" {
 		t.Errorf("Push: tagged %v, upstream %q, upstream error %q; want tagged, from upstream", im.Tagged, im.Upstream, im.UpstreamError)
 	}
 	checkSources(t, "Push", im, idx, platforms)
