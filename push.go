@@ -67,7 +67,8 @@ type PushOptions struct {
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events: Plan, then Start,
-	// Advance and Done per uploaded blob, ImageDone per image.
+	// Advance and Done per uploaded blob, ImageDone per image; a Notice
+	// when a sparse index is completed from upstream, or cannot be.
 	Progress progress.Func
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -15,6 +16,7 @@ import (
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/manifest"
 	"github.com/vendorimg/vendorimg/platform"
+	"github.com/vendorimg/vendorimg/progress"
 	"github.com/vendorimg/vendorimg/reference"
 )
 
@@ -119,6 +121,7 @@ func (p *pusher) complete(ctx context.Context, pl *pushPlan, present map[digest.
 		return nil
 	}
 	c := &completion{p: p, ref: pl.image.Pinned(), present: present, seen: map[digest.Digest]bool{}}
+	p.emit(progress.Event{Kind: progress.Notice, Image: pl.image.Name(), Message: fmt.Sprintf("%s: completing the index from %s: %s not vendored", pl.image.Name(), c.ref.Name(), strings.Join(pl.out.Missing, ", "))})
 	for _, a := range pl.absent {
 		if err := c.document(ctx, a.desc, a.platform, 1); err != nil {
 			if ctx.Err() != nil {
@@ -126,7 +129,7 @@ func (p *pusher) complete(ctx context.Context, pl *pushPlan, present map[digest.
 			}
 			pl.upstreamErr = fmt.Errorf("completing %s from %s: %w", pl.image.Name(), config.NameOf(c.ref), err)
 			pl.out.UpstreamError = pl.upstreamErr.Error()
-			p.logger.Debug("sparse index not completed", "image", pl.image.Name(), "error", err)
+			p.emit(progress.Event{Kind: progress.Notice, Image: pl.image.Name(), Message: fmt.Sprintf("%s: pushing only the vendored platforms: %v", pl.image.Name(), pl.upstreamErr)})
 			return nil
 		}
 	}

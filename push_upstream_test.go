@@ -22,6 +22,7 @@ import (
 	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/progress"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 
@@ -108,9 +109,17 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	// The push: every missing blob streamed from upstream exactly once, and
 	// nothing else asked of it.
 	upstream.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	var notices []string // Progress is never called concurrently
+	res, err = vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{Progress: func(e progress.Event) {
+		if e.Kind == progress.Notice {
+			notices = append(notices, e.Message)
+		}
+	}})
 	if err != nil {
 		t.Fatalf("Push of the sparse index: %v", err)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "completing the index from "+upstream.Host+"/library/base: linux/arm64, linux/arm/v7 not vendored") {
+		t.Errorf("Push's notices = %q, want one saying it completes linux/arm64 and linux/arm/v7", notices)
 	}
 	im := res.Images[0]
 	if !im.Tagged || im.UpstreamError != "" || im.Upstream != upstream.Host+"/library/base" {
@@ -228,7 +237,15 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	}
 
 	// Upstream gone (connection refused): as with NoUpstream, with why.
-	res, err = vendorimg.Push(ctx, cfg, other.Host, vendorimg.PushOptions{})
+	notices = nil
+	res, err = vendorimg.Push(ctx, cfg, other.Host, vendorimg.PushOptions{Progress: func(e progress.Event) {
+		if e.Kind == progress.Notice {
+			notices = append(notices, e.Message)
+		}
+	}})
+	if n := len(notices); n != 2 || !strings.Contains(notices[n-1], "pushing only the vendored platforms") {
+		t.Errorf("Push's notices with upstream stopped = %q, want the attempt, then that only the vendored platforms are pushed", notices)
+	}
 	if !errors.Is(err, errs.ErrSparseIndex) {
 		t.Fatalf("Push with upstream stopped = %v, want errs.ErrSparseIndex", err)
 	}

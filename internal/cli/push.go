@@ -207,6 +207,8 @@ func (p *pushView) event(e progress.Event) {
 		}
 	case progress.Retry:
 		p.line(fmt.Sprintf("retrying %s %s: %v", e.Role, short(e.Digest.String()), e.Err))
+	case progress.Notice:
+		p.line(e.Message)
 	}
 }
 
