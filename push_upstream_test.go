@@ -14,7 +14,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg"
@@ -519,4 +522,45 @@ func (c *cutHalf) Write(p []byte) (int, error) {
 		c.ResponseWriter.(http.Flusher).Flush()
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// TestPushCompletesNestedIndex: an index that lists an image and another
+// index (two platforms), vendored for the image's platform. push fetches
+// the inner index's platforms from upstream and stores every document
+// children first, so the distribution registry takes both indexes.
+func TestPushCompletesNestedIndex(t *testing.T) {
+	ctx := context.Background()
+	upstream := registrytest.Start(t, registrytest.Options{})
+	inner := registrytest.Index(t, []string{"linux/arm64", "linux/arm/v7"}, 1, 5000, 251, registrytest.OCI)
+	amd64 := registrytest.Image(t, "linux/amd64", 1, 5000, 252, registrytest.OCI)
+	var outer v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	outer = mutate.AppendManifests(outer,
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: inner})
+	pin := registrytest.Push(t, upstream.Host+"/x/nested:1", outer)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s/x/nested:1\n    digest: %s\n    platforms: [linux/amd64]\n", upstream.Host, pin))
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	team := registrytest.Start(t, registrytest.Options{})
+	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	if err != nil {
+		t.Fatalf("Push of a nested sparse index: %v", err)
+	}
+	var got []string
+	for _, s := range res.Images[0].Sources {
+		got = append(got, s.Platform+" "+s.Source)
+	}
+	want := []string{"linux/amd64 layout", "linux/arm64 upstream", "linux/arm/v7 upstream"}
+	if !slices.Equal(got, want) || !res.Images[0].Tagged {
+		t.Errorf("Push: sources %q, tagged %v; want %q, tagged", got, res.Images[0].Tagged, want)
+	}
+	ref := team.Host + "/x/nested:1"
+	if out, err := crane(t, "validate", "--remote", ref); err != nil || !strings.HasPrefix(string(out), "PASS: ") {
+		t.Errorf("crane validate --remote %s: %v\n%s", ref, err, out)
+	}
+	if out, err := crane(t, "digest", ref); err != nil || strings.TrimSpace(string(out)) != pin.String() {
+		t.Errorf("crane digest %s = %s %v, want %s", ref, out, err, pin)
+	}
 }
