@@ -525,9 +525,11 @@ func (c *cutHalf) Write(p []byte) (int, error) {
 }
 
 // TestPushCompletesNestedIndex: an index that lists an image and another
-// index (two platforms), vendored for the image's platform. push fetches
-// the inner index's platforms from upstream and stores every document
-// children first, so the distribution registry takes both indexes.
+// index (two platforms), vendored for the image's platform, under two
+// names. push fetches the inner index's platforms from upstream once and
+// stores every document children first, so the distribution registry
+// takes both indexes; the second name's blobs from upstream are mounted
+// from the first's repository, not fetched again.
 func TestPushCompletesNestedIndex(t *testing.T) {
 	ctx := context.Background()
 	upstream := registrytest.Start(t, registrytest.Options{})
@@ -538,15 +540,36 @@ func TestPushCompletesNestedIndex(t *testing.T) {
 		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: inner})
 	pin := registrytest.Push(t, upstream.Host+"/x/nested:1", outer)
+	registrytest.Push(t, upstream.Host+"/x/copy:1", outer)
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s/x/nested:1\n    digest: %s\n    platforms: [linux/amd64]\n", upstream.Host, pin))
+	cfg := writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %[1]s/x/nested:1\n    digest: %[2]s\n    platforms: [linux/amd64]\n  - ref: %[1]s/x/copy:1\n    digest: %[2]s\n    platforms: [linux/amd64]\n", upstream.Host, pin))
 	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	team := registrytest.Start(t, registrytest.Options{})
+	upstream.ResetLog()
 	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
 	if err != nil {
 		t.Fatalf("Push of a nested sparse index: %v", err)
+	}
+	blobGets := map[string]int{}
+	for _, r := range upstream.Requests() {
+		if strings.Contains(r, "/blobs/") {
+			blobGets[r[strings.LastIndex(r, "/blobs/"):]]++
+		}
+	}
+	if len(blobGets) != 4 {
+		t.Errorf("upstream's blobs fetched: %v, want the two inner platforms' config and layer", blobGets)
+	}
+	for r, n := range blobGets {
+		if n != 1 {
+			t.Errorf("upstream's %s fetched %d times, want once for both names", r, n)
+		}
+	}
+	for _, b := range res.Images[1].Blobs {
+		if b.Source == vendorimg.SourceUpstream && (b.Action != vendorimg.PushMounted || b.From != "x/nested") {
+			t.Errorf("x/copy's upstream blob %s: %s from %q, want mounted from x/nested", b.Digest, b.Action, b.From)
+		}
 	}
 	var got []string
 	for _, s := range res.Images[0].Sources {
@@ -556,11 +579,13 @@ func TestPushCompletesNestedIndex(t *testing.T) {
 	if !slices.Equal(got, want) || !res.Images[0].Tagged {
 		t.Errorf("Push: sources %q, tagged %v; want %q, tagged", got, res.Images[0].Tagged, want)
 	}
-	ref := team.Host + "/x/nested:1"
-	if out, err := crane(t, "validate", "--remote", ref); err != nil || !strings.HasPrefix(string(out), "PASS: ") {
-		t.Errorf("crane validate --remote %s: %v\n%s", ref, err, out)
-	}
-	if out, err := crane(t, "digest", ref); err != nil || strings.TrimSpace(string(out)) != pin.String() {
-		t.Errorf("crane digest %s = %s %v, want %s", ref, out, err, pin)
+	for _, repo := range []string{"x/nested", "x/copy"} {
+		ref := team.Host + "/" + repo + ":1"
+		if out, err := crane(t, "validate", "--remote", ref); err != nil || !strings.HasPrefix(string(out), "PASS: ") {
+			t.Errorf("crane validate --remote %s: %v\n%s", ref, err, out)
+		}
+		if out, err := crane(t, "digest", ref); err != nil || strings.TrimSpace(string(out)) != pin.String() {
+			t.Errorf("crane digest %s = %s %v, want %s", ref, out, err, pin)
+		}
 	}
 }
