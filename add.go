@@ -68,14 +68,14 @@ type AddResult struct {
 // before the layout changes; then cfg becomes the saved configuration. A
 // failure changes no file: not vendorimg.yaml, not the layout.
 func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, opts AddOptions) (*AddResult, error) {
-	s := newSyncer(cfg, opts.SyncOptions)
+	c := client(cfg, opts.SyncOptions)
 	pin := ref.Digest
 	var top ocispec.Descriptor
 	if pin == "" {
 		if opts.Offline {
 			return nil, fmt.Errorf("adding %s: %w: resolving a tag needs the registry (give a digest, ref@sha256:...)", ref, errs.ErrOffline)
 		}
-		d, err := s.registry().Resolve(ctx, ref)
+		d, err := c.Resolve(ctx, ref)
 		if err != nil {
 			return nil, fmt.Errorf("adding %s: %w", ref, err)
 		}
@@ -108,8 +108,8 @@ func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, opts 
 		return nil, err
 	}
 	syncOpts := opts.SyncOptions
-	syncOpts.Client = s.registry()
-	syncOpts.beforeCommit = func() error { return next.Save(ctx) }
+	syncOpts.Client = c
+	syncOpts.BeforeCommit = func() error { return next.Save(ctx) }
 	sr, err := Sync(ctx, next, syncOpts)
 	res.Sync = sr
 	if sr == nil {

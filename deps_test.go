@@ -48,7 +48,7 @@ func TestImportGraph(t *testing.T) {
 		if fenced {
 			checked[p.ImportPath] = true
 		}
-		if p.ImportPath == mod || p.ImportPath == mod+"/registry" {
+		if p.ImportPath == mod || p.ImportPath == mod+"/registry" || p.ImportPath == mod+"/syncer" || p.ImportPath == mod+"/pusher" {
 			// The sync side never links the docker client, even through daemon.
 			for _, dep := range p.Deps {
 				if isDockerClient(dep) || dep == mod+"/daemon" {

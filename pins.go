@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -18,7 +17,7 @@ import (
 
 // OutdatedOptions configure Outdated.
 type OutdatedOptions struct {
-	// Client resolves tags. Default: NewClient with the config's mirrors
+	// Client resolves tags. Default: registry.ForConfig with the config's mirrors
 	// and insecure hosts, credentials from the docker config, and Logger.
 	Client Resolver
 	// Insecure adds hosts that may be reached over plain http.
@@ -98,13 +97,11 @@ func Outdated(ctx context.Context, cfg *config.Config, images []config.Image, op
 	}
 	client := opts.Client
 	if client == nil {
-		var mu sync.Mutex
-		notice := func(msg string) {
-			mu.Lock()
-			defer mu.Unlock()
-			opts.Progress.Emit(progress.Event{Kind: progress.Notice, Message: msg})
-		}
-		client = NewClient(cfg, opts.Insecure, opts.Logger, append([]registry.Option{registry.WithNotice(notice)}, opts.ClientOptions...)...)
+		client = registry.ForConfig(cfg, registry.ConfigOptions{
+			Insecure: opts.Insecure,
+			Logger:   opts.Logger,
+			Options:  append([]registry.Option{registry.WithNotice(notices(opts.Progress))}, opts.ClientOptions...),
+		})
 	}
 	rep := &OutdatedReport{Images: make([]TagState, len(images))}
 	g, gctx := errgroup.WithContext(ctx)
@@ -153,8 +150,8 @@ type UpdateResult struct {
 // could not be resolved are reported and left as they are; the error then
 // names them, after the others are updated.
 func Update(ctx context.Context, cfg *config.Config, images []config.Image, opts SyncOptions) (*UpdateResult, error) {
-	s := newSyncer(cfg, opts)
-	check, err := Outdated(ctx, cfg, images, OutdatedOptions{Client: s.registry(), Jobs: opts.Jobs, Logger: opts.Logger})
+	c := client(cfg, opts)
+	check, err := Outdated(ctx, cfg, images, OutdatedOptions{Client: c, Jobs: opts.Jobs, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +172,8 @@ func Update(ctx context.Context, cfg *config.Config, images []config.Image, opts
 	if len(res.Updated) == 0 {
 		return res, checkErr
 	}
-	opts.Client = s.registry()
-	opts.beforeCommit = func() error { return next.Save(ctx) }
+	opts.Client = c
+	opts.BeforeCommit = func() error { return next.Save(ctx) }
 	sr, err := Sync(ctx, next, opts)
 	res.Sync = sr
 	if err != nil {
@@ -219,7 +216,7 @@ func Remove(ctx context.Context, cfg *config.Config, refs []string, opts SyncOpt
 		}
 	}
 	opts.Offline = true
-	opts.beforeCommit = func() error { return next.Save(ctx) }
+	opts.BeforeCommit = func() error { return next.Save(ctx) }
 	sr, err := Sync(ctx, next, opts)
 	res.Sync = sr
 	if err != nil {

@@ -100,9 +100,9 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	}
 	checkSources(t, "--dry-run", res.Images[0], idx, platforms)
 	for _, b := range res.Images[0].Blobs {
-		wantSource := vendorimg.SourceUpstream
+		wantSource := vendorimg.PushSourceUpstream
 		if !missing[b.Digest] {
-			wantSource = vendorimg.SourceLayout
+			wantSource = vendorimg.PushSourceLayout
 		}
 		if b.Action != vendorimg.PushWouldUpload || b.Source != wantSource {
 			t.Errorf("--dry-run blob %s: %s from %s, want %s from %s", b.Digest, b.Action, b.Source, vendorimg.PushWouldUpload, wantSource)
@@ -199,8 +199,8 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 		t.Errorf("the second push sent blobs: %v", w)
 	}
 	for _, s := range res.Images[0].Sources {
-		if s.Platform != "linux/amd64" && s.Source != vendorimg.SourceTarget {
-			t.Errorf("second push: %s from %s, want %s", s.Platform, s.Source, vendorimg.SourceTarget)
+		if s.Platform != "linux/amd64" && s.Source != vendorimg.PushSourceTarget {
+			t.Errorf("second push: %s from %s, want %s", s.Platform, s.Source, vendorimg.PushSourceTarget)
 		}
 	}
 
@@ -296,9 +296,9 @@ func checkSources(t *testing.T, what string, im vendorimg.PushedImage, idx v1.Im
 	}
 	for i, p := range platforms {
 		s := im.Sources[i]
-		want := vendorimg.SourceUpstream
+		want := vendorimg.PushSourceUpstream
 		if i == 0 {
-			want = vendorimg.SourceLayout
+			want = vendorimg.PushSourceLayout
 		}
 		if s.Platform != p || s.Source != want || s.Bytes != platformBytes(t, idx, p) {
 			t.Errorf("%s: source %d = %+v, want %s from %s, %d bytes", what, i, s, p, want, platformBytes(t, idx, p))
@@ -567,7 +567,7 @@ func TestPushCompletesNestedIndex(t *testing.T) {
 		}
 	}
 	for _, b := range res.Images[1].Blobs {
-		if b.Source == vendorimg.SourceUpstream && (b.Action != vendorimg.PushMounted || b.From != "x/nested") {
+		if b.Source == vendorimg.PushSourceUpstream && (b.Action != vendorimg.PushMounted || b.From != "x/nested") {
 			t.Errorf("x/copy's upstream blob %s: %s from %q, want mounted from x/nested", b.Digest, b.Action, b.From)
 		}
 	}

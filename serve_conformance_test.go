@@ -19,17 +19,15 @@ import (
 const conformanceModule = "github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111"
 
 // conformanceBinary installs the conformance suite with go install into a
-// cache outside the checkout, once per version (it needs the Go module
-// proxy the first time).
+// cache outside the checkout ($VENDORIMG_TOOL_CACHE, default
+// /var/cache/vendorimg-tools, as scripts/setup has it), once per version
+// (it needs the Go module proxy the first time; scripts/setup installs it
+// before the tests).
 func conformanceBinary(t *testing.T) string {
 	t.Helper()
 	cache := os.Getenv("VENDORIMG_TOOL_CACHE")
 	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cache = filepath.Join(dir, "vendorimg-tools")
+		cache = "/var/cache/vendorimg-tools"
 	}
 	version := conformanceModule[strings.LastIndex(conformanceModule, "@")+1:]
 	bin := filepath.Join(cache, "conformance-"+version, "conformance")

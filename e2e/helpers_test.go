@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -228,6 +230,23 @@ func exists(t *testing.T, ref string) bool {
 func (e *env) commit(t *testing.T, ref string) string {
 	t.Helper()
 	return enginetest.Commit(t, probeRef, enginetest.CommitOptions{Tag: ref, Cmd: []string{"write", "/tmp/committed", "by a test"}, Start: true})
+}
+
+// runContainer is docker run --pull never of args (the image and its
+// command, after any options) in a container with a name of its own,
+// removed when the test ends. Not --rm: through podman 4's
+// docker-compatible API the docker command then reports exit status 0
+// whatever the container's (it waits for the container's removal, and
+// podman no longer knows its status).
+func runContainer(t *testing.T, args ...string) result {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "vendorimg-e2e-" + hex.EncodeToString(b[:])
+	removeContainer(t, name)
+	return command(t, "", nil, "docker", append([]string{"run", "--pull", "never", "--name", name}, args...)...)
 }
 
 // removeContainer removes a container when the test ends.

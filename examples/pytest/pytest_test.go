@@ -49,6 +49,9 @@ func TestWithEngine(t *testing.T) {
 		// run one skip, naming the engine and the reason.
 		summary := `(?m)^=+ 6 passed in `
 		if err := enginetest.CanRun(t, probeRef, "exit", "0"); err != nil {
+			if enginetest.RunRequired() {
+				t.Fatalf("%s cannot run a container here (VENDORIMG_REQUIRE_DOCKER=1): %v", enginetest.Describe(t), err)
+			}
 			t.Logf("%s cannot run a container here (%v): the tests that run one must skip", enginetest.Describe(t), err)
 			summary = `(?m)^SKIPPED \[\d+\] .*: engine .* cannot run a container here: .+$[\s\S]*^=+ 2 passed, 4 skipped in `
 		}

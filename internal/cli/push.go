@@ -136,13 +136,13 @@ func (g *globals) printSources(im vendorimg.PushedImage) {
 		return
 	}
 	from := map[string]string{
-		vendorimg.SourceLayout:   "from the layout",
-		vendorimg.SourceUpstream: "from upstream " + im.Upstream,
-		vendorimg.SourceTarget:   "already in the registry",
+		vendorimg.PushSourceLayout:   "from the layout",
+		vendorimg.PushSourceUpstream: "from upstream " + im.Upstream,
+		vendorimg.PushSourceTarget:   "already in the registry",
 	}
 	for _, s := range im.Sources {
 		size := ""
-		if s.Source != vendorimg.SourceTarget {
+		if s.Source != vendorimg.PushSourceTarget {
 			size = "  " + humanBytes(s.Bytes)
 		}
 		fmt.Fprintf(g.stdout, "  %s  %s%s\n", s.Platform, from[s.Source], size)

@@ -129,13 +129,22 @@ func tryRun(image string, args []string) error {
 }
 
 // RequireRun skips the test unless the engine can run a container of image
-// with args (CanRun), with a message naming the engine and the reason.
+// with args (CanRun), with a message naming the engine and the reason; it
+// fails the test instead when VENDORIMG_REQUIRE_DOCKER=1 (CI, where every
+// engine of the matrix runs containers: scripts/engines).
 func RequireRun(t testing.TB, image string, args ...string) {
 	t.Helper()
 	if err := CanRun(t, image, args...); err != nil {
+		if RunRequired() {
+			t.Fatalf("%s cannot run a container here (VENDORIMG_REQUIRE_DOCKER=1): %v", Describe(t), err)
+		}
 		t.Skipf("%s cannot run a container here: %v", Describe(t), err)
 	}
 }
+
+// RunRequired reports whether VENDORIMG_REQUIRE_DOCKER=1, under which an
+// engine that cannot run a container is an error rather than a skip.
+func RunRequired() bool { return os.Getenv("VENDORIMG_REQUIRE_DOCKER") == "1" }
 
 // docker runs the docker command and returns its stdout; the error has its
 // stderr.

@@ -1,4 +1,4 @@
-package vendorimg
+package pusher
 
 import (
 	"context"
@@ -38,8 +38,11 @@ type Pusher interface {
 
 var _ Pusher = (*registry.Client)(nil)
 
-// PushOptions configure Push.
-type PushOptions struct {
+// DefaultJobs is how many blobs Push uploads at once unless told.
+const DefaultJobs = 4
+
+// Options configure Push.
+type Options struct {
 	// Images are the configured images to push, each in any form that
 	// normalises to one ("alpine:3.19.1"). Default: all.
 	Images []string
@@ -48,7 +51,7 @@ type PushOptions struct {
 	DryRun bool
 	// Jobs is how many blobs are uploaded at once. Default DefaultJobs.
 	Jobs int
-	// Client talks to the registry. Default: NewClient with the config's
+	// Client talks to the registry. Default: registry.ForConfig with the config's
 	// insecure hosts plus Insecure, credentials from the docker config.
 	Client Pusher
 	// Insecure adds hosts that may be reached over plain http.
@@ -61,8 +64,8 @@ type PushOptions struct {
 	// target, registry to registry.
 	NoUpstream bool
 	// Upstream fetches, by digest, what a sparse index lacks. Default: the
-	// default Client (NewClient, with the config's mirrors), or NewClient
-	// when Client was given.
+	// default Client (registry.ForConfig, with the config's mirrors), or
+	// one of its own when Client was given.
 	Upstream Fetcher
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
@@ -72,7 +75,7 @@ type PushOptions struct {
 	Progress progress.Func
 }
 
-// Push actions, in PushResult's blobs and manifests.
+// Push actions, in Result's blobs and manifests.
 const (
 	PushUploaded = "uploaded"
 	PushMounted  = "mounted"
@@ -85,8 +88,8 @@ const (
 	PushWouldPush   = "would-push"
 )
 
-// PushResult says what Push did.
-type PushResult struct {
+// Result says what Push did.
+type Result struct {
 	// Target is the registry and prefix pushed to, as given.
 	Target string        `json:"target"`
 	DryRun bool          `json:"dryRun"`
@@ -181,7 +184,7 @@ type PushedBlob struct {
 // top by tag.
 //
 // An index whose platforms were not all vendored (a sparse index) is
-// completed from upstream (see push_upstream.go): the manifests, configs and
+// completed from upstream (see upstream.go): the manifests, configs and
 // layers the layout lacks are fetched by digest from the image's registry
 // or its mirror, verified while they stream, and sent straight to the
 // target, so that the target holds the whole image under the pin; nothing
@@ -192,7 +195,7 @@ type PushedBlob struct {
 // by digest, the tag is not set, and the image's error wraps
 // errs.ErrSparseIndex and says how to complete it. The layout's shared
 // lock is held throughout; it is never written.
-func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptions) (*PushResult, error) {
+func Push(ctx context.Context, cfg *config.Config, target string, opts Options) (*Result, error) {
 	host, prefix, err := parseTarget(target)
 	if err != nil {
 		return nil, err
@@ -220,8 +223,8 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptio
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return nil, fmt.Errorf("pushing from %w", err)
 	}
-	client, upstream := pushClients(cfg, opts, logger)
-	p := &pusher{l: l, client: client, upstream: upstream, opts: opts, logger: logger, res: &PushResult{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	client, upstream := clients(cfg, opts, logger)
+	p := &pusher{l: l, client: client, upstream: upstream, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
 	for _, im := range images {
@@ -284,12 +287,12 @@ type pusher struct {
 	l        *layout.Layout
 	client   Pusher
 	upstream Fetcher
-	opts     PushOptions
+	opts     Options
 	logger   *slog.Logger
 	emitMu   sync.Mutex
 
 	mu  sync.Mutex
-	res *PushResult
+	res *Result
 }
 
 func (p *pusher) emit(e progress.Event) {
@@ -643,4 +646,9 @@ func sparseError(pl *pushPlan, err error) error {
 	}
 	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; %s (%v)",
 		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, completionHint(pl), strings.Join(registry.Codes(err), ", "))
+}
+
+func with(e progress.Event, k progress.Kind) progress.Event {
+	e.Kind = k
+	return e
 }

@@ -1,4 +1,4 @@
-package vendorimg
+package syncer
 
 import (
 	"context"
@@ -61,14 +61,14 @@ type Registry interface {
 
 var _ Registry = (*registry.Client)(nil)
 
-// SyncOptions configure Sync and Add.
-type SyncOptions struct {
+// Options configure Sync and Add.
+type Options struct {
 	// Offline forbids the network: anything missing is an error that lists
 	// it (errs.ErrOffline). Default false.
 	Offline bool
 	// Jobs is how many blobs are downloaded at once. Default DefaultJobs.
 	Jobs int
-	// Client talks to registries. Default: NewClient with the config's
+	// Client talks to registries. Default: registry.ForConfig with the config's
 	// mirrors and insecure hosts, credentials from the docker config, and
 	// Logger. It is only created, let alone used, when something is
 	// missing.
@@ -86,25 +86,25 @@ type SyncOptions struct {
 	// progress.Notice events.
 	Progress progress.Func
 	// NoPrune keeps the blobs that no configured image uses. Default
-	// false: after a successful sync they are deleted (SyncResult.Pruned),
+	// false: after a successful sync they are deleted (Result.Pruned),
 	// so that a re-pin, an update or a removal leaves a layout that verify
 	// passes and a git diff that holds only the real change.
 	NoPrune bool
 	// Repair rehashes every stored blob of the configured images first, as
 	// verify does, and fetches again each one whose bytes are wrong
-	// (SyncResult.Repaired); the good copy replaces the bad one in one
+	// (Result.Repaired); the good copy replaces the bad one in one
 	// rename. Default false: stored blobs are checked by size (documents and
 	// configs, which sync reads anyway, are rehashed).
 	Repair bool
 
-	// beforeCommit, if not nil, runs once everything is fetched and
+	// BeforeCommit, if not nil, runs once everything is fetched and
 	// verified, before the layout changes; its error aborts the sync with
 	// no change. Add, Update and Remove save vendorimg.yaml there.
-	beforeCommit func() error
+	BeforeCommit func() error
 }
 
-// SyncResult says what Sync did.
-type SyncResult struct {
+// Result says what Sync did.
+type Result struct {
 	Layout string        `json:"layout"`
 	Images []ImageResult `json:"images"`
 	// Adopted are the index.json entries another tool wrote for a pin
@@ -114,10 +114,10 @@ type SyncResult struct {
 	// longer lists them.
 	Removed []string `json:"removed"`
 	// Pruned are the blobs deleted because no configured image uses them
-	// any more (none with SyncOptions.NoPrune).
+	// any more (none with Options.NoPrune).
 	Pruned []layout.Garbage `json:"pruned"`
 	// Repaired are the blobs whose wrong bytes were replaced
-	// (SyncOptions.Repair).
+	// (Options.Repair).
 	Repaired []Repaired `json:"repaired"`
 	// Fetched and FetchedBytes count the blobs downloaded, each once.
 	Fetched      int   `json:"fetched"`
@@ -180,7 +180,7 @@ type Repaired struct {
 // An image that fails does not stop the others' downloads, but then the
 // layout is left exactly as it was (a new layout is not even created),
 // and the returned error names every failure.
-func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResult, error) {
+func Sync(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
 	s := newSyncer(cfg, opts)
 	for attempt := 0; ; attempt++ {
 		created, err := mkdirAll(s.layout.Root())
@@ -210,7 +210,7 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 
 // run is Sync under the layout's exclusive lock; committed says whether
 // the layout changed.
-func (s *syncer) run(ctx context.Context) (_ *SyncResult, committed bool, _ error) {
+func (s *syncer) run(ctx context.Context) (_ *Result, committed bool, _ error) {
 	cfg, opts, l := s.cfg, s.opts, s.layout
 	if n, err := l.RemoveTemporary(ctx); err != nil {
 		return nil, committed, err
@@ -272,7 +272,7 @@ feed:
 		return nil, committed, ctx.Err()
 	}
 
-	res := &SyncResult{Layout: l.Root(), Images: []ImageResult{}, Adopted: []Adopted{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
+	res := &Result{Layout: l.Root(), Images: []ImageResult{}, Adopted: []Adopted{}, Removed: []string{}, Pruned: []layout.Garbage{}, Repaired: []Repaired{}}
 	var entries []ocispec.Descriptor
 	var failures []error
 	keep := map[digest.Digest]bool{}
@@ -337,8 +337,8 @@ feed:
 		// Nothing changes unless every image is complete.
 		return res, false, errors.Join(failures...)
 	}
-	if opts.beforeCommit != nil {
-		if err := opts.beforeCommit(); err != nil {
+	if opts.BeforeCommit != nil {
+		if err := opts.BeforeCommit(); err != nil {
 			return res, false, err
 		}
 	}
@@ -396,7 +396,7 @@ func removeCreated(dirs []string) {
 // syncer holds one Sync run's state.
 type syncer struct {
 	cfg    *config.Config
-	opts   SyncOptions
+	opts   Options
 	layout *layout.Layout
 	// view is the layout as the run's stage shows it: new blobs are
 	// written there.
@@ -420,7 +420,7 @@ type fetchJob struct {
 	err  error
 }
 
-func newSyncer(cfg *config.Config, opts SyncOptions) *syncer {
+func newSyncer(cfg *config.Config, opts Options) *syncer {
 	if opts.Jobs <= 0 {
 		opts.Jobs = DefaultJobs
 	}
@@ -451,7 +451,7 @@ func (s *syncer) registry() Registry {
 			return
 		}
 		opts := append([]registry.Option{registry.WithNotice(s.notice)}, s.opts.ClientOptions...)
-		s.client = NewClient(s.cfg, s.opts.Insecure, s.logger, opts...)
+		s.client = registry.ForConfig(s.cfg, registry.ConfigOptions{Insecure: s.opts.Insecure, Logger: s.logger, Options: opts})
 	})
 	return s.client
 }
@@ -459,22 +459,6 @@ func (s *syncer) registry() Registry {
 // notice passes a notice of the registry client on as a progress event.
 func (s *syncer) notice(msg string) {
 	s.emit(progress.Event{Kind: progress.Notice, Message: msg})
-}
-
-// NewClient returns the registry client vendorimg uses for cfg: its
-// mirrors, its insecure hosts plus extra ones, credentials from the docker
-// config, requests logged at debug level to logger (nil: discard), then
-// opts.
-func NewClient(cfg *config.Config, insecure []string, logger *slog.Logger, opts ...registry.Option) *registry.Client {
-	all := []registry.Option{
-		registry.WithMirrors(cfg.Mirrors),
-		registry.WithInsecure(append(slices.Clone(cfg.Insecure), insecure...)...),
-		registry.WithUserAgent("vendorimg/" + Version()),
-	}
-	if logger != nil {
-		all = append(all, registry.WithLogger(logger))
-	}
-	return registry.NewClient(append(all, opts...)...)
 }
 
 // readOldIndex reads the current index.json. A missing one is empty; a

@@ -1,4 +1,4 @@
-package vendorimg
+package pusher
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/progress"
 	"github.com/vendorimg/vendorimg/reference"
+	"github.com/vendorimg/vendorimg/registry"
 )
 
 // Completing a sparse index from upstream. A layout vendored for some
@@ -63,15 +64,27 @@ type absentChild struct {
 // errNoUpstream says why a sparse index was not completed.
 var errNoUpstream = errors.New("completing from upstream is turned off (--no-upstream)")
 
-// pushClients are the registry client push sends with and the fetcher a
-// sparse index is completed from: the ones given, else one default client
-// (the config's mirrors and insecure hosts) for both.
-func pushClients(cfg *config.Config, opts PushOptions, logger *slog.Logger) (Pusher, Fetcher) {
+// Fetcher is what Push needs of the registry a sparse index is completed
+// from. *registry.Client implements it (and syncer.Fetcher is the same).
+type Fetcher interface {
+	// Manifest returns a manifest's or index's bytes as served, checked
+	// against d, and the media type the registry gave them.
+	Manifest(ctx context.Context, ref reference.Reference, d digest.Digest) ([]byte, string, error)
+	// Blob opens a blob for streaming; the caller hashes what it reads.
+	Blob(ctx context.Context, ref reference.Reference, desc ocispec.Descriptor) (io.ReadCloser, error)
+}
+
+var _ Fetcher = (*registry.Client)(nil)
+
+// clients are the registry client push sends with and the fetcher a
+// sparse index is completed from: the ones given, else one client of
+// registry.ForConfig (the config's mirrors and insecure hosts) for both.
+func clients(cfg *config.Config, opts Options, logger *slog.Logger) (Pusher, Fetcher) {
 	client, upstream := opts.Client, opts.Upstream
 	if client != nil && upstream != nil {
 		return client, upstream
 	}
-	def := NewClient(cfg, opts.Insecure, logger)
+	def := registry.ForConfig(cfg, registry.ConfigOptions{Insecure: opts.Insecure, Logger: logger})
 	if client == nil {
 		client = def
 	}
