@@ -549,7 +549,7 @@ func (p *pusher) uploadOnce(ctx context.Context, pl *pushPlan, b layout.Blob, ev
 	}
 	defer f.Close()
 	ev.Kind = progress.Advance
-	r := &verifyingReader{r: io.LimitReader(f, b.Size), h: sha256.New(), want: b.Digest, size: b.Size, progress: func(n int64) {
+	r := &verifyingReader{r: io.LimitReader(f, b.Size), h: sha256.New(), want: b.Digest, size: b.Size, upstream: p.upstreamOf(pl, b), progress: func(n int64) {
 		ev.Done = n
 		p.emit(ev)
 	}}
@@ -560,10 +560,12 @@ func (p *pusher) uploadOnce(ctx context.Context, pl *pushPlan, b layout.Blob, ev
 // returning io.EOF when the bytes are not the blob: the upload is aborted
 // before the registry sees a complete body.
 type verifyingReader struct {
-	r        io.Reader
-	h        hash.Hash
-	want     digest.Digest
-	size, n  int64
+	r       io.Reader
+	h       hash.Hash
+	want    digest.Digest
+	size, n int64
+	// upstream is the repository the bytes stream from; "": the layout.
+	upstream string
 	progress func(int64)
 }
 
@@ -573,6 +575,9 @@ func (v *verifyingReader) Read(b []byte) (int, error) {
 	v.n += int64(n)
 	if n > 0 && v.progress != nil {
 		v.progress(v.n)
+	}
+	if errors.Is(err, io.EOF) && v.upstream != "" {
+		return n, v.checkUpstream(err)
 	}
 	if errors.Is(err, io.EOF) {
 		if v.n != v.size {

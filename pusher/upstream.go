@@ -252,6 +252,26 @@ func (p *pusher) openSource(ctx context.Context, pl *pushPlan, b layout.Blob) (i
 	return p.l.OpenBlob(b.Digest)
 }
 
+// upstreamOf is the repository b streams from, or "" for the layout.
+func (p *pusher) upstreamOf(pl *pushPlan, b layout.Blob) string {
+	if pl.fromUpstream[b.Digest] {
+		return pl.image.Pinned().Name()
+	}
+	return ""
+}
+
+// checkUpstream is verifyingReader's end for bytes streamed from upstream:
+// what upstream sent is wrong, nothing stored is.
+func (v *verifyingReader) checkUpstream(eof error) error {
+	if v.n != v.size {
+		return fmt.Errorf("fetching blob %s from %s: %w: upstream sent %d of %d bytes", v.want, v.upstream, errs.ErrSizeMismatch, v.n, v.size)
+	}
+	if got := digest.NewDigest(digest.SHA256, v.h); got != v.want {
+		return fmt.Errorf("fetching blob %s from %s: %w: upstream sent bytes hashing to %s", v.want, v.upstream, errs.ErrDigestMismatch, got)
+	}
+	return eof
+}
+
 // countSources marks each blob of out with its source and adds the
 // uploads streamed from upstream to the result's counts.
 func (p *pusher) countSources(pl *pushPlan, out *PushedImage) {
