@@ -7,8 +7,10 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -587,5 +589,45 @@ func TestPushCompletesNestedIndex(t *testing.T) {
 		if out, err := crane(t, "digest", ref); err != nil || strings.TrimSpace(string(out)) != pin.String() {
 			t.Errorf("crane digest %s = %s %v, want %s", ref, out, err, pin)
 		}
+	}
+}
+
+// TestPushFromUpstreamMemoryIsFlat completes a sparse index whose missing
+// platform has a 1 MiB layer, then one whose missing platform has a 48 MiB
+// layer, each push a process of its own under GNU time: the layer streams
+// from upstream to the target, so the peak RSS does not grow with it
+// (Promise 4).
+func TestPushFromUpstreamMemoryIsFlat(t *testing.T) {
+	bin := vendorimgBinary(t)
+	timeBin := lookPath(t, "/usr/bin/time", "time")
+	upstream := registrytest.Start(t, registrytest.Options{})
+	peak := func(name string, size int64, seed int64) int64 {
+		ref := upstream.Host + "/mem/" + name + ":1"
+		pin := registrytest.Push(t, ref, registrytest.Index(t, []string{"linux/amd64", "linux/arm64"}, 1, size, seed, registrytest.OCI))
+		dir := t.TempDir()
+		writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s\n    digest: %s\n    platforms: [linux/amd64]\n", ref, pin))
+		if out, err := exec.Command(bin, "-C", dir, "sync", "-q").CombinedOutput(); err != nil {
+			t.Fatalf("sync: %v\n%s", err, out)
+		}
+		team := registrytest.Start(t, registrytest.Options{})
+		out, err := exec.Command(timeBin, "-f", "maxrss=%M", bin, "-C", dir, "push", "-q", team.Host).CombinedOutput()
+		if err != nil {
+			t.Fatalf("push: %v\n%s", err, out)
+		}
+		i := strings.LastIndex(string(out), "maxrss=")
+		if i < 0 {
+			t.Fatalf("no maxrss in %q", out)
+		}
+		kb, err := strconv.ParseInt(strings.TrimSpace(string(out[i+len("maxrss="):])), 10, 64)
+		if err != nil {
+			t.Fatalf("no maxrss in %q", out)
+		}
+		return kb << 10
+	}
+	small := peak("small", 1<<20, 261)
+	large := peak("large", 48<<20, 262)
+	t.Logf("push's peak RSS: 1 MiB layers %d MiB, 48 MiB layers %d MiB", small>>20, large>>20)
+	if large > small+16<<20 {
+		t.Errorf("push's peak RSS grew from %d MiB to %d MiB with 48 MiB layers: blobs are not streamed", small>>20, large>>20)
 	}
 }
