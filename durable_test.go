@@ -193,7 +193,7 @@ func TestSyncMakesNamesDurableBeforeIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		amd64, _ := platform.ParseSelection([]string{"linux/amd64"})
-		if _, err := vendorimg.Add(context.Background(), cfg, r, vendorimg.AddOptions{Platforms: amd64}); err != nil {
+		if _, err := vendorimg.Add(context.Background(), cfg, vendorimg.AddOptions{Ref: r, Platforms: amd64}); err != nil {
 			t.Fatalf("Add() = %v", err)
 		}
 		events := m.take()
@@ -270,7 +270,7 @@ func TestSyncFailsOnASyncError(t *testing.T) {
 			})
 			r, _ := reference.Parse(ref + "@" + pin.String())
 			amd64, _ := platform.ParseSelection([]string{"linux/amd64"})
-			_, err := vendorimg.Add(context.Background(), cfg, r, vendorimg.AddOptions{Platforms: amd64})
+			_, err := vendorimg.Add(context.Background(), cfg, vendorimg.AddOptions{Ref: r, Platforms: amd64})
 			if failed == "" {
 				t.Fatalf("Add() = %v, and no %s was failed", err, tc.op)
 			}

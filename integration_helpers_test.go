@@ -64,10 +64,20 @@ func vendorimgBinary(t *testing.T) string {
 }
 
 // throttle is a TCP proxy on 127.0.0.1 that limits each connection to
-// bytesPerSec from the server, so that a test can interrupt a download.
+// bytesPerSec from the server, so that a test can interrupt a download. It
+// counts the bytes it passes from the server (all connections together),
+// and can hold them at a count (pause), so that a test acts at a point of
+// a download that does not depend on the machine's speed.
 type throttle struct {
 	Addr string
 	ln   net.Listener
+
+	mu   sync.Mutex
+	cond *sync.Cond
+	sent int64 // bytes passed from the server to clients
+	// holdAt: while sent >= holdAt, no connection passes more bytes
+	// (-1: none).
+	holdAt int64
 }
 
 func startThrottle(t *testing.T, target string, bytesPerSec int) *throttle {
@@ -76,8 +86,12 @@ func startThrottle(t *testing.T, target string, bytesPerSec int) *throttle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	th := &throttle{Addr: ln.Addr().String(), ln: ln}
-	t.Cleanup(func() { ln.Close() })
+	th := &throttle{Addr: ln.Addr().String(), ln: ln, holdAt: -1}
+	th.cond = sync.NewCond(&th.mu)
+	t.Cleanup(func() {
+		ln.Close()
+		th.release()
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -97,6 +111,13 @@ func startThrottle(t *testing.T, target string, bytesPerSec int) *throttle {
 				for {
 					n, err := s.Read(buf)
 					if n > 0 {
+						th.mu.Lock()
+						for th.holdAt >= 0 && th.sent >= th.holdAt {
+							th.cond.Wait()
+						}
+						th.sent += int64(n)
+						th.cond.Broadcast()
+						th.mu.Unlock()
 						if _, werr := c.Write(buf[:n]); werr != nil {
 							return
 						}
@@ -110,4 +131,56 @@ func startThrottle(t *testing.T, target string, bytesPerSec int) *throttle {
 		}
 	}()
 	return th
+}
+
+// Sent is how many bytes the proxy has passed from the server so far.
+func (th *throttle) Sent() int64 {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return th.sent
+}
+
+// holdAfter makes the proxy stop passing bytes once it has passed n in all
+// (counted from its start: see Sent), until release.
+func (th *throttle) holdAfter(n int64) {
+	th.mu.Lock()
+	th.holdAt = n
+	th.cond.Broadcast()
+	th.mu.Unlock()
+}
+
+// release lets bytes through again after holdAfter.
+func (th *throttle) release() {
+	th.mu.Lock()
+	th.holdAt = -1
+	th.cond.Broadcast()
+	th.mu.Unlock()
+}
+
+// waitSent waits until the proxy has passed n bytes in all, or done is
+// closed (the client exited): it reports which. No clock: a slow machine
+// only makes it wait longer.
+func (th *throttle) waitSent(n int64, done <-chan struct{}) bool {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-done:
+		case <-stop:
+		}
+		th.mu.Lock()
+		th.cond.Broadcast()
+		th.mu.Unlock()
+	}()
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	for th.sent < n {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		th.cond.Wait()
+	}
+	return true
 }

@@ -316,7 +316,7 @@ func TestDockerListFormattingKeepsDigest(t *testing.T) {
 	}
 	ref, _ := reference.Parse(repo + ":odd")
 	sel, _ := platform.ParseSelection([]string{"linux/arm64"})
-	res, err := vendorimg.Add(context.Background(), cfg, ref, vendorimg.AddOptions{Platforms: sel})
+	res, err := vendorimg.Add(context.Background(), cfg, vendorimg.AddOptions{Ref: ref, Platforms: sel})
 	if err != nil {
 		t.Fatalf("Add() = %v", err)
 	}
@@ -380,7 +380,7 @@ func TestSharedLayersStoredOnceAndGoldenResync(t *testing.T) {
 	if len(res.Pruned) != 3 {
 		t.Errorf("Sync() pruned %d files, want b's manifest, config and own layer: %v", len(res.Pruned), res.Pruned)
 	}
-	plan, err := vendorimg.GC(context.Background(), cfgA, false)
+	plan, err := vendorimg.GC(context.Background(), cfgA, vendorimg.GCOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func TestPushToDistribution(t *testing.T) {
 
 	// Without credentials: unauthorized, nothing sent.
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	_, err := vendorimg.Push(ctx, cfg, target, vendorimg.PushOptions{})
+	_, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target})
 	if !errors.Is(err, errs.ErrUnauthorized) {
 		t.Fatalf("Push with no credentials = %v, want errs.ErrUnauthorized", err)
 	}
@@ -134,7 +134,7 @@ func TestPushToDistribution(t *testing.T) {
 
 	// A dry run sends nothing.
 	dst.ResetLog()
-	res, err := vendorimg.Push(ctx, cfg, target, vendorimg.PushOptions{DryRun: true, NoUpstream: true})
+	res, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, DryRun: true, NoUpstream: true})
 	if err != nil {
 		t.Fatalf("Push --dry-run: %v", err)
 	}
@@ -150,7 +150,7 @@ func TestPushToDistribution(t *testing.T) {
 	// NoUpstream: the sparse image is pushed as the layout holds it (its
 	// completion from upstream is TestPushCompletesSparseIndex's).
 	dst.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, target, vendorimg.PushOptions{NoUpstream: true})
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, NoUpstream: true})
 	if !errors.Is(err, errs.ErrSparseIndex) {
 		t.Fatalf("Push = %v, want errs.ErrSparseIndex for the sparse image", err)
 	}
@@ -223,7 +223,7 @@ func TestPushToDistribution(t *testing.T) {
 
 	// A second push sends no blob: the registry has them all.
 	dst.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, target, vendorimg.PushOptions{NoUpstream: true})
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, NoUpstream: true})
 	if !errors.Is(err, errs.ErrSparseIndex) {
 		t.Fatalf("second Push = %v", err)
 	}
@@ -361,7 +361,7 @@ func TestPushWithTokenAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := vendorimg.Push(context.Background(), cfg, f.Host+"/tok", vendorimg.PushOptions{})
+	res, err := vendorimg.Push(context.Background(), cfg, vendorimg.PushOptions{Target: f.Host + "/tok"})
 	if err != nil {
 		t.Fatalf("Push with token auth: %v", err)
 	}

@@ -82,7 +82,7 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	// --dry-run: upstream is asked for the missing manifests only, the
 	// team registry gets HEAD requests only, the report has every platform.
 	upstream.ResetLog()
-	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{DryRun: true})
+	res, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: team.Host, DryRun: true})
 	if err != nil {
 		t.Fatalf("Push --dry-run: %v", err)
 	}
@@ -115,7 +115,7 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	// nothing else asked of it.
 	upstream.ResetLog()
 	var notices []string // Progress is never called concurrently
-	res, err = vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{Progress: func(e progress.Event) {
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: team.Host, Progress: func(e progress.Event) {
 		if e.Kind == progress.Notice {
 			notices = append(notices, e.Message)
 		}
@@ -190,7 +190,7 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	// A second push asks upstream nothing and sends nothing.
 	upstream.ResetLog()
 	team.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: team.Host})
 	if err != nil {
 		t.Fatalf("second Push: %v", err)
 	}
@@ -209,7 +209,7 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 	// Upstream forbidden: push as before, the index refused, and the hint.
 	other := registrytest.Start(t, registrytest.Options{})
 	upstream.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, other.Host, vendorimg.PushOptions{NoUpstream: true})
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: other.Host, NoUpstream: true})
 	if !errors.Is(err, errs.ErrSparseIndex) {
 		t.Fatalf("Push with NoUpstream = %v, want errs.ErrSparseIndex", err)
 	}
@@ -243,7 +243,7 @@ func testPushCompletes(t *testing.T, format registrytest.Format, seed int64) {
 
 	// Upstream gone (connection refused): as with NoUpstream, with why.
 	notices = nil
-	res, err = vendorimg.Push(ctx, cfg, other.Host, vendorimg.PushOptions{Progress: func(e progress.Event) {
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: other.Host, Progress: func(e progress.Event) {
 		if e.Kind == progress.Notice {
 			notices = append(notices, e.Message)
 		}
@@ -460,7 +460,7 @@ func TestPushUpstreamFaults(t *testing.T) {
 	upstream.On(isLayer, 1, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		next.ServeHTTP(&flipFirst{ResponseWriter: w}, r)
 	})
-	_, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	_, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: team.Host})
 	if !errors.Is(err, errs.ErrDigestMismatch) {
 		t.Fatalf("Push with upstream serving a flipped layer = %v, want errs.ErrDigestMismatch", err)
 	}
@@ -487,7 +487,7 @@ func TestPushUpstreamFaults(t *testing.T) {
 	upstream.On(isLayer, 1, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		next.ServeHTTP(&cutHalf{ResponseWriter: w}, r)
 	})
-	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	res, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: team.Host})
 	if err != nil || !res.Images[0].Tagged {
 		t.Fatalf("Push with one upstream stream cut = %v, tagged %v; want it started again and completed", err, err == nil && res.Images[0].Tagged)
 	}
@@ -550,7 +550,7 @@ func TestPushCompletesNestedIndex(t *testing.T) {
 	}
 	team := registrytest.Start(t, registrytest.Options{})
 	upstream.ResetLog()
-	res, err := vendorimg.Push(ctx, cfg, team.Host, vendorimg.PushOptions{})
+	res, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: team.Host})
 	if err != nil {
 		t.Fatalf("Push of a nested sparse index: %v", err)
 	}

@@ -50,8 +50,8 @@ const (
 )
 
 // Push copies the configured images from the layout into the registry
-// target (REGISTRY[/PREFIX]) byte for byte, skipping the blobs it has (see
+// opts.Target (REGISTRY[/PREFIX]) byte for byte, skipping the blobs it has (see
 // pusher.Push). It never writes the layout.
-func Push(ctx context.Context, cfg *config.Config, target string, opts PushOptions) (*PushResult, error) {
-	return pusher.Push(ctx, cfg, target, opts)
+func Push(ctx context.Context, cfg *config.Config, opts PushOptions) (*PushResult, error) {
+	return pusher.Push(ctx, cfg, opts)
 }

@@ -347,7 +347,7 @@ func TestRenovateUpdateSyncsAndVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ref := range []string{reg.Host + "/renovate/app:1", reg.Host + "/renovate/tool:1.0"} {
-		if _, err := vendorimg.Add(ctx, cfg, mustRef(t, ref), vendorimg.AddOptions{Platforms: both}); err != nil {
+		if _, err := vendorimg.Add(ctx, cfg, vendorimg.AddOptions{Ref: mustRef(t, ref), Platforms: both}); err != nil {
 			t.Fatalf("add %s: %v", ref, err)
 		}
 	}

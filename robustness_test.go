@@ -59,33 +59,46 @@ func bigImage(t *testing.T, ref string, n int, size int) string {
 // TestKilledSyncLeavesVerifiableLayout kills "vendorimg sync" with SIGKILL
 // at many points of a download and checks, after each, that verify passes
 // or reports the layout incomplete (never corrupt), and that the next sync
-// completes it (Promise 5).
+// completes it (Promise 5). The points are byte counts: the proxy holds the
+// download once it has passed that many bytes, the sync is killed there,
+// and only then are bytes let through again, whatever the machine's speed.
 func TestKilledSyncLeavesVerifiableLayout(t *testing.T) {
 	t.Parallel() // its own registry and folders: it overlaps the package's long tests
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
+	const total = 4 * 2 << 20
 	pin := bigImage(t, reg.Host+"/crash/x:1", 4, 2<<20)
-	// 8 MiB at 16 MB/s: about half a second per full sync, so the kills
-	// land before, during and between blobs.
 	proxy := startThrottle(t, reg.Host, 16<<20)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n  - ref: %s/crash/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, proxy.Addr, reg.Host, pin))
 
 	sawIncomplete := false
-	for i, delay := range []time.Duration{0, 5, 15, 30, 60, 100, 150, 200, 250, 300, 350, 400} {
+	// Kill points: at the start (no byte waited for), then at fractions of
+	// the layers' bytes, counted from this sync's first byte; each kill
+	// leaves some blobs stored, so later points land in other blobs.
+	for i, eighths := range []int64{0, 1, 2, 3, 4, 5, 6, 7} {
 		cmd := exec.Command(bin, "-C", dir, "sync", "-q")
+		at := proxy.Sent() + eighths*total/8
+		proxy.holdAfter(at)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay * time.Millisecond)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		if eighths > 0 && !proxy.waitSent(at, done) {
+			// The earlier kills stored blobs, so that this sync needed
+			// fewer bytes: a kill here would come too late.
+			t.Logf("kill %d: the sync ended before %d bytes", i, at)
+		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-done
+		proxy.release()
 		rep, err := vendorimg.Verify(context.Background(), cfg, vendorimg.VerifyOptions{})
 		if err != nil {
-			t.Fatalf("kill %d after %v: Verify() = %v", i, delay, err)
+			t.Fatalf("kill %d at %d/8 of the bytes: Verify() = %v", i, eighths, err)
 		}
 		if !rep.OK() && !rep.Incomplete() {
-			t.Fatalf("kill %d after %v: Verify() found corruption: %v", i, delay*time.Millisecond, rep.Findings)
+			t.Fatalf("kill %d at %d/8 of the bytes: Verify() found corruption: %v", i, eighths, rep.Findings)
 		}
 		sawIncomplete = sawIncomplete || rep.Incomplete()
 	}
@@ -236,19 +249,19 @@ func (b *syncBuffer) waitFor(t *testing.T, s string, timeout time.Duration) {
 }
 
 // TestReadersNeverSeeFirstSyncHalfDone starts a first sync of a throttled
-// image (the layout's folder does not exist yet) 40 times, and each time
-// runs verify and status as the built binary while it runs, at a moment
-// further into it each try. Each must see either no layout (and say so) or
-// the complete one: the readers lock the folder before reading it, and
-// read nothing when it does not exist yet.
+// image many times and runs verify and status as the built binary while it
+// runs, at a point further into it each try: the proxy holds the download
+// once it has passed that many bytes, the readers are started, and only
+// then are bytes let through again, so that they always start while the
+// sync runs, whatever the machine's speed. Each must see either no layout
+// (and say so) or the complete one: the readers lock the folder before
+// reading it, and read nothing when it does not exist yet.
 func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
 	t.Parallel() // long, and mostly waiting: it overlaps the package's other long tests
 	bin := vendorimgBinary(t)
 	reg := registrytest.Start(t, registrytest.Options{})
+	const total = 4 << 20
 	pin := bigImage(t, reg.Host+"/first/x:1", 4, 1<<20)
-	// The throttle is per connection: the four 1 MiB layers, downloaded
-	// at once at 2 MiB/s each, take at least half a second however fast
-	// the machine, and the last reader starts after 312 ms.
 	proxy := startThrottle(t, reg.Host, 2<<20)
 	type verifyDoc struct {
 		OK     bool
@@ -261,38 +274,58 @@ func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
 			Missing           []struct{ Digest string }
 		}
 	}
-	run := func(dir string, v any, args ...string) {
-		out, err := exec.Command(bin, append([]string{"-C", dir, "--json"}, args...)...).Output()
+	// reader starts vendorimg --json args in dir; wait decodes its output
+	// into v.
+	type reader struct {
+		cmd *exec.Cmd
+		out bytes.Buffer
+	}
+	start := func(dir string, args ...string) *reader {
+		r := &reader{cmd: exec.Command(bin, append([]string{"-C", dir, "--json"}, args...)...)}
+		r.cmd.Stdout = &r.out
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	wait := func(r *reader, v any) {
+		err := r.cmd.Wait()
 		if _, exit := err.(*exec.ExitError); err != nil && !exit {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(out, v); err != nil {
-			t.Fatalf("vendorimg %s --json: %v\n%s", strings.Join(args, " "), err, out)
+		if err := json.Unmarshal(r.out.Bytes(), v); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(r.cmd.Args, " "), err, r.out.Bytes())
 		}
 	}
-	var none, complete, overlapped int
-	for i := range 40 {
+	var none, complete int
+	const tries = 40
+	for i := range tries {
 		dir := t.TempDir()
 		writeConfig(t, dir, fmt.Sprintf("mirrors:\n  %s: %s\nimages:\n  - ref: %s/first/x:1\n    digest: %s\n    platforms: [linux/amd64]\n", reg.Host, proxy.Addr, reg.Host, pin))
+		// Held at i/40 of the layers' bytes, counted from this sync's
+		// first byte (the first try holds before any).
+		at := proxy.Sent() + int64(i)*total/tries
+		proxy.holdAfter(at)
 		sync := exec.Command(bin, "-C", dir, "sync", "-q")
 		if err := sync.Start(); err != nil {
+			proxy.release()
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- sync.Wait() }()
-		time.Sleep(time.Duration(i) * 8 * time.Millisecond)
-		select {
-		case <-done:
-			t.Fatalf("try %d: the sync ended before the readers started: slow it down", i)
-		default:
-			overlapped++
+		done := make(chan struct{})
+		var syncErr error
+		go func() { syncErr = sync.Wait(); close(done) }()
+		if !proxy.waitSent(at, done) {
+			t.Fatalf("try %d: the sync ended before %d bytes went through the proxy: %v", i, at, syncErr)
 		}
+		vr, sr := start(dir, "verify"), start(dir, "status")
+		proxy.release()
 		var v verifyDoc
-		run(dir, &v, "verify")
+		wait(vr, &v)
 		var st statusDoc
-		run(dir, &st, "status")
-		if err := <-done; err != nil {
-			t.Fatalf("try %d: sync: %v", i, err)
+		wait(sr, &st)
+		<-done
+		if syncErr != nil {
+			t.Fatalf("try %d: sync: %v", i, syncErr)
 		}
 		f := v.Layout.Findings
 		switch {
@@ -301,13 +334,13 @@ func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
 		case len(f) == 2 && f[0].Kind == layout.KindMissing && f[0].Path == "." && strings.Contains(f[0].Message, "no layout") && f[1].Kind == layout.KindNotSynced:
 			none++
 		default:
-			t.Errorf("try %d (after %v): verify saw a half-done layout: %v", i, time.Duration(i)*8*time.Millisecond, f)
+			t.Errorf("try %d (held after %d bytes): verify saw a half-done layout: %v", i, at, f)
 		}
 		if s := st.Images; len(s) != 1 || !(s[0].Complete || (!s[0].InIndex && s[0].Blobs == 0 && len(s[0].Missing) == 1 && s[0].Missing[0].Digest == pin)) {
 			t.Errorf("try %d: status saw a half-done layout: %+v", i, s)
 		}
 	}
-	t.Logf("verify during a first sync: %d saw no layout, %d the complete one (%d started while the sync ran)", none, complete, overlapped)
+	t.Logf("verify during a first sync: %d saw no layout, %d the complete one (all %d started while the sync ran)", none, complete, tries)
 	if complete == 0 {
 		t.Errorf("no verify waited for the sync and saw the complete layout")
 	}

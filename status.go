@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 )
@@ -23,6 +25,21 @@ type StatusReport struct {
 	Images []ImageStatus `json:"images"`
 	// Unconfigured are index.json entries vendorimg.yaml does not list.
 	Unconfigured []string `json:"unconfigured"`
+	// Daemon is what the engine holds under each image's tag
+	// (StatusOptions.Daemon), else nil.
+	Daemon *daemon.Report `json:"daemon,omitempty"`
+}
+
+// StatusOptions configure Status.
+type StatusOptions struct {
+	// Daemon also asks the engine what it holds under each image's tag
+	// (daemon.Verify). Default false: the layout only.
+	Daemon bool
+	// Engine is the engine Daemon asks. Default: daemon.NewClient, closed
+	// on return.
+	Engine daemon.Client
+	// Logger receives debug logs. Default: discard.
+	Logger *slog.Logger
 }
 
 // ImageStatus is one image's state.
@@ -62,21 +79,37 @@ type MissingBlob struct {
 }
 
 // Status reports each configured image's pin, platforms, size and what is
-// missing, without the network and without rehashing layers. It holds the
-// layout's shared lock while it reads, so that it never sees a sync half
-// done.
-func Status(ctx context.Context, cfg *config.Config) (*StatusReport, error) {
+// missing, without the network and without rehashing layers, and with
+// opts.Daemon what the engine holds. It holds the layout's shared lock
+// while it reads, so that it never sees a sync half done. When the engine
+// cannot be asked, the report still holds the layout's part.
+func Status(ctx context.Context, cfg *config.Config, opts StatusOptions) (*StatusReport, error) {
 	l := layout.New(cfg.LayoutDir())
+	var rep *StatusReport
 	for {
 		// The lock is a flock on the folder: a folder that does not exist
 		// cannot be locked, so when a first sync creates it during the
 		// unlocked look, status looks again, locked.
 		exists := isDir(l.Root())
-		rep, err := status(ctx, cfg, l, exists)
-		if err != nil || exists || !isDir(l.Root()) {
-			return rep, err
+		var err error
+		rep, err = status(ctx, cfg, l, exists)
+		if err != nil {
+			return nil, err
+		}
+		if exists || !isDir(l.Root()) {
+			break
 		}
 	}
+	if !opts.Daemon && opts.Engine == nil {
+		return rep, nil
+	}
+	c, done, err := engine(opts.Engine)
+	if err != nil {
+		return rep, err
+	}
+	defer done()
+	rep.Daemon, err = daemon.Verify(ctx, c, l, cfg.Images, daemon.VerifyOptions{Logger: opts.Logger})
+	return rep, err
 }
 
 func isDir(path string) bool {

@@ -133,9 +133,10 @@ func TestSyncStalledRegistry(t *testing.T) {
 					t.Errorf("a failed first sync left %s behind (%v)", cfg.LayoutDir(), serr)
 				}
 				// The bound: blob restarts (4) x stall, or the client's tries
-				// (2) x header timeout; both well under 5s. A slack for a noisy
-				// machine, but far below what a hang would take.
-				if elapsed > 10*time.Second {
+				// (2) x header timeout; both well under 5s. Only a hang (the
+				// proxy stalls until the test ends) fails this: the bound is
+				// an order of magnitude above, for a loaded machine.
+				if elapsed > time.Minute {
 					t.Errorf("Sync took %v to give up, want a few seconds", elapsed)
 				}
 				return

@@ -77,11 +77,6 @@ func TestLoadSkipVerifyUnload(t *testing.T) {
 			if got := rep.Images[0]; got.Action != daemon.ActionSkipped || got.Streamed != 0 || got.ImageID != wantID {
 				t.Errorf("second Load() = %+v, want skipped with nothing streamed", got)
 			}
-			// The image's own time: the whole call also asks the engine for
-			// its /info, which podman takes a second or more to answer.
-			if d := rep.Images[0].Duration; d > time.Second {
-				t.Errorf("second Load() took %v for the image, want a fast skip", d)
-			}
 			t.Logf("skipped load took %v (image %v)", elapsed, rep.Images[0].Duration)
 
 			vr, err := daemon.Verify(ctx, f.c, f.l, f.cfg.Images, daemon.VerifyOptions{})

@@ -19,8 +19,11 @@
 // network at all. The tests ask the engine which image store it has (for
 // the ID it gives the image) and whether it can run a container here; those
 // that must run one skip where it cannot, naming the engine and the
-// reason, and the others (load, identity, commit and re-tag detection,
-// tamper refusal) run on every engine. Tests that break docker's copy of
+// reason (and fail under VENDORIMG_REQUIRE_DOCKER=1: scripts/engines gives
+// every engine of the matrix a runtime that works), and the others (load,
+// identity, commit and re-tag detection, tamper refusal) run on every
+// engine. TestRunHostPlatformOfTwo checks that, from a layout holding the
+// image for two platforms, the container runs the host platform's program. Tests that break docker's copy of
 // the image restore it before the next test starts, and the suite takes
 // vendorimgtest's exclusive engine lock, so that no other package's tests
 // see the breakage.

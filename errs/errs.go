@@ -65,4 +65,7 @@ var (
 	// ErrNoEngine: no docker engine answers where the environment points
 	// (DOCKER_HOST, or the local socket): the connection itself failed.
 	ErrNoEngine = errors.New("no docker engine")
+	// ErrInvalidOption: an option of a library call has a value it
+	// cannot take (a negative count or duration); the message names it.
+	ErrInvalidOption = errors.New("invalid option")
 )

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,6 +42,9 @@ const DefaultJobs = 4
 
 // Options configure Push.
 type Options struct {
+	// Target is the registry and optional repository prefix to push to,
+	// REGISTRY[/PREFIX] ("registry.internal:5000/team"). Required.
+	Target string
 	// Images are the configured images to push, each in any form that
 	// normalises to one ("alpine:3.19.1"). Default: all.
 	Images []string
@@ -64,14 +66,22 @@ type Options struct {
 	// target, registry to registry.
 	NoUpstream bool
 	// Upstream fetches, by digest, what a sparse index lacks. Default: the
-	// default Client (registry.ForConfig, with the config's mirrors), or
-	// one of its own when Client was given.
+	// default Client (registry.ForConfig, with the config's mirrors), also
+	// when Client was given.
 	Upstream Fetcher
+	// ClientOptions are passed to the default Client after vendorimg's
+	// own (registry.WithTimeouts, registry.WithRetry, ...). Default none.
+	ClientOptions []registry.Option
+	// Restarts says how an upload cut short is started again. Default
+	// registry.DefaultRestarts.
+	Restarts registry.Restarts
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events: Plan, then Start,
-	// Advance and Done per uploaded blob, ImageDone per image; a Notice
-	// when a sparse index is completed from upstream, or cannot be.
+	// Advance and Done per uploaded blob, ImageDone per image; and the
+	// default Client's notices (a wait a registry asked for, a failing
+	// mirror) as progress.Notice events; a Notice when a sparse index is
+	// completed from upstream, or cannot be.
 	Progress progress.Func
 }
 
@@ -172,7 +182,7 @@ type PushedBlob struct {
 }
 
 // Push copies the configured images from the layout into the registry
-// target ("registry.internal:5000" or "registry.internal:5000/team"), byte
+// opts.Target ("registry.internal:5000" or "registry.internal:5000/team"), byte
 // for byte: every blob and manifest keeps its digest, and each image's pin
 // is tagged with its tag under PREFIX/REPOSITORY (alpine's docker.io
 // library/alpine:3.19.1 becomes registry.internal:5000/team/library/alpine:3.19.1),
@@ -195,12 +205,16 @@ type PushedBlob struct {
 // by digest, the tag is not set, and the image's error wraps
 // errs.ErrSparseIndex and says how to complete it. The layout's shared
 // lock is held throughout; it is never written.
-func Push(ctx context.Context, cfg *config.Config, target string, opts Options) (*Result, error) {
+func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	target := opts.Target
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	host, prefix, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Jobs <= 0 {
+	if opts.Jobs == 0 {
 		opts.Jobs = DefaultJobs
 	}
 	logger := opts.Logger
@@ -223,8 +237,20 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts Options) 
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return nil, fmt.Errorf("pushing from %w", err)
 	}
-	client, upstream := clients(cfg, opts, logger)
-	p := &pusher{l: l, client: client, upstream: upstream, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	p := &pusher{l: l, client: opts.Client, upstream: opts.Upstream, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	if p.client == nil || p.upstream == nil {
+		def := registry.ForConfig(cfg, registry.ConfigOptions{
+			Insecure: opts.Insecure,
+			Logger:   logger,
+			Options:  append([]registry.Option{registry.WithNotice(p.notice)}, opts.ClientOptions...),
+		})
+		if p.client == nil {
+			p.client = def
+		}
+		if p.upstream == nil {
+			p.upstream = def
+		}
+	}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
 	for _, im := range images {
@@ -268,6 +294,14 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts Options) 
 	return p.res, errors.Join(failures...)
 }
 
+// validate says what is wrong with o's values.
+func (o Options) validate() error {
+	if o.Jobs < 0 {
+		return fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, o.Jobs)
+	}
+	return o.Restarts.Validate()
+}
+
 // parseTarget splits REGISTRY[/PREFIX].
 func parseTarget(target string) (host, prefix string, err error) {
 	target = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(target, "https://"), "http://"), "/")
@@ -293,6 +327,11 @@ type pusher struct {
 
 	mu  sync.Mutex
 	res *Result
+}
+
+// notice passes a notice of the registry client on as a progress event.
+func (p *pusher) notice(msg string) {
+	p.emit(progress.Event{Kind: progress.Notice, Message: msg})
 }
 
 func (p *pusher) emit(e progress.Event) {
@@ -514,25 +553,17 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 	}
 }
 
-// uploadAttempts is how many times an upload cut short is started again.
-const uploadAttempts = 3
-
 // upload sends one blob from the layout, rehashing it as it is read: a
 // blob whose bytes changed on disk aborts its upload.
 func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error {
 	ev := progress.Event{Image: pl.image.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	p.emit(with(ev, progress.Start))
-	var err error
-	for attempt := 1; attempt <= uploadAttempts; attempt++ {
-		err = p.uploadOnce(ctx, pl, b, ev)
-		if err == nil || ctx.Err() != nil || errors.Is(err, errs.ErrDigestMismatch) || !registry.Transient(err) {
-			break
-		}
+	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, registry.Restartable, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		p.emit(retry)
-		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
-	}
+		p.logger.Debug("blob upload failed, starting again", "digest", b.Digest, "attempt", next, "error", err)
+	})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -75,24 +74,6 @@ type Fetcher interface {
 }
 
 var _ Fetcher = (*registry.Client)(nil)
-
-// clients are the registry client push sends with and the fetcher a
-// sparse index is completed from: the ones given, else one client of
-// registry.ForConfig (the config's mirrors and insecure hosts) for both.
-func clients(cfg *config.Config, opts Options, logger *slog.Logger) (Pusher, Fetcher) {
-	client, upstream := opts.Client, opts.Upstream
-	if client != nil && upstream != nil {
-		return client, upstream
-	}
-	def := registry.ForConfig(cfg, registry.ConfigOptions{Insecure: opts.Insecure, Logger: logger})
-	if client == nil {
-		client = def
-	}
-	if upstream == nil {
-		upstream = def
-	}
-	return client, upstream
-}
 
 // layoutSources are the vendored image manifests of inv, with their sizes.
 func layoutSources(inv *layout.Inventory) []PushedSource {

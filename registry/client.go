@@ -48,6 +48,10 @@ type Client struct {
 	timeouts  Timeouts
 	userAgent string
 
+	// sleep waits between retries (sleepCtx; tests record the waits
+	// instead, so that they assert them without a clock).
+	sleep func(context.Context, time.Duration) error
+
 	mu    sync.Mutex
 	repos map[string]*repoTransport
 	// pings are the registries' answers to /v2/, one per host: the
@@ -124,6 +128,7 @@ func NewClient(opts ...Option) *Client {
 		repos:     map[string]*repoTransport{},
 		pings:     map[string]*ping{},
 		fellBack:  map[string]bool{},
+		sleep:     sleepCtx,
 	}
 	for _, o := range opts {
 		o(c)
@@ -214,7 +219,7 @@ func (c *Client) newTransport(ctx context.Context, host, repo string, scopes []s
 		policy: c.retry,
 		logger: c.logger,
 		notice: c.notice,
-		sleep:  sleepCtx,
+		sleep:  c.sleep,
 	}
 	ua := transport.NewUserAgent(inner, c.userAgent)
 	var rt http.RoundTripper

@@ -52,7 +52,10 @@ func TestTimeoutFlag(t *testing.T) {
 			if doc.Kind != kindTimeout || !strings.Contains(doc.Error, "--timeout 700ms") {
 				t.Errorf("vendorimg %v --json = %s, want kind %q and an error naming --timeout 700ms", tc.args, out, kindTimeout)
 			}
-			if elapsed > 5*time.Second {
+			// Only a hang fails this (the registry never answers): a bound
+			// far above the 700ms, so that a loaded machine, slow to start
+			// the command and run its timers, passes.
+			if elapsed > time.Minute {
 				t.Errorf("vendorimg %v --timeout 700ms took %v", tc.args, elapsed)
 			}
 			if after := snapshot(t, tc.dir); after != before {

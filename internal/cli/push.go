@@ -16,6 +16,7 @@ import (
 
 func newPushCommand(g *globals) *cobra.Command {
 	var opts vendorimg.PushOptions
+	var timeout timeoutFlag
 	cmd := &cobra.Command{
 		Use:   "push REGISTRY[/PREFIX] [REF]...",
 		Short: "Copy the vendored images into a registry, byte for byte",
@@ -61,11 +62,17 @@ sparse index lacks) and says what a push would send, sending nothing.`,
 			if err != nil {
 				return err
 			}
-			opts.Images = a[1:]
+			opts.Target, opts.Images = a[0], a[1:]
 			opts.Logger = g.logger
 			pv := &pushView{w: g.stderr, quiet: g.quiet, tty: isTerminal(g.stderr)}
 			opts.Progress = pv.event
-			res, err := vendorimg.Push(cmd.Context(), cfg, a[0], opts)
+			ctx, cancel, err := timeout.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := vendorimg.Push(ctx, cfg, opts)
+			err = timeout.explain(ctx, err)
 			pv.done()
 			if errors.Is(err, errs.ErrInvalidReference) {
 				err = usageError{err}
@@ -79,6 +86,7 @@ sparse index lacks) and says what a push would send, sending nothing.`,
 			return err
 		},
 	}
+	timeout.bind(cmd)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "ask the registry what it has and print what would be sent, sending nothing")
 	cmd.Flags().BoolVar(&opts.NoUpstream, "no-upstream", false, "push only what the layout holds: never complete a sparse index from the image's registry")
 	cmd.Flags().IntVar(&opts.Jobs, "jobs", vendorimg.DefaultJobs, "upload up to `N` blobs at once")

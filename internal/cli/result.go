@@ -54,7 +54,7 @@ func kindOf(err error) string {
 		return kindNoConfig
 	case errors.Is(err, errs.ErrConfig):
 		return kindInvalidConfig
-	case errors.Is(err, errs.ErrInvalidReference), errors.Is(err, errs.ErrInvalidDigest), errors.Is(err, errs.ErrInvalidPlatform):
+	case errors.Is(err, errs.ErrInvalidReference), errors.Is(err, errs.ErrInvalidDigest), errors.Is(err, errs.ErrInvalidPlatform), errors.Is(err, errs.ErrInvalidOption):
 		return kindUsage
 	case errors.Is(err, errs.ErrTooDeep):
 		return kindTooDeep

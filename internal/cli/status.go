@@ -9,15 +9,7 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/layout"
 )
-
-// statusOutput is status's --json document: the layout's report, and with
-// --daemon the engine's.
-type statusOutput struct {
-	*vendorimg.StatusReport
-	Daemon *daemon.Report `json:"daemon,omitempty"`
-}
 
 func newStatusCommand(g *globals) *cobra.Command {
 	var withDaemon bool
@@ -40,28 +32,19 @@ the vendored image (with its ID), nothing, or another image.`,
 			if err != nil {
 				return err
 			}
-			rep, err := vendorimg.Status(cmd.Context(), cfg)
-			if err != nil {
+			rep, err := vendorimg.Status(cmd.Context(), cfg, vendorimg.StatusOptions{Daemon: withDaemon, Logger: g.logger})
+			if rep == nil {
 				return g.finish(nil, err)
 			}
-			out := statusOutput{StatusReport: rep}
-			if withDaemon {
-				c, err := daemon.NewClient()
-				if err != nil {
-					return g.finish(out, err)
-				}
-				defer c.Close()
-				out.Daemon, err = daemon.Verify(cmd.Context(), c, layout.New(cfg.LayoutDir()), cfg.Images, daemon.VerifyOptions{Logger: g.logger})
-				if err != nil {
-					return g.finish(out, err)
-				}
+			if err != nil {
+				return g.finish(rep, err)
 			}
 			failure := statusFailure(rep)
 			if g.json {
-				return g.finish(out, failure)
+				return g.finish(rep, failure)
 			}
 			if !g.quiet {
-				g.printStatus(out)
+				g.printStatus(rep)
 			}
 			if failure != nil {
 				return quietError{failure}
@@ -92,7 +75,7 @@ func statusFailure(rep *vendorimg.StatusReport) error {
 	return nil
 }
 
-func (g *globals) printStatus(out statusOutput) {
+func (g *globals) printStatus(out *vendorimg.StatusReport) {
 	tw := g.newTable()
 	header := "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATE"
 	if out.Daemon != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/vendorimg/vendorimg"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,17 +58,8 @@ pin, which the next sync renames). It never uses the network.`,
 			if err != nil {
 				return err
 			}
-			var c daemon.Client
-			if f.daemon {
-				dc, err := daemon.NewClient()
-				if err != nil {
-					return err
-				}
-				defer dc.Close()
-				c = dc
-			}
 			p := g.newProgress()
-			rep, err := daemon.Check(cmd.Context(), c, cfg, daemon.CheckOptions{Deep: f.deep, DeepDaemon: f.deep && f.daemon, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
+			rep, err := vendorimg.Check(cmd.Context(), cfg, vendorimg.CheckOptions{Daemon: f.daemon, Deep: f.deep, DeepDaemon: f.deep && f.daemon, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
 			p.done()
 			if err == nil && !rep.OK {
 				err = quietError{fmt.Errorf("%w: %s", errs.ErrVerifyFailed, problems(rep))}
@@ -128,7 +120,7 @@ func harmlessOnly(fs []layout.Finding) bool {
 }
 
 // problems says how many findings a check made, in which part.
-func problems(rep *daemon.CheckReport) string {
+func problems(rep *vendorimg.CheckReport) string {
 	var parts []string
 	if n := len(rep.Layout.Findings); n > 0 {
 		parts = append(parts, plural(n, "problem")+" in the layout")

@@ -52,8 +52,9 @@ func TestIndexIsReproducible(t *testing.T) {
 		t.Fatalf("committed config has %d history entries, want 1", len(history))
 	}
 	if history[0].Comment != "built with "+goVersion {
-		t.Logf("the committed image was %s, this is %s: not comparing digests (go generate -tags mkprobe ./internal/testimage re-pins)", history[0].Comment, goVersion)
-		return
+		// The two builds above were compared; the committed image can only
+		// be compared by a build with its Go version.
+		t.Skipf("the committed image was %s, this is %s: not comparing this build with it (go generate -tags mkprobe ./internal/testimage re-pins)", history[0].Comment, goVersion)
 	}
 	m, err := idx1.IndexManifest()
 	if err != nil {

@@ -17,6 +17,9 @@ import (
 
 // OutdatedOptions configure Outdated.
 type OutdatedOptions struct {
+	// Images are the images to ask about, in any form Config.Select
+	// takes. Default: every image of the configuration.
+	Images []string
 	// Client resolves tags. Default: registry.ForConfig with the config's mirrors
 	// and insecure hosts, credentials from the docker config, and Logger.
 	Client Resolver
@@ -91,8 +94,20 @@ func (t TagState) Err() error { return t.err }
 // image that cannot be checked does not stop the others: its TagState
 // carries the error (Report.Err joins them). Images pinned by digest only
 // are reported as such, with no request. It changes nothing.
-func Outdated(ctx context.Context, cfg *config.Config, images []config.Image, opts OutdatedOptions) (*OutdatedReport, error) {
-	if opts.Jobs <= 0 {
+func Outdated(ctx context.Context, cfg *config.Config, opts OutdatedOptions) (*OutdatedReport, error) {
+	images, err := cfg.Select(opts.Images)
+	if err != nil {
+		return nil, err
+	}
+	return outdated(ctx, cfg, images, opts)
+}
+
+// outdated is Outdated of images.
+func outdated(ctx context.Context, cfg *config.Config, images []config.Image, opts OutdatedOptions) (*OutdatedReport, error) {
+	if opts.Jobs < 0 {
+		return nil, fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, opts.Jobs)
+	}
+	if opts.Jobs == 0 {
 		opts.Jobs = DefaultJobs
 	}
 	client := opts.Client
@@ -128,100 +143,4 @@ func Outdated(ctx context.Context, cfg *config.Config, images []config.Image, op
 		return nil, err
 	}
 	return rep, nil
-}
-
-// UpdateResult says what Update re-pinned and what the sync did.
-type UpdateResult struct {
-	// Images are the images asked about, each with its old pin and what
-	// its tag points to now.
-	Images []TagState `json:"images"`
-	// Updated are the names of the images re-pinned.
-	Updated []string `json:"updated"`
-	// Sync is the sync that vendored the new pins (nil when nothing moved
-	// or the sync could not start).
-	Sync *SyncResult `json:"sync,omitempty"`
-}
-
-// Update re-pins the tags of images that moved upstream (see Outdated),
-// keeping each image's platforms, place and comments in vendorimg.yaml,
-// then syncs and prunes. vendorimg.yaml is saved once the new pins are
-// complete in the stage, just before the layout changes; then cfg becomes
-// the saved configuration. A failure changes no file. Images whose tag
-// could not be resolved are reported and left as they are; the error then
-// names them, after the others are updated.
-func Update(ctx context.Context, cfg *config.Config, images []config.Image, opts SyncOptions) (*UpdateResult, error) {
-	c := client(cfg, opts)
-	check, err := Outdated(ctx, cfg, images, OutdatedOptions{Client: c, Jobs: opts.Jobs, Logger: opts.Logger})
-	if err != nil {
-		return nil, err
-	}
-	res := &UpdateResult{Images: check.Images, Updated: []string{}}
-	next := cfg.Clone()
-	for i, st := range check.Images {
-		if !st.Moved {
-			continue
-		}
-		im := images[i]
-		im.Digest = st.Current
-		if err := next.Set(im); err != nil {
-			return res, err
-		}
-		res.Updated = append(res.Updated, st.Name)
-	}
-	checkErr := check.Err()
-	if len(res.Updated) == 0 {
-		return res, checkErr
-	}
-	opts.Client = c
-	opts.BeforeCommit = func() error { return next.Save(ctx) }
-	sr, err := Sync(ctx, next, opts)
-	res.Sync = sr
-	if err != nil {
-		return res, errors.Join(err, checkErr)
-	}
-	*cfg = *next
-	return res, checkErr
-}
-
-// RemoveResult says what Remove dropped and what the sync did.
-type RemoveResult struct {
-	// Removed are the names of the images dropped from vendorimg.yaml.
-	Removed []string `json:"removed"`
-	// Sync is the offline sync that dropped their index.json entries and
-	// pruned their blobs.
-	Sync *SyncResult `json:"sync"`
-}
-
-// Remove drops the named images from vendorimg.yaml (every other entry
-// keeps its place and comments) and syncs offline, which drops their
-// index.json entries and prunes the blobs no remaining image uses (unless
-// opts.NoPrune). Names are as Config.Select takes them; one that is not
-// configured is an error (errs.ErrConfig) and nothing changes. It never
-// uses the network: a remaining image that is incomplete is an error
-// (errs.ErrOffline) and nothing changes. On success cfg becomes the saved
-// configuration.
-func Remove(ctx context.Context, cfg *config.Config, refs []string, opts SyncOptions) (*RemoveResult, error) {
-	if len(refs) == 0 {
-		return nil, fmt.Errorf("%w: name the images to remove", errs.ErrConfig)
-	}
-	images, err := cfg.Select(refs)
-	if err != nil {
-		return nil, err
-	}
-	next := cfg.Clone()
-	res := &RemoveResult{Removed: []string{}}
-	for _, im := range images {
-		if next.Remove(im.Name()) {
-			res.Removed = append(res.Removed, im.Name())
-		}
-	}
-	opts.Offline = true
-	opts.BeforeCommit = func() error { return next.Save(ctx) }
-	sr, err := Sync(ctx, next, opts)
-	res.Sync = sr
-	if err != nil {
-		return res, err
-	}
-	*cfg = *next
-	return res, nil
 }
