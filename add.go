@@ -34,6 +34,9 @@ func DefaultPlatforms() platform.Selection {
 // AddOptions configure Add.
 type AddOptions struct {
 	SyncOptions
+	// Ref is the image to pin: a tag to resolve, or a reference with a
+	// digest. Required.
+	Ref reference.Reference
 	// Platforms are the platforms to vendor. Default (the zero
 	// Selection): an image already configured keeps its platforms, and a
 	// new one gets DefaultPlatforms.
@@ -60,14 +63,18 @@ type AddResult struct {
 	Sync              *SyncResult        `json:"sync"`
 }
 
-// Add pins ref: it resolves the tag to the digest of the manifest or index
+// Add pins opts.Ref: it resolves the tag to the digest of the manifest or index
 // the registry serves (unless ref already carries a digest), sets the
 // image's entry in a copy of cfg (replacing one with the same name, keeping
 // its place, comments and, unless told otherwise, its platforms), syncs,
 // and saves vendorimg.yaml once the image is complete in the stage, just
 // before the layout changes; then cfg becomes the saved configuration. A
 // failure changes no file: not vendorimg.yaml, not the layout.
-func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, opts AddOptions) (*AddResult, error) {
+func Add(ctx context.Context, cfg *config.Config, opts AddOptions) (*AddResult, error) {
+	ref := opts.Ref
+	if ref.Repository == "" {
+		return nil, fmt.Errorf("%w: adding: no image reference given", errs.ErrInvalidReference)
+	}
 	c := client(cfg, opts.SyncOptions)
 	pin := ref.Digest
 	var top ocispec.Descriptor
@@ -109,7 +116,11 @@ func Add(ctx context.Context, cfg *config.Config, ref reference.Reference, opts 
 	}
 	syncOpts := opts.SyncOptions
 	syncOpts.Client = c
-	syncOpts.BeforeCommit = func() error { return next.Save(ctx) }
+	if res.Action != Unchanged {
+		// "unchanged" changes no byte of vendorimg.yaml: not its
+		// formatting, comments or encoding either.
+		syncOpts.BeforeCommit = func() error { return next.Save(ctx) }
+	}
 	sr, err := Sync(ctx, next, syncOpts)
 	res.Sync = sr
 	if sr == nil {

@@ -79,7 +79,7 @@ func ExampleAdd() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := vendorimg.Add(ctx, cfg, ref, vendorimg.AddOptions{Platforms: amd64, SyncOptions: vendorimg.SyncOptions{Client: client}})
+	res, err := vendorimg.Add(ctx, cfg, vendorimg.AddOptions{Ref: ref, Platforms: amd64, SyncOptions: vendorimg.SyncOptions{Client: client}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -164,14 +164,14 @@ func ExampleStatus() {
 	cfg := exampleProject(host, pin)
 	defer os.RemoveAll(cfg.Dir())
 
-	before, err := vendorimg.Status(ctx, cfg)
+	before, err := vendorimg.Status(ctx, cfg, vendorimg.StatusOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
 		log.Fatal(err)
 	}
-	after, err := vendorimg.Status(ctx, cfg)
+	after, err := vendorimg.Status(ctx, cfg, vendorimg.StatusOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func ExampleGC() {
 		log.Fatal(err)
 	}
 
-	plan, err := vendorimg.GC(ctx, cfg, true)
+	plan, err := vendorimg.GC(ctx, cfg, vendorimg.GCOptions{DryRun: true})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -7,11 +7,17 @@ import (
 	"github.com/vendorimg/vendorimg/layout"
 )
 
+// GCOptions configure GC.
+type GCOptions struct {
+	// DryRun returns the plan without deleting anything. Default false.
+	DryRun bool
+}
+
 // GC deletes the blobs of cfg's layout that index.json does not reach, and
 // temporary files left by interrupted runs. It plans first, under the
-// layout's exclusive lock, and with dryRun returns the plan without
+// layout's exclusive lock, and with opts.DryRun returns the plan without
 // deleting anything.
-func GC(ctx context.Context, cfg *config.Config, dryRun bool) (*layout.GCPlan, error) {
+func GC(ctx context.Context, cfg *config.Config, opts GCOptions) (*layout.GCPlan, error) {
 	l := layout.New(cfg.LayoutDir())
 	lock, err := l.Lock(ctx, true, nil)
 	if err != nil {
@@ -19,7 +25,7 @@ func GC(ctx context.Context, cfg *config.Config, dryRun bool) (*layout.GCPlan, e
 	}
 	defer lock.Unlock()
 	plan, err := l.PlanGC(ctx)
-	if err != nil || dryRun {
+	if err != nil || opts.DryRun {
 		return plan, err
 	}
 	return plan, l.ApplyGC(ctx, plan)

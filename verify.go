@@ -21,9 +21,13 @@ type VerifyOptions struct {
 
 // Verify rehashes every blob of cfg's layout and checks it against cfg:
 // pins, platforms, completeness, strays (see layout.Verify and
-// layout.Expectations). It holds the layout's shared lock, so it never
-// sees a sync half-done. A layout with findings is not an error: check
-// Report.OK.
+// layout.Expectations). It is Check without the engine. It holds the
+// layout's shared lock, so it never sees a sync half-done. A layout with
+// findings is not an error: check Report.OK.
 func Verify(ctx context.Context, cfg *config.Config, opts VerifyOptions) (*layout.Report, error) {
-	return layout.New(cfg.LayoutDir()).Verify(ctx, layout.VerifyOptions{Images: layout.Expectations(cfg.Images), Deep: opts.Deep, Jobs: opts.Jobs, Progress: opts.Progress})
+	rep, err := Check(ctx, cfg, CheckOptions{Deep: opts.Deep, Jobs: opts.Jobs, Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
+	return rep.Layout, nil
 }

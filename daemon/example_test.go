@@ -57,7 +57,7 @@ func ExampleLoad() {
 
 	// ... run the tests ...
 
-	check, err := daemon.Check(ctx, c, cfg, daemon.CheckOptions{})
+	check, err := vendorimg.Check(ctx, cfg, vendorimg.CheckOptions{Engine: c})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -137,6 +137,9 @@ func (l *Layout) ApplyGC(ctx context.Context, plan *GCPlan) error {
 			return fmt.Errorf("gc: removing %s: %w", g.Path, err)
 		}
 	}
+	if len(plan.Remove) == 0 {
+		return nil // nothing removed: nothing to make durable
+	}
 	return syncBlobDir(l)
 }
 
@@ -200,40 +203,37 @@ func (l *Layout) RemoveTemporary(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Prune deletes the blobs that keep does not hold, and returns them
-// (Reason "unreferenced"), sorted by path. It is what sync does after a
-// successful run, with keep the blobs the configured images use; files
-// that are not blobs are left to verify. Run it under the exclusive Lock.
-func (l *Layout) Prune(ctx context.Context, keep map[digest.Digest]bool) ([]Garbage, error) {
+// PlanPrune plans the removal of the blobs that keep does not hold
+// (Reason "unreferenced"), sorted by path: sync's pruning plan, with keep
+// the blobs the configured images use, which ApplyGC carries out as it
+// does gc's. Files that are not blobs are left to verify. It changes
+// nothing; run it, and ApplyGC after it, under the exclusive Lock.
+func (l *Layout) PlanPrune(ctx context.Context, keep map[digest.Digest]bool) (*GCPlan, error) {
+	plan := &GCPlan{Remove: []Garbage{}}
 	entries, err := os.ReadDir(l.blobDir())
 	if errors.Is(err, fs.ErrNotExist) {
-		return []Garbage{}, nil
+		return plan, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pruning %s: %w", l.root, err)
 	}
-	pruned := []Garbage{}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return pruned, err
+			return nil, err
 		}
 		dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-		if !e.Type().IsRegular() || reference.CheckDigest(dg) != nil || keep[dg] {
+		if !e.Type().IsRegular() || reference.CheckDigest(dg) != nil {
+			continue
+		}
+		if keep[dg] {
+			plan.Kept++
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
 			continue
 		}
-		if err := os.Remove(filepath.Join(l.blobDir(), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return pruned, fmt.Errorf("pruning %s: %w", RelBlobPath(dg), err)
-		}
-		pruned = append(pruned, Garbage{Path: RelBlobPath(dg), Size: info.Size(), Reason: "unreferenced"})
+		plan.Remove = append(plan.Remove, Garbage{Path: RelBlobPath(dg), Size: info.Size(), Reason: "unreferenced"})
 	}
-	if len(pruned) > 0 {
-		if err := disk.SyncDir(l.blobDir()); err != nil {
-			return pruned, err
-		}
-	}
-	return pruned, nil
+	return plan, nil
 }

@@ -217,3 +217,47 @@ func TestRemoveTemporary(t *testing.T) {
 		t.Errorf("Verify() after RemoveTemporary = %v, %v, want OK", rep.Findings, err)
 	}
 }
+
+// TestPlanPruneThenApply: sync's pruning plan lists the blobs outside the
+// keep set, and nothing else, changes nothing, and ApplyGC carries it out.
+func TestPlanPruneThenApply(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, fixtureOptions{}).writeAll()
+	arm := fx.image("linux/arm64")
+	fx.writeFile("blobs/sha256/.tmp-4abcf2066143-99", "half a layer")
+	keep := map[digest.Digest]bool{fx.top.Digest: true}
+	for _, b := range fx.image("linux/amd64").blobs() {
+		keep[b.Digest] = true
+	}
+	plan, err := fx.l.PlanPrune(ctx, keep)
+	if err != nil {
+		t.Fatalf("PlanPrune() = %v", err)
+	}
+	var got, want []string
+	for _, g := range plan.Remove {
+		got = append(got, g.Path+" "+g.Reason)
+	}
+	for _, b := range arm.blobs() {
+		want = append(want, b.rel()+" unreferenced")
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) || plan.Kept != len(keep) {
+		t.Fatalf("PlanPrune() = %v kept %d, want %v kept %d", got, plan.Kept, want, len(keep))
+	}
+	for _, b := range arm.blobs() {
+		if _, err := os.Stat(fx.path(b.rel())); err != nil {
+			t.Fatalf("PlanPrune() removed %s: %v", b.rel(), err)
+		}
+	}
+	if err := fx.l.ApplyGC(ctx, plan); err != nil {
+		t.Fatalf("ApplyGC(prune plan) = %v", err)
+	}
+	for _, b := range arm.blobs() {
+		if _, err := os.Stat(fx.path(b.rel())); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after ApplyGC, %s: %v, want it removed", b.rel(), err)
+		}
+	}
+	if _, err := os.Stat(fx.path("blobs/sha256/.tmp-4abcf2066143-99")); err != nil {
+		t.Errorf("ApplyGC(prune plan) removed a temporary file the plan did not list: %v", err)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,6 +42,9 @@ const DefaultJobs = 4
 
 // Options configure Push.
 type Options struct {
+	// Target is the registry and optional repository prefix to push to,
+	// REGISTRY[/PREFIX] ("registry.internal:5000/team"). Required.
+	Target string
 	// Images are the configured images to push, each in any form that
 	// normalises to one ("alpine:3.19.1"). Default: all.
 	Images []string
@@ -56,10 +58,18 @@ type Options struct {
 	Client Pusher
 	// Insecure adds hosts that may be reached over plain http.
 	Insecure []string
+	// ClientOptions are passed to the default Client after vendorimg's
+	// own (registry.WithTimeouts, registry.WithRetry, ...). Default none.
+	ClientOptions []registry.Option
+	// Restarts says how an upload cut short is started again. Default
+	// registry.DefaultRestarts.
+	Restarts registry.Restarts
 	// Logger receives debug logs. Default: discard.
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events: Plan, then Start,
-	// Advance and Done per uploaded blob, ImageDone per image.
+	// Advance and Done per uploaded blob, ImageDone per image; and the
+	// default Client's notices (a wait a registry asked for) as
+	// progress.Notice events.
 	Progress progress.Func
 }
 
@@ -139,7 +149,7 @@ type PushedBlob struct {
 }
 
 // Push copies the configured images from the layout into the registry
-// target ("registry.internal:5000" or "registry.internal:5000/team"), byte
+// opts.Target ("registry.internal:5000" or "registry.internal:5000/team"), byte
 // for byte: every blob and manifest keeps its digest, and each image's pin
 // is tagged with its tag under PREFIX/REPOSITORY (alpine's docker.io
 // library/alpine:3.19.1 becomes registry.internal:5000/team/library/alpine:3.19.1),
@@ -156,12 +166,16 @@ type PushedBlob struct {
 // not set, and the image's error wraps errs.ErrSparseIndex and says to
 // vendor platforms: all. The layout's shared lock is held throughout; it
 // is never written.
-func Push(ctx context.Context, cfg *config.Config, target string, opts Options) (*Result, error) {
+func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	target := opts.Target
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	host, prefix, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Jobs <= 0 {
+	if opts.Jobs == 0 {
 		opts.Jobs = DefaultJobs
 	}
 	logger := opts.Logger
@@ -184,11 +198,14 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts Options) 
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return nil, fmt.Errorf("pushing from %w", err)
 	}
-	client := opts.Client
-	if client == nil {
-		client = registry.ForConfig(cfg, registry.ConfigOptions{Insecure: opts.Insecure, Logger: logger})
+	p := &pusher{l: l, client: opts.Client, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	if p.client == nil {
+		p.client = registry.ForConfig(cfg, registry.ConfigOptions{
+			Insecure: opts.Insecure,
+			Logger:   logger,
+			Options:  append([]registry.Option{registry.WithNotice(p.notice)}, opts.ClientOptions...),
+		})
 	}
-	p := &pusher{l: l, client: client, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
 	for _, im := range images {
@@ -231,6 +248,14 @@ func Push(ctx context.Context, cfg *config.Config, target string, opts Options) 
 	return p.res, errors.Join(failures...)
 }
 
+// validate says what is wrong with o's values.
+func (o Options) validate() error {
+	if o.Jobs < 0 {
+		return fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, o.Jobs)
+	}
+	return o.Restarts.Validate()
+}
+
 // parseTarget splits REGISTRY[/PREFIX].
 func parseTarget(target string) (host, prefix string, err error) {
 	target = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(target, "https://"), "http://"), "/")
@@ -255,6 +280,11 @@ type pusher struct {
 
 	mu  sync.Mutex
 	res *Result
+}
+
+// notice passes a notice of the registry client on as a progress event.
+func (p *pusher) notice(msg string) {
+	p.emit(progress.Event{Kind: progress.Notice, Message: msg})
 }
 
 func (p *pusher) emit(e progress.Event) {
@@ -442,6 +472,12 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 			}
 			res.Action = PushUploaded
 		}
+		if res.Action == PushMounted || res.Action == PushUploaded {
+			if err := p.checkStored(ctx, pl, j.blob.Digest); err != nil {
+				pl.fail(err)
+				continue
+			}
+		}
 		if res.Action == PushExists || res.Action == PushMounted || res.Action == PushUploaded || res.Action == PushWouldUpload {
 			from = pl.dest.Repository
 		}
@@ -460,25 +496,20 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 	}
 }
 
-// uploadAttempts is how many times an upload cut short is started again.
-const uploadAttempts = 3
-
 // upload sends one blob from the layout, rehashing it as it is read: a
 // blob whose bytes changed on disk aborts its upload.
 func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error {
 	ev := progress.Event{Image: pl.image.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	p.emit(with(ev, progress.Start))
-	var err error
-	for attempt := 1; attempt <= uploadAttempts; attempt++ {
-		err = p.uploadOnce(ctx, pl, b, ev)
-		if err == nil || ctx.Err() != nil || errors.Is(err, errs.ErrDigestMismatch) || !registry.Transient(err) {
-			break
-		}
+	// A blob PUT answered 429 or 5xx is started again too: the client
+	// retries only requests without a body, such as the POST before it.
+	restartable := func(err error) bool { return registry.Restartable(err) || registry.ServerFailed(err) }
+	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, restartable, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		p.emit(retry)
-		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
-	}
+		p.logger.Debug("blob upload failed, starting again", "digest", b.Digest, "attempt", next, "error", err)
+	})
 	if err != nil {
 		return err
 	}
@@ -563,6 +594,9 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 			if err != nil {
 				return err
 			}
+			if err := p.checkTagged(ctx, pl, target, d.desc.Digest); err != nil {
+				return err
+			}
 			m.Action = PushPushed
 			p.mu.Lock()
 			p.res.Manifests++
@@ -571,6 +605,47 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 		pl.out.Manifests = append(pl.out.Manifests, m)
 		if d.top {
 			pl.out.Tagged = pl.dest.Tag != "" && !p.opts.DryRun || m.Action == PushExists && pl.dest.Tag != ""
+		}
+	}
+	return nil
+}
+
+// ErrNotStored: the registry acknowledged a blob or manifest (201
+// Created) that a HEAD right after does not find: it stored nothing, or
+// something else.
+var ErrNotStored = errors.New("the registry did not store what it acknowledged")
+
+// checkStored asks the registry for the blob it just acknowledged.
+func (p *pusher) checkStored(ctx context.Context, pl *pushPlan, d digest.Digest) error {
+	has, err := p.client.HasBlob(ctx, pl.dest, d)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return fmt.Errorf("pushing blob %s to %s: %w: it answered 201 Created, but a HEAD of the blob answers 404", d, pl.dest.Name(), ErrNotStored)
+	}
+	return nil
+}
+
+// checkTagged asks the registry for the manifest it just acknowledged,
+// by target (its tag, or its digest) and by digest: both must name d. A
+// registry whose HEAD gives no digest is taken at its word that it has
+// one.
+func (p *pusher) checkTagged(ctx context.Context, pl *pushPlan, target string, d digest.Digest) error {
+	for _, ref := range []string{target, d.String()} {
+		have, err := p.client.HasManifest(ctx, pl.dest, ref)
+		if err != nil {
+			return err
+		}
+		switch have {
+		case d, "unknown":
+		case "":
+			return fmt.Errorf("pushing manifest %s to %s:%s: %w: it answered 201 Created, but a HEAD of %s answers 404", d, pl.dest.Name(), target, ErrNotStored, ref)
+		default:
+			return fmt.Errorf("pushing manifest %s to %s:%s: %w: it answered 201 Created, but %s names %s", d, pl.dest.Name(), target, ErrNotStored, ref, have)
+		}
+		if ref == d.String() {
+			break
 		}
 	}
 	return nil

@@ -31,11 +31,6 @@ import (
 // DefaultJobs is how many blobs sync downloads at once unless told.
 const DefaultJobs = 4
 
-// blobAttempts is how many times a blob download is started before its
-// error is final, when the failure is a cut connection or a short body
-// (the HTTP client already retries 429 and 5xx responses).
-const blobAttempts = 4
-
 // Fetcher is what Sync needs of a registry: manifests and blobs by digest.
 // *registry.Client implements it.
 type Fetcher interface {
@@ -90,6 +85,9 @@ type Options struct {
 	// so that a re-pin, an update or a removal leaves a layout that verify
 	// passes and a git diff that holds only the real change.
 	NoPrune bool
+	// Restarts says how a blob download cut short once it had begun is
+	// started again. Default registry.DefaultRestarts.
+	Restarts registry.Restarts
 	// Repair rehashes every stored blob of the configured images first, as
 	// verify does, and fetches again each one whose bytes are wrong
 	// (Result.Repaired); the good copy replaces the bad one in one
@@ -181,6 +179,9 @@ type Repaired struct {
 // layout is left exactly as it was (a new layout is not even created),
 // and the returned error names every failure.
 func Sync(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	s := newSyncer(cfg, opts)
 	for attempt := 0; ; attempt++ {
 		created, err := mkdirAll(s.layout.Root())
@@ -355,9 +356,14 @@ feed:
 	}
 	res.IndexChanged = changed
 	if !opts.NoPrune {
-		if res.Pruned, err = l.Prune(ctx, keep); err != nil {
+		plan, err := l.PlanPrune(ctx, keep)
+		if err != nil {
 			return res, committed, err
 		}
+		if err := l.ApplyGC(ctx, plan); err != nil {
+			return res, committed, err
+		}
+		res.Pruned = plan.Remove
 	}
 	res.UpToDate = !changed && res.Fetched == 0 && len(res.Pruned) == 0
 	return res, committed, nil
@@ -420,8 +426,16 @@ type fetchJob struct {
 	err  error
 }
 
+// validate says what is wrong with o's values.
+func (o Options) validate() error {
+	if o.Jobs < 0 {
+		return fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, o.Jobs)
+	}
+	return o.Restarts.Validate()
+}
+
 func newSyncer(cfg *config.Config, opts Options) *syncer {
-	if opts.Jobs <= 0 {
+	if opts.Jobs == 0 {
 		opts.Jobs = DefaultJobs
 	}
 	logger := opts.Logger
@@ -700,31 +714,26 @@ func (s *syncer) fetchBlobs(ctx context.Context, plans []*imagePlan) map[*imageP
 func (s *syncer) fetchBlob(ctx context.Context, im config.Image, b layout.Blob) error {
 	ev := progress.Event{Image: im.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	s.emit(with(ev, progress.Start))
-	var err error
-	for attempt := 1; attempt <= blobAttempts; attempt++ {
-		var streaming bool
+	// Only a stream that had begun is restarted: what fails before it the
+	// client has already retried as far as its RetryPolicy allows.
+	var streaming bool
+	err := s.opts.Restarts.Do(ctx, func() (err error) {
 		streaming, err = s.fetchBlobOnce(ctx, im, b)
-		if err == nil {
-			s.record(b.Digest, b.Size)
-			done := with(ev, progress.Done)
-			done.Done = b.Size
-			s.emit(done)
-			return nil
-		}
-		if ctx.Err() != nil || !streaming || !retryableBlobError(err) || attempt == blobAttempts {
-			break
-		}
+		return err
+	}, func(err error) bool { return streaming && registry.Restartable(err) }, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		s.emit(retry)
-		s.logger.Debug("blob download failed, starting again", "digest", b.Digest, "attempt", attempt+1, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		}
+		s.logger.Debug("blob download failed, starting again", "digest", b.Digest, "attempt", next, "error", err)
+	})
+	if err != nil {
+		return err
 	}
-	return err
+	s.record(b.Digest, b.Size)
+	done := with(ev, progress.Done)
+	done.Done = b.Size
+	s.emit(done)
+	return nil
 }
 
 func with(e progress.Event, k progress.Kind) progress.Event {
@@ -745,13 +754,6 @@ func (s *syncer) fetchBlobOnce(ctx context.Context, im config.Image, b layout.Bl
 		ev.Done = n
 		s.emit(ev)
 	})
-}
-
-// retryableBlobError: the stream was cut (a reset, an early EOF, a short
-// body) or stalled, which a new request may not meet. A wrong digest is
-// final.
-func retryableBlobError(err error) bool {
-	return !errors.Is(err, errs.ErrDigestMismatch) && registry.Transient(err)
 }
 
 // findCorrupt rehashes every stored blob of the configured images, as

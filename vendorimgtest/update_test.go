@@ -31,7 +31,7 @@ func addImage(t *testing.T, name string, platforms ...string) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vendorimg.Add(context.Background(), cfg, ref, vendorimg.AddOptions{Platforms: sel}); err != nil {
+	if _, err := vendorimg.Add(context.Background(), cfg, vendorimg.AddOptions{Ref: ref, Platforms: sel}); err != nil {
 		t.Fatalf("Add(%s) = %v", name, err)
 	}
 	return cfg
@@ -48,7 +48,7 @@ func TestRunAfterUpdate(t *testing.T) {
 	registrytest.Push(t, name, registrytest.Index(t, both, 1, 4000, 701, registrytest.OCI))
 	cfg := addImage(t, name, both...)
 	pin2 := registrytest.Push(t, name, registrytest.Index(t, both, 1, 4000, 702, registrytest.OCI))
-	res, err := vendorimg.Update(ctx, cfg, cfg.Images, vendorimg.SyncOptions{})
+	res, err := vendorimg.Update(ctx, cfg, vendorimg.UpdateOptions{})
 	if err != nil || len(res.Updated) != 1 || cfg.Images[0].Digest != pin2 || len(res.Sync.Pruned) == 0 {
 		t.Fatalf("Update() = %+v, %v; want the image re-pinned to %s and the old blobs pruned", res, err, pin2)
 	}

@@ -45,7 +45,7 @@ once the image is complete.`,
 			if err != nil {
 				return usageError{err}
 			}
-			var opts vendorimg.AddOptions
+			opts := vendorimg.AddOptions{Ref: ref}
 			if len(platforms) > 0 {
 				var specs []string
 				for _, p := range platforms {
@@ -68,7 +68,7 @@ once the image is complete.`,
 				return err
 			}
 			defer cancel()
-			res, err := vendorimg.Add(ctx, cfg, ref, opts)
+			res, err := vendorimg.Add(ctx, cfg, opts)
 			err = f.timeout.explain(ctx, err)
 			p.done()
 			if res != nil {

@@ -28,7 +28,7 @@ and deletes nothing. It never uses the network.`,
 			if err != nil {
 				return err
 			}
-			plan, err := vendorimg.GC(cmd.Context(), cfg, dryRun)
+			plan, err := vendorimg.GC(cmd.Context(), cfg, vendorimg.GCOptions{DryRun: dryRun})
 			if g.json {
 				var out *gcOutput
 				if plan != nil {

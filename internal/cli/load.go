@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vendorimg/vendorimg"
 	"slices"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 )
 
@@ -42,7 +42,7 @@ tagged), size and time; --json prints the report.`,
   vendorimg load docker.io/library/alpine:3.19.1 --platform linux/arm64
   vendorimg load --json | jq -r '.images[].imageId'`,
 		RunE: func(cmd *cobra.Command, refs []string) error {
-			var opts daemon.LoadOptions
+			var opts vendorimg.LoadOptions
 			if platformFlag != "" {
 				p, err := platform.Parse(platformFlag)
 				if err != nil {
@@ -50,18 +50,13 @@ tagged), size and time; --json prints the report.`,
 				}
 				opts.Platform = &p
 			}
-			cfg, images, err := g.selectImages(cmd.Context(), refs)
+			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
-			c, err := daemon.NewClient()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			p := g.newProgress()
-			opts.Logger, opts.Progress = g.logger, p.load
-			rep, err := daemon.Load(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, opts)
+			opts.Images, opts.Logger, opts.Progress = refs, g.logger, p.load
+			rep, err := vendorimg.Load(cmd.Context(), cfg, opts)
 			p.done()
 			if g.json {
 				return g.finish(rep, err)
@@ -78,18 +73,19 @@ tagged), size and time; --json prints the report.`,
 	return cmd
 }
 
-// selectImages loads the configuration and picks the images refs name (all
-// of them when refs is empty). A malformed REF is a usage error.
-func (g *globals) selectImages(ctx context.Context, refs []string) (*config.Config, []config.Image, error) {
+// configFor loads the configuration and checks that refs name images of it
+// (every image when refs is empty), as the commands that take them pass
+// them on. A malformed REF is a usage error.
+func (g *globals) configFor(ctx context.Context, refs []string) (*config.Config, error) {
 	cfg, err := g.loadConfig(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	images, err := cfg.Select(refs)
+	_, err = cfg.Select(refs)
 	if errors.Is(err, errs.ErrInvalidReference) || errors.Is(err, errs.ErrInvalidDigest) {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	return cfg, images, err
+	return cfg, err
 }
 
 func (g *globals) printLoad(rep *daemon.LoadReport) error {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vendorimg/vendorimg"
-	"github.com/vendorimg/vendorimg/errs"
 )
 
 // errMoved is outdated's failure: a tag moved (exit 1, for scheduled jobs).
@@ -35,7 +34,7 @@ checked, so that a scheduled CI job can open a pull request with
 			if jobs < 1 {
 				return usagef("--jobs %d: must be at least 1", jobs)
 			}
-			cfg, images, err := g.selectImages(cmd.Context(), refs)
+			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
@@ -45,7 +44,7 @@ checked, so that a scheduled CI job can open a pull request with
 			}
 			defer cancel()
 			p := g.newProgress()
-			rep, err := vendorimg.Outdated(ctx, cfg, images, vendorimg.OutdatedOptions{Insecure: insecure, Jobs: jobs, Logger: g.logger, Progress: p.event})
+			rep, err := vendorimg.Outdated(ctx, cfg, vendorimg.OutdatedOptions{Images: refs, Insecure: insecure, Jobs: jobs, Logger: g.logger, Progress: p.event})
 			p.done()
 			if err == nil {
 				err = rep.Err()
@@ -114,7 +113,7 @@ reported and left as it is (exit 1).`,
 		Example: `  vendorimg update
   vendorimg update docker.io/library/alpine:3.19.1`,
 		RunE: func(cmd *cobra.Command, refs []string) error {
-			cfg, images, err := g.selectImages(cmd.Context(), refs)
+			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
@@ -131,7 +130,7 @@ reported and left as it is (exit 1).`,
 				return err
 			}
 			defer cancel()
-			res, err := vendorimg.Update(ctx, cfg, images, opts)
+			res, err := vendorimg.Update(ctx, cfg, vendorimg.UpdateOptions{SyncOptions: opts, Images: refs})
 			err = f.timeout.explain(ctx, err)
 			p.done()
 			if g.json {
@@ -168,18 +167,12 @@ network; a failed remove changes no file.`,
   vendorimg remove alpine:3.19.1 busybox:1.36`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, refs []string) error {
-			cfg, err := g.loadConfig(cmd.Context())
+			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
-			if _, err := cfg.Select(refs); err != nil {
-				if errors.Is(err, errs.ErrInvalidReference) || errors.Is(err, errs.ErrInvalidDigest) {
-					return usageError{err}
-				}
-				return err
-			}
 			p := g.newProgress()
-			res, err := vendorimg.Remove(cmd.Context(), cfg, refs, vendorimg.SyncOptions{NoPrune: noPrune, Logger: g.logger, Progress: p.event})
+			res, err := vendorimg.Remove(cmd.Context(), cfg, vendorimg.RemoveOptions{Images: refs, SyncOptions: vendorimg.SyncOptions{NoPrune: noPrune, Logger: g.logger, Progress: p.event}})
 			p.done()
 			if g.json {
 				return g.finish(res, err)

@@ -12,10 +12,12 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/pusher"
 )
 
 func newPushCommand(g *globals) *cobra.Command {
 	var opts vendorimg.PushOptions
+	var timeout timeoutFlag
 	cmd := &cobra.Command{
 		Use:   "push REGISTRY[/PREFIX] [REF]...",
 		Short: "Copy the vendored images into a registry, byte for byte",
@@ -50,11 +52,17 @@ tag the image, and fails saying so; vendor platforms: all to push the index.
 			if err != nil {
 				return err
 			}
-			opts.Images = a[1:]
+			opts.Target, opts.Images = a[0], a[1:]
 			opts.Logger = g.logger
 			pv := &pushView{w: g.stderr, quiet: g.quiet, tty: isTerminal(g.stderr)}
 			opts.Progress = pv.event
-			res, err := vendorimg.Push(cmd.Context(), cfg, a[0], opts)
+			ctx, cancel, err := timeout.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := vendorimg.Push(ctx, cfg, opts)
+			err = timeout.explain(ctx, err)
 			pv.done()
 			if errors.Is(err, errs.ErrInvalidReference) {
 				err = usageError{err}
@@ -68,6 +76,7 @@ tag the image, and fails saying so; vendor platforms: all to push the index.
 			return err
 		},
 	}
+	timeout.bind(cmd)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "ask the registry what it has and print what would be sent, sending nothing")
 	cmd.Flags().IntVar(&opts.Jobs, "jobs", vendorimg.DefaultJobs, "upload up to `N` blobs at once")
 	cmd.Flags().StringArrayVar(&opts.Insecure, "insecure-registry", nil, "allow plain http to `HOST` (loopback hosts always are); repeatable")
@@ -87,7 +96,7 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		sent, there := 0, 0
 		for _, b := range im.Blobs {
 			switch b.Action {
-			case vendorimg.PushExists:
+			case pusher.PushExists:
 				there++
 			default:
 				sent++
@@ -100,9 +109,9 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		for _, im := range res.Images {
 			for _, b := range im.Blobs {
 				switch b.Action {
-				case vendorimg.PushWouldUpload:
+				case pusher.PushWouldUpload:
 					upload++
-				case vendorimg.PushWouldMount:
+				case pusher.PushWouldMount:
 					mount++
 				}
 			}
@@ -164,6 +173,8 @@ func (p *pushView) event(e progress.Event) {
 		}
 	case progress.Retry:
 		p.line(fmt.Sprintf("retrying %s %s: %v", e.Role, short(e.Digest.String()), e.Err))
+	case progress.Notice:
+		p.line(e.Message)
 	}
 }
 

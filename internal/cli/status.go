@@ -9,15 +9,7 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/layout"
 )
-
-// statusOutput is status's --json document: the layout's report, and with
-// --daemon the engine's.
-type statusOutput struct {
-	*vendorimg.StatusReport
-	Daemon *daemon.Report `json:"daemon,omitempty"`
-}
 
 func newStatusCommand(g *globals) *cobra.Command {
 	var withDaemon bool
@@ -27,7 +19,8 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Long: `status lists the images of vendorimg.yaml with their pins, selected and vendored
 platforms, their size in the layout, and any blob that is missing. It checks
 sizes only (verify rehashes) and never uses the network. It exits 1 when the
-layout is incomplete or cannot be read (vendorimg sync completes it).
+layout is incomplete (vendorimg sync completes it) or cannot be read (an
+image graph nested too deeply or malformed: the message says why).
 
 --daemon also says, per image, what the docker engine holds under its tag:
 the vendored image (with its ID), nothing, or another image.`,
@@ -40,28 +33,19 @@ the vendored image (with its ID), nothing, or another image.`,
 			if err != nil {
 				return err
 			}
-			rep, err := vendorimg.Status(cmd.Context(), cfg)
-			if err != nil {
+			rep, err := vendorimg.Status(cmd.Context(), cfg, vendorimg.StatusOptions{Daemon: withDaemon, Logger: g.logger})
+			if rep == nil {
 				return g.finish(nil, err)
 			}
-			out := statusOutput{StatusReport: rep}
-			if withDaemon {
-				c, err := daemon.NewClient()
-				if err != nil {
-					return g.finish(out, err)
-				}
-				defer c.Close()
-				out.Daemon, err = daemon.Verify(cmd.Context(), c, layout.New(cfg.LayoutDir()), cfg.Images, daemon.VerifyOptions{Logger: g.logger})
-				if err != nil {
-					return g.finish(out, err)
-				}
+			if err != nil {
+				return g.finish(rep, err)
 			}
 			failure := statusFailure(rep)
 			if g.json {
-				return g.finish(out, failure)
+				return g.finish(rep, failure)
 			}
 			if !g.quiet {
-				g.printStatus(out)
+				g.printStatus(rep)
 			}
 			if failure != nil {
 				return quietError{failure}
@@ -92,7 +76,7 @@ func statusFailure(rep *vendorimg.StatusReport) error {
 	return nil
 }
 
-func (g *globals) printStatus(out statusOutput) {
+func (g *globals) printStatus(out *vendorimg.StatusReport) {
 	tw := g.newTable()
 	header := "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATE"
 	if out.Daemon != nil {
@@ -121,8 +105,14 @@ func (g *globals) printStatus(out statusOutput) {
 	for _, name := range out.Unconfigured {
 		fmt.Fprintf(g.stdout, "%s is in index.json but not in vendorimg.yaml (vendorimg sync drops it)\n", name)
 	}
-	if !out.Complete() {
+	switch failure := statusFailure(out); {
+	case failure == nil:
+	case errors.Is(failure, errIncomplete):
 		fmt.Fprintln(g.stderr, "status: the layout is incomplete: vendorimg sync completes it")
+	default:
+		// A graph that cannot be read (too deep, malformed) is not
+		// something sync completes.
+		fmt.Fprintf(g.stderr, "status: the layout cannot be read: %v\n", failure)
 	}
 }
 

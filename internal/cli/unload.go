@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
 )
 
@@ -29,16 +29,12 @@ network.`,
   vendorimg unload docker.io/library/alpine:3.19.1
   vendorimg unload --json | jq '.images[] | select(.action == "kept")'`,
 		RunE: func(cmd *cobra.Command, refs []string) error {
-			cfg, images, err := g.selectImages(cmd.Context(), refs)
+			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err
 			}
-			c, err := daemon.NewClient()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			rep, err := daemon.Unload(cmd.Context(), c, layout.New(cfg.LayoutDir()), images, daemon.UnloadOptions{
+			rep, err := vendorimg.Unload(cmd.Context(), cfg, vendorimg.UnloadOptions{
+				Images: refs,
 				Logger: g.logger,
 				Progress: func(e progress.Event) {
 					if e.Kind == progress.Waiting && !g.quiet {

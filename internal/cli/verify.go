@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/vendorimg/vendorimg"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,14 @@ exports each image from the engine (docker save, streamed, with no
 temporary file of its own) and rehashes it: every layer against the config's diff_ids (classic
 store, podman) or every blob against the vendored manifest (containerd
 store), so that a file changed inside the engine's storage, which leaves
-the IDs as they were, is a "content" finding naming the layer.
+the IDs as they were, is a "content" finding naming the layer. Where the
+engine's storage can be read (on its machine, as root: overlay2 and
+fuse-overlayfs, podman's vfs, the containerd store's native and overlayfs
+snapshotters), --deep also compares every file of the image's layer
+folders with the vendored layers: type, mode (setuid bits included),
+owner, link target, size, content and the set of files; a difference is a
+"files" finding naming the layer and the file. Where it cannot, verify
+says so and why (--json: "storage" of each image).
 
 It reports every finding, not only the first, each with its path and the
 expected and actual digest, and exits 1 if there is any but "extra" (a
@@ -57,17 +65,8 @@ pin, which the next sync renames). It never uses the network.`,
 			if err != nil {
 				return err
 			}
-			var c daemon.Client
-			if f.daemon {
-				dc, err := daemon.NewClient()
-				if err != nil {
-					return err
-				}
-				defer dc.Close()
-				c = dc
-			}
 			p := g.newProgress()
-			rep, err := daemon.Check(cmd.Context(), c, cfg, daemon.CheckOptions{Deep: f.deep, DeepDaemon: f.deep && f.daemon, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
+			rep, err := vendorimg.Check(cmd.Context(), cfg, vendorimg.CheckOptions{Daemon: f.daemon, Deep: f.deep, DeepDaemon: f.deep && f.daemon, Jobs: f.jobs, Logger: g.logger, Progress: p.verify})
 			p.done()
 			if err == nil && !rep.OK {
 				err = quietError{fmt.Errorf("%w: %s", errs.ErrVerifyFailed, problems(rep))}
@@ -128,7 +127,7 @@ func harmlessOnly(fs []layout.Finding) bool {
 }
 
 // problems says how many findings a check made, in which part.
-func problems(rep *daemon.CheckReport) string {
+func problems(rep *vendorimg.CheckReport) string {
 	var parts []string
 	if n := len(rep.Layout.Findings); n > 0 {
 		parts = append(parts, plural(n, "problem")+" in the layout")
@@ -149,6 +148,19 @@ func (g *globals) printDaemonVerify(rep *daemon.Report) {
 	deep := ""
 	if rep.Deep {
 		deep = fmt.Sprintf(", %s exported and rehashed", humanBytes(rep.Bytes))
+		checked := 0
+		for _, im := range rep.Images {
+			switch {
+			case im.Storage == nil:
+			case im.Storage.Checked:
+				checked++
+			case !g.quiet:
+				fmt.Fprintf(g.stderr, "verify --daemon --deep: the files of %s in the engine's storage were not compared: %s\n", im.Tag, im.Storage.Reason)
+			}
+		}
+		if checked > 0 {
+			deep += fmt.Sprintf(", the files of %s compared in the engine's storage", plural(checked, "image"))
+		}
 	}
 	switch {
 	case rep.OK() && len(rep.Images) == 1 && !g.quiet:

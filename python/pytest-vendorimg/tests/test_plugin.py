@@ -156,6 +156,46 @@ def test_vendorimg_missing(pytester, fake, monkeypatch):
     result.stdout.fnmatch_lines(["*vendorimg load: running */no-such-vendorimg: *No such file or directory*"])
 
 
+
+def test_summary_names_the_vendorimg_it_ran(pytester, fake, monkeypatch):
+    # With no vendorimg distribution in the environment: $VENDORIMG, else PATH.
+    pytester.makeini(ON)
+    pytester.makepyfile(USES_PROBE)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*= vendorimg =*", f"vendorimg: {fake.folder / 'vendorimg'} ($VENDORIMG)"])
+
+    monkeypatch.delenv("VENDORIMG")
+    monkeypatch.setenv("PATH", f"{fake.folder}:/usr/bin:/bin")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*= vendorimg =*", f"vendorimg: {fake.folder / 'vendorimg'} (PATH)"])
+
+
+def test_prefers_the_environments_vendorimg(pytester, fake):
+    # A vendorimg distribution as pip installs the wheel: its RECORD names
+    # the binary in the scripts folder, relative to site-packages. It wins
+    # over $VENDORIMG (which the fake fixture set) and PATH.
+    site = pytester.path / "env" / "lib" / "site-packages"
+    dist_info = site / "vendorimg-9.8.7.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: vendorimg\nVersion: 9.8.7\n")
+    (dist_info / "RECORD").write_text("../../bin/vendorimg,,\nvendorimg-9.8.7.dist-info/METADATA,,\n")
+    binary = pytester.path / "env" / "bin" / "vendorimg"
+    binary.parent.mkdir()
+    binary.write_bytes((fake.folder / "vendorimg").read_bytes())
+    binary.chmod(0o755)
+    pytester.syspathinsert(site)
+    pytester.makeini(ON)
+    pytester.makepyfile(USES_PROBE)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*= vendorimg =*", f"vendorimg: {binary} (this environment's, from the vendorimg 9.8.7 wheel)"]
+    )
+    assert [c[0] for c in fake.calls()] == ["load", "verify"]
+
+
 TAG_MOVED = {
     "kind": "tag-moved", "image": PROBE, "tag": PROBE,
     "expected": PROBE_ID + " (linux/amd64)", "actual": "sha256:" + "8" * 64,

@@ -113,7 +113,7 @@ func vendor(ctx context.Context, path string, ref reference.Reference, idx v1.Im
 		}
 		sel.Platforms = append(sel.Platforms, pl)
 	}
-	added, err := vendorimg.Add(ctx, cfg, ref.WithoutDigest(), vendorimg.AddOptions{Platforms: sel, SyncOptions: vendorimg.SyncOptions{Client: client}})
+	added, err := vendorimg.Add(ctx, cfg, vendorimg.AddOptions{Ref: ref.WithoutDigest(), Platforms: sel, SyncOptions: vendorimg.SyncOptions{Client: client}})
 	if err != nil {
 		return nil, err
 	}

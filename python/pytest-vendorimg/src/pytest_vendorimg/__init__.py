@@ -9,11 +9,19 @@ proves that neither the layout nor the images in docker changed, and fails
 the run, naming each changed tag or blob, if they did. Switch it on with
 ``vendorimg = true`` in the ini file or ``pytest --vendorimg``.
 
-The plugin drives the vendorimg command ($VENDORIMG, else vendorimg on
-PATH) through its --json output only.
+The plugin drives the vendorimg command through its --json output only:
+the one this Python environment's vendorimg wheel installed, else
+$VENDORIMG, else vendorimg on PATH.
 """
+
+import importlib.metadata
 
 from .plugin import Image
 
 __all__ = ["Image"]
-__version__ = "0.1.0"
+try:
+    # The release wheels carry the release's version; a checkout's
+    # pyproject.toml says its own.
+    __version__ = importlib.metadata.version("pytest-vendorimg")
+except importlib.metadata.PackageNotFoundError:
+    __version__ = "0.0.0"

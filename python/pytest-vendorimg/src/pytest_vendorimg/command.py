@@ -9,15 +9,20 @@ contract prints nothing on stdout when it fails; then the message is its
 stderr, and failure_kind recognises the one kind the plugin branches on.
 """
 
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
 from typing import Any, List, NamedTuple, Optional
 
-# VENDORIMG_ENV names the vendorimg executable to run; default: vendorimg
-# on PATH.
+# VENDORIMG_ENV names the vendorimg executable to run when this Python
+# environment has none of its own.
 VENDORIMG_ENV = "VENDORIMG"
+
+# BINARY_DIST is the distribution whose wheels carry the vendorimg binary
+# (pytest-vendorimg's release wheels depend on it).
+BINARY_DIST = "vendorimg"
 
 # The kinds of failure the plugin branches on (the "kind" of vendorimg's
 # error document).
@@ -84,14 +89,46 @@ def failure_kind(result: Result) -> Optional[str]:
     return None
 
 
-def executable() -> Optional[str]:
-    """The vendorimg to run: $VENDORIMG, else vendorimg on PATH, else None."""
-    return os.environ.get(VENDORIMG_ENV) or shutil.which("vendorimg")
+class Executable(NamedTuple):
+    """The vendorimg the plugin runs (path None when there is none) and
+    where it was found, for the summary: "this environment's (vendorimg
+    VERSION wheel)", "$VENDORIMG" or "PATH"."""
+
+    path: Optional[str]
+    source: str
+
+
+def environment_binary() -> Optional[Executable]:
+    """The vendorimg binary of this Python environment: the one the
+    vendorimg distribution (a wheel that carries it) installed into the
+    environment's scripts folder, found through the distribution's
+    RECORD, else None."""
+    try:
+        dist = importlib.metadata.distribution(BINARY_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or []:
+        if file.name in ("vendorimg", "vendorimg.exe") and file.parent.name in ("bin", "Scripts"):
+            path = os.path.normpath(str(dist.locate_file(file)))
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                return Executable(path, f"this environment's, from the {BINARY_DIST} {dist.version} wheel")
+    return None
+
+
+def executable() -> Executable:
+    """The vendorimg to run: this environment's (environment_binary),
+    else $VENDORIMG, else vendorimg on PATH; path None when none is."""
+    found = environment_binary()
+    if found is not None:
+        return found
+    if os.environ.get(VENDORIMG_ENV):
+        return Executable(os.environ[VENDORIMG_ENV], f"${VENDORIMG_ENV}")
+    return Executable(shutil.which("vendorimg"), "PATH")
 
 
 NOT_FOUND = (
     "vendorimg is not on PATH: install it "
-    "(go install github.com/vendorimg/vendorimg/cmd/vendorimg@latest) "
+    f"(pip install {BINARY_DIST}, or go install github.com/vendorimg/vendorimg/cmd/vendorimg@latest) "
     f"or set {VENDORIMG_ENV} to its path"
 )
 

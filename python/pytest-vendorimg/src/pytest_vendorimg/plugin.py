@@ -134,7 +134,8 @@ class Run:
 
     def __init__(self, config: pytest.Config):
         self.settings = Settings.from_config(config)
-        self.exe = command.executable()
+        found = command.executable()
+        self.exe, self.exe_source = found.path, found.source
         workerinput = getattr(config, "workerinput", None)
         self.worker: Optional[str] = None
         self.shared: Optional[Shared] = None
@@ -235,6 +236,8 @@ class Run:
         if stored is None:
             self.lines.append(("vendorimg: no test asked for a vendored image; nothing loaded or verified", False))
             return
+        if self.exe:
+            self.lines.append((f"vendorimg: {self.exe} ({self.exe_source})", False))
         if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             status = getattr(session.exitstatus, "name", session.exitstatus)
             self.lines.append((f"vendorimg: the session ended with {status}; not verified", True))
