@@ -404,7 +404,7 @@ func TestLoadSendsNothingWhenOneImageIsTooDeep(t *testing.T) {
 	if doc.Kind != "too-deep" || !strings.Contains(doc.Error, bound) || len(doc.Images) != 2 {
 		t.Fatalf("load --json = %s; want kind too-deep naming the bound, both images reported", out)
 	}
-	if im := doc.Images[0]; im.Action != "" || !strings.Contains(im.Error, "not loaded: another image cannot be read") {
+	if im := doc.Images[0]; im.Action != "" || !strings.Contains(im.Error, "not loaded: another image's graph cannot be read") {
 		t.Errorf("load --json: the probe = %+v; want it not loaded because of the other image", im)
 	}
 	if im := doc.Images[1]; !strings.Contains(im.Error, bound) {
