@@ -95,7 +95,7 @@ func TestHelperIsolation(t *testing.T) {
 			t.Skip(reason)
 		}
 		container := docker(t, "create", "--pull", "never", onto, "echo", "changed")
-		defer dockerErr("rm", "-f", container)
+		defer enginetest.DockerErr("rm", "-f", container)
 		docker(t, "commit", container, onto)
 	}
 	t.Run("commit-onto-the-tag", func(t *testing.T) { commit(t, Image(t, probeRef).Ref) })
@@ -114,7 +114,7 @@ func TestHelperIsolation(t *testing.T) {
 	})
 	t.Run("its-own-tag-is-gone", func(t *testing.T) {
 		Image(t, probeRef)
-		if _, err := dockerErr("image", "inspect", own); err == nil {
+		if _, err := enginetest.DockerErr("image", "inspect", own); err == nil {
 			t.Errorf("%s is still in the engine after its test", own)
 		}
 	})
