@@ -1,4 +1,4 @@
-package vendorimg_test
+package systemtest_test
 
 import (
 	"context"
