@@ -135,7 +135,7 @@ func TestPushToDistribution(t *testing.T) {
 
 	// A dry run sends nothing.
 	dst.ResetLog()
-	res, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, DryRun: true})
+	res, err := vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, DryRun: true, NoUpstream: true})
 	if err != nil {
 		t.Fatalf("Push --dry-run: %v", err)
 	}
@@ -148,12 +148,14 @@ func TestPushToDistribution(t *testing.T) {
 		t.Errorf("--dry-run actions: %+v, %+v", res.Images[0].Blobs[0], res.Images[1].Blobs[0])
 	}
 
+	// NoUpstream: the sparse image is pushed as the layout holds it (its
+	// completion from upstream is TestPushCompletesSparseIndex's).
 	dst.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target})
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, NoUpstream: true})
 	if !errors.Is(err, errs.ErrSparseIndex) {
 		t.Fatalf("Push = %v, want errs.ErrSparseIndex for the sparse image", err)
 	}
-	for _, want := range []string{"linux/s390x", "platforms: all", sparsePin.String(), "by digest"} {
+	for _, want := range []string{"linux/s390x", "platforms: all", sparsePin.String(), "by digest", "--no-upstream", "push again where " + src.Host} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the sparse index error does not say %q: %v", want, err)
 		}
@@ -222,7 +224,7 @@ func TestPushToDistribution(t *testing.T) {
 
 	// A second push sends no blob: the registry has them all.
 	dst.ResetLog()
-	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target})
+	res, err = vendorimg.Push(ctx, cfg, vendorimg.PushOptions{Target: target, NoUpstream: true})
 	if !errors.Is(err, errs.ErrSparseIndex) {
 		t.Fatalf("second Push = %v", err)
 	}
@@ -265,7 +267,7 @@ func TestPushCommandJSON(t *testing.T) {
 		t.Fatalf("sync: %v\n%s", err, out)
 	}
 	dst := registrytest.Start(t, registrytest.Options{})
-	cmd := exec.Command(bin, "-C", dir, "push", dst.Host, "--json")
+	cmd := exec.Command(bin, "-C", dir, "push", dst.Host, "--json", "--no-upstream")
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
@@ -285,6 +287,54 @@ func TestPushCommandJSON(t *testing.T) {
 	if doc.Kind != "sparse-index" || len(doc.Images) != 1 || doc.Images[0].Target != dst.Host+"/x/sparse:1" || len(doc.Images[0].Missing) != 1 {
 		t.Errorf("push --json = %+v", doc)
 	}
+
+	out, err = exec.Command(bin, "-C", dir, "push", "--dry-run", "--no-upstream", dst.Host).Output()
+	if err != nil || !strings.Contains(string(out), "  linux/arm64  not vendored, not pushed\n") || !strings.Contains(string(out), "--no-upstream") {
+		t.Errorf("push --dry-run --no-upstream printed %v\n%s\nwant linux/arm64 not pushed, and why", err, out)
+	}
+
+	// Completed from upstream: the text report of a dry run, then --json.
+	out, err = exec.Command(bin, "-C", dir, "push", "--dry-run", dst.Host).Output()
+	if err != nil {
+		t.Fatalf("push --dry-run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"  linux/amd64  from the layout  ", "  linux/arm64  from upstream " + src.Host + "/x/sparse  "} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("push --dry-run printed\n%s\nwant a line with %q", out, want)
+		}
+	}
+	out, err = exec.Command(bin, "-C", dir, "push", dst.Host, "--json").Output()
+	if err != nil {
+		t.Fatalf("push --json of a sparse index with upstream: %v\n%s", err, out)
+	}
+	var done struct {
+		FromUpstream      int
+		FromUpstreamBytes int64
+		Images            []struct {
+			Tagged   bool
+			Upstream string
+			Sources  []struct {
+				Platform, Source string
+				Bytes            int64
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &done); err != nil {
+		t.Fatalf("push --json printed %q: %v", out, err)
+	}
+	if done.FromUpstream != 2 || done.FromUpstreamBytes == 0 || len(done.Images) != 1 || !done.Images[0].Tagged || len(done.Images[0].Sources) != 2 {
+		t.Fatalf("push --json = %s, want the arm64 config and layer from upstream, tagged", out)
+	}
+	for i, want := range []struct{ platform, source string }{{"linux/amd64", "layout"}, {"linux/arm64", "upstream"}} {
+		if s := done.Images[0].Sources[i]; s.Platform != want.platform || s.Source != want.source || s.Bytes <= 0 {
+			t.Errorf("push --json source %d = %+v, want %s from %s", i, s, want.platform, want.source)
+		}
+	}
+	out, err = exec.Command(bin, "-C", dir, "push", dst.Host).Output()
+	if err != nil || !strings.Contains(string(out), "  linux/arm64  already in the registry\n") {
+		t.Errorf("push again printed %v\n%s\nwant linux/arm64 already in the registry", err, out)
+	}
+
 	// A usage error: a target that is no registry host.
 	cmd = exec.Command(bin, "-C", dir, "push", "not a host")
 	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {

@@ -19,6 +19,15 @@ func Docker(t testing.TB, args ...string) string {
 	return strings.TrimSpace(out)
 }
 
+// DockerErr runs the docker command against the engine under test and
+// returns its trimmed stdout and an error naming the command and docker's
+// stderr when it fails, for a test that expects a command may fail (a
+// cleanup, a check that an image is gone).
+func DockerErr(args ...string) (string, error) {
+	out, err := docker(args...)
+	return strings.TrimSpace(out), err
+}
+
 // CopyLayout copies the layout folder at src into a temporary folder of t
 // and returns the copy's path, for a test that changes a layout.
 func CopyLayout(t testing.TB, src string) string {

@@ -138,6 +138,10 @@ func (r *Registry) waitReady(timeout time.Duration) error {
 	return err
 }
 
+// Stop ends the registry before the test does: clients then find nothing
+// listening on Host (connection refused). Its log stays readable.
+func (r *Registry) Stop() { r.stop() }
+
 func (r *Registry) stop() {
 	if r.cmd != nil && r.cmd.Process != nil && r.cmd.ProcessState == nil {
 		_ = r.cmd.Process.Kill()
