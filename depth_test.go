@@ -25,6 +25,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
 )
 
@@ -320,4 +321,98 @@ func fileStates(t *testing.T, dir string) map[string]string {
 	return treeMap(t, dir, func(_ string, info fs.FileInfo) (string, error) {
 		return fmt.Sprint(info.Size(), info.ModTime().UnixNano()), nil
 	})
+}
+
+// TestStatusSaysTooDeepInWords: plain status on a graph nested past the
+// bound names the bound on stderr and does not say that sync completes the
+// layout (sync cannot), as --json says too-deep.
+func TestStatusSaysTooDeepInWords(t *testing.T) {
+	dir := t.TempDir()
+	writeDeepLayout(t, dir, layout.MaxDepth+3)
+	cmd := exec.Command(vendorimgBinary(t), "-C", dir, "status")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	bound := fmt.Sprintf("nested more than %d levels", layout.MaxDepth)
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "status: the layout cannot be read: ") || !strings.Contains(stderr.String(), bound) {
+		t.Errorf("status: %v, stderr %q; want exit 1 and the layout cannot be read, naming the bound %q\n%s", err, stderr.String(), bound, stdout.String())
+	}
+	if strings.Contains(stderr.String(), "sync completes it") {
+		t.Errorf("status on a too-deep graph says sync completes it: %q", stderr.String())
+	}
+}
+
+// TestLoadSendsNothingWhenOneImageIsTooDeep: with the repository's own
+// probe image beside an image nested too deeply, load reads both graphs
+// before it sends anything, so it sends the engine nothing but its
+// questions, exits 1, and says of the probe that it was not loaded because
+// of the other.
+func TestLoadSendsNothingWhenOneImageIsTooDeep(t *testing.T) {
+	dir := t.TempDir()
+	deep, _ := writeDeepLayout(t, dir, layout.MaxDepth+3)
+	// The probe's blobs and index.json entry beside the deep one.
+	probe, err := config.Load(context.Background(), config.FileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := layout.New(probe.LayoutDir())
+	idx, err := src.ReadIndex(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := os.ReadDir(filepath.Join(probe.LayoutDir(), "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blobs {
+		raw, err := os.ReadFile(filepath.Join(probe.LayoutDir(), "blobs", "sha256", b.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "testdata", "images", "blobs", "sha256", b.Name()), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := layout.New(filepath.Join(dir, "testdata", "images"))
+	both, err := dst.ReadIndex(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := layout.EncodeIndex(append(both.Manifests, idx.Manifests...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "testdata", "images", layout.IndexFile), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pin := probe.Images[0]
+	writeConfig(t, dir, fmt.Sprintf("images:\n  - ref: %s\n    digest: %s\n    platforms: [linux/amd64, linux/arm64]\n  - ref: registry.vendorimg.test/deep:1\n    digest: %s\n    platforms: [linux/amd64]\n", pin.Name(), pin.Digest, deep))
+
+	engine := startEngineRecorder(t)
+	cmd := exec.Command(vendorimgBinary(t), "-C", dir, "--json", "load")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+engine.Host)
+	out, err := cmd.Output()
+	var doc struct {
+		Error  string
+		Kind   string
+		Images []struct{ Ref, Action, Error string }
+	}
+	if jerr := json.Unmarshal(out, &doc); jerr != nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("load --json: exit %d (%v), %s (%v)", cmd.ProcessState.ExitCode(), err, out, jerr)
+	}
+	bound := fmt.Sprintf("nested more than %d levels", layout.MaxDepth)
+	if doc.Kind != "too-deep" || !strings.Contains(doc.Error, bound) || len(doc.Images) != 2 {
+		t.Fatalf("load --json = %s; want kind too-deep naming the bound, both images reported", out)
+	}
+	if im := doc.Images[0]; im.Action != "" || !strings.Contains(im.Error, "not loaded: another image cannot be read") {
+		t.Errorf("load --json: the probe = %+v; want it not loaded because of the other image", im)
+	}
+	if im := doc.Images[1]; !strings.Contains(im.Error, bound) {
+		t.Errorf("load --json: the deep image = %+v; want its error naming the bound", im)
+	}
+	for _, r := range engine.Requests() {
+		if strings.HasPrefix(r, "POST ") {
+			t.Errorf("load sent the engine %s", r)
+		}
+	}
 }

@@ -49,6 +49,10 @@ const (
 	PushSourceTarget   = pusher.SourceTarget
 )
 
+// ErrNotStored: the registry acknowledged a blob or manifest that a HEAD
+// right after does not find (pusher.ErrNotStored).
+var ErrNotStored = pusher.ErrNotStored
+
 // Push copies the configured images from the layout into the registry
 // opts.Target (REGISTRY[/PREFIX]) byte for byte, skipping the blobs it has (see
 // pusher.Push). It never writes the layout.

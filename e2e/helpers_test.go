@@ -158,12 +158,20 @@ type result struct {
 	stdout, stderr string
 }
 
+// commandTimeout bounds a command, so that one that hangs fails its test
+// rather than the whole binary. Some commands build vendorimg (go build, go
+// get -tool, go generate of go tool vendorimg): without -race, so that on a
+// first run they compile every dependency once more (the race build of the
+// tests does not share it), which can take minutes on a loaded 2-core
+// machine; the bound is far above that.
+const commandTimeout = 15 * time.Minute
+
 // command runs name with args (in dir, with env added, when set) and
 // returns its exit code and output; it fails the test only if the command
 // cannot run at all.
 func command(t *testing.T, dir string, env []string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir

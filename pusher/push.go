@@ -535,6 +535,12 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 			}
 			res.Action = PushUploaded
 		}
+		if res.Action == PushMounted || res.Action == PushUploaded {
+			if err := p.checkStored(ctx, pl, j.blob.Digest); err != nil {
+				pl.fail(err)
+				continue
+			}
+		}
 		if res.Action == PushExists || res.Action == PushMounted || res.Action == PushUploaded || res.Action == PushWouldUpload {
 			from = pl.dest.Repository
 		}
@@ -558,7 +564,10 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error {
 	ev := progress.Event{Image: pl.image.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	p.emit(with(ev, progress.Start))
-	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, registry.Restartable, func(next int, err error) {
+	// A blob PUT answered 429 or 5xx is started again too: the client
+	// retries only requests without a body, such as the POST before it.
+	restartable := func(err error) bool { return registry.Restartable(err) || registry.ServerFailed(err) }
+	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, restartable, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		p.emit(retry)
@@ -658,6 +667,9 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 			if err != nil {
 				return err
 			}
+			if err := p.checkTagged(ctx, pl, target, d.desc.Digest); err != nil {
+				return err
+			}
 			m.Action = PushPushed
 			p.mu.Lock()
 			p.res.Manifests++
@@ -666,6 +678,47 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 		pl.out.Manifests = append(pl.out.Manifests, m)
 		if d.top {
 			pl.out.Tagged = pl.dest.Tag != "" && !p.opts.DryRun || m.Action == PushExists && pl.dest.Tag != ""
+		}
+	}
+	return nil
+}
+
+// ErrNotStored: the registry acknowledged a blob or manifest (201
+// Created) that a HEAD right after does not find: it stored nothing, or
+// something else.
+var ErrNotStored = errors.New("the registry did not store what it acknowledged")
+
+// checkStored asks the registry for the blob it just acknowledged.
+func (p *pusher) checkStored(ctx context.Context, pl *pushPlan, d digest.Digest) error {
+	has, err := p.client.HasBlob(ctx, pl.dest, d)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return fmt.Errorf("pushing blob %s to %s: %w: it answered 201 Created, but a HEAD of the blob answers 404", d, pl.dest.Name(), ErrNotStored)
+	}
+	return nil
+}
+
+// checkTagged asks the registry for the manifest it just acknowledged,
+// by target (its tag, or its digest) and by digest: both must name d. A
+// registry whose HEAD gives no digest is taken at its word that it has
+// one.
+func (p *pusher) checkTagged(ctx context.Context, pl *pushPlan, target string, d digest.Digest) error {
+	for _, ref := range []string{target, d.String()} {
+		have, err := p.client.HasManifest(ctx, pl.dest, ref)
+		if err != nil {
+			return err
+		}
+		switch have {
+		case d, "unknown":
+		case "":
+			return fmt.Errorf("pushing manifest %s to %s:%s: %w: it answered 201 Created, but a HEAD of %s answers 404", d, pl.dest.Name(), target, ErrNotStored, ref)
+		default:
+			return fmt.Errorf("pushing manifest %s to %s:%s: %w: it answered 201 Created, but %s names %s", d, pl.dest.Name(), target, ErrNotStored, ref, have)
+		}
+		if ref == d.String() {
+			break
 		}
 	}
 	return nil

@@ -209,7 +209,12 @@ func (c *Client) newTransport(ctx context.Context, host, repo string, scopes []s
 	}
 	auth, err := authn.Resolve(ctx, c.keychain, reg)
 	if err != nil {
-		return nil, fmt.Errorf("reading credentials for %s: %w", host, err)
+		// A failing credential helper's error carries its whole output,
+		// which may be its answer with the secret (docker's helper client
+		// quotes it): name the source, never show what it said, not even
+		// in the debug log.
+		c.logger.Debug("reading credentials failed", "host", host)
+		return nil, fmt.Errorf("reading credentials for %s: %w (%s): it failed, and what it printed is not shown, since it may hold the secret", host, errs.ErrCredentials, c.credentialSource(host))
 	}
 	inner := &retryTransport{
 		inner: &timeoutTransport{

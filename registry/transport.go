@@ -179,11 +179,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if waited+wait > t.policy.MaxWait {
 			if hasRetryAfter {
-				return nil, fmt.Errorf("%s asked to wait %s (%s, Retry-After) before %s %s is tried again; waiting longer would pass the %s vendorimg waits per request (%s so far): try again later",
-					req.URL.Host, asked, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
+				return nil, fmt.Errorf("%w: %s asked to wait %s (%s, Retry-After) before %s %s is tried again; waiting longer would pass the %s vendorimg waits per request (%s so far): try again later",
+					errs.ErrTimeout, req.URL.Host, asked, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
 			}
-			return nil, fmt.Errorf("%s answered %s to %s %s; waiting longer would pass the %s vendorimg waits per request (%s so far)",
-				req.URL.Host, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
+			return nil, fmt.Errorf("%w: %s answered %s to %s %s; waiting longer would pass the %s vendorimg waits per request (%s so far)",
+				errs.ErrTimeout, req.URL.Host, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
 		}
 		t.logger.Debug("retrying request", "method", req.Method, "url", redactURL(req), "reason", reason, "try", tries+1, "wait", wait)
 		if hasRetryAfter && t.notice != nil {
