@@ -104,11 +104,12 @@ type LoadResult struct {
 // image. A platform the layout lacks is an error wrapping
 // errs.ErrPlatformMissing that lists the platforms it has. Load holds the
 // layout's shared lock throughout. It reads every image's graph from the
-// layout before it sends anything: when one cannot be read (not synced,
-// nested too deeply, a document that does not verify), none is loaded and
-// the report says why for each. Otherwise an image that fails (its
-// platform missing, the engine refusing it) does not stop the others: the
-// report has every image, and the error joins the failures.
+// layout before it sends anything: when one cannot be read (nested too
+// deeply, a document that does not verify or is malformed), nothing is
+// loaded and the report says why for each image. Otherwise an image that
+// fails (not synced, its platform missing, the engine refusing it) does
+// not stop the others: the report has every image, and the error joins the
+// failures.
 // Load never removes anything from the engine; a tag it moves leaves the
 // old image untagged.
 func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions) (*LoadReport, error) {
@@ -127,22 +128,25 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 	}
 	defer unlock()
 	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store}
-	// Every image's graph is read before anything is sent: a layout that
-	// cannot give one image (not synced, nested too deeply, a document
-	// that does not verify) loads none, rather than some.
+	// Every image's graph is read before anything is sent: a layout with
+	// a graph that cannot be read (nested too deeply, a document that does
+	// not verify or is malformed) loads nothing, rather than some images.
+	// An image merely not synced yet fails alone, below.
 	graphs := make([][]*vendored, len(images))
+	readErrs := make([]error, len(images))
 	var broken []error
 	for i, im := range images {
-		if graphs[i], err = readVendored(ctx, l, idx, im); err != nil {
-			broken = append(broken, err)
+		graphs[i], readErrs[i] = readVendored(ctx, l, idx, im)
+		var ge *graphError
+		if errors.As(readErrs[i], &ge) {
+			broken = append(broken, readErrs[i])
 		}
 	}
 	if len(broken) > 0 {
-		next := broken
 		for i, im := range images {
-			res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String(), Error: "not loaded: another image cannot be read from the layout, so none was sent"}
-			if graphs[i] == nil {
-				res.Error, next = next[0].Error(), next[1:]
+			res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String(), Error: "not loaded: another image's graph cannot be read from the layout, so nothing was sent"}
+			if readErrs[i] != nil {
+				res.Error = readErrs[i].Error()
 			}
 			rep.Images = append(rep.Images, res)
 		}
@@ -155,7 +159,10 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		}
 		start := time.Now()
 		res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String()}
-		err := ld.load(ctx, graphs[i], im, want, &res)
+		err := readErrs[i]
+		if err == nil {
+			err = ld.load(ctx, graphs[i], im, want, &res)
+		}
 		res.Duration = time.Since(start)
 		res.Seconds = res.Duration.Seconds()
 		if err != nil {

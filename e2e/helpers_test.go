@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -193,14 +192,7 @@ func command(t *testing.T, dir string, env []string, name string, args ...string
 
 // docker runs the docker command, fails the test unless it succeeds, and
 // returns its trimmed stdout.
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	r := command(t, "", nil, "docker", args...)
-	if r.code != 0 {
-		t.Fatalf("docker %s: exit %d: %s", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
-	}
-	return strings.TrimSpace(r.stdout)
-}
+var docker = enginetest.Docker
 
 // evict removes the vendored image from docker under every name it has
 // (the probe may also be tagged by another test's pull from serve), so
@@ -269,11 +261,7 @@ func removeContainer(t *testing.T, id string) {
 // copyLayout copies the layout at src into a temporary folder.
 func copyLayout(t *testing.T, src string) *layout.Layout {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "images")
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	return layout.New(dst)
+	return layout.New(enginetest.CopyLayout(t, src))
 }
 
 // flipByte inverts one byte in the middle of blob d of l.
@@ -283,12 +271,5 @@ func flipByte(t *testing.T, l *layout.Layout, d digest.Digest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.FlipByte(t, path)
 }

@@ -46,6 +46,15 @@ type RetryPolicy struct {
 var DefaultRetryPolicy = RetryPolicy{Attempts: 5, MinBackoff: 500 * time.Millisecond, MaxBackoff: 10 * time.Second,
 	MaxRetryAfter: time.Minute, MaxWait: 5 * time.Minute}
 
+// Validate says what is wrong with p: a negative field. Zero fields take
+// DefaultRetryPolicy's.
+func (p RetryPolicy) Validate() error {
+	if p.Attempts < 0 || p.MinBackoff < 0 || p.MaxBackoff < 0 || p.MaxRetryAfter < 0 || p.MaxWait < 0 {
+		return fmt.Errorf("%w: retry policy %+v: no field may be negative", errs.ErrInvalidOption, p)
+	}
+	return nil
+}
+
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	d := DefaultRetryPolicy
 	if p.Attempts > 0 {

@@ -39,14 +39,13 @@ func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
 func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h signalHandler) WithGroup(string) slog.Handler      { return h }
 
-// bigLayer syncs a one-platform image with one 24 MiB layer, more than a
-// loopback connection's buffers hold, and returns its config and the path
-// of the layer's blob, and its size.
-func bigLayer(t *testing.T) (*config.Config, string, int64) {
+// oneLayer syncs a one-platform image with one layer of size bytes and
+// returns its config and the path of the layer's blob, and its size.
+func oneLayer(t *testing.T, size int64) (*config.Config, string, int64) {
 	t.Helper()
 	host, stop := registrytest.Serve()
 	t.Cleanup(stop)
-	img := registrytest.Image(t, "linux/amd64", 1, 24<<20, 41, registrytest.OCI)
+	img := registrytest.Image(t, "linux/amd64", 1, size, 41, registrytest.OCI)
 	pin := registrytest.Push(t, host+"/slow/app:1", img)
 	dir := t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, config.FileName), fmt.Appendf(nil, "images:\n  - ref: %s/slow/app:1\n    digest: %s\n    platforms: [linux/amd64]\n", host, pin))
@@ -152,7 +151,8 @@ func get(t *testing.T, c net.Conn, path string) {
 // WriteTimeout; serve's file descriptors and memory come back to where
 // they were.
 func TestServeCutsSlowReaders(t *testing.T) {
-	cfg, blob, size := bigLayer(t)
+	// More than a loopback connection's buffers hold.
+	cfg, blob, size := oneLayer(t, 24<<20)
 	addr, msgs := runServe(t, cfg, serve.RunOptions{WriteTimeout: 200 * time.Millisecond, MaxConns: -1, IdleTimeout: -1})
 	fds, heap := openFDs(t), heapInUse()
 
@@ -189,7 +189,7 @@ func TestServeCutsSlowReaders(t *testing.T) {
 // TestServeClosesIdleConnections: keep-alive connections that send no
 // next request are closed after IdleTimeout.
 func TestServeClosesIdleConnections(t *testing.T) {
-	cfg, _, _ := bigLayer(t)
+	cfg, _, _ := oneLayer(t, 1024)
 	addr, _ := runServe(t, cfg, serve.RunOptions{IdleTimeout: 100 * time.Millisecond, MaxConns: -1})
 	fds := openFDs(t)
 	const n = 20
@@ -212,7 +212,7 @@ func TestServeClosesIdleConnections(t *testing.T) {
 // the one idle longest, so serve never holds more than MaxConns and the
 // new client is answered.
 func TestServeCapsConnections(t *testing.T) {
-	cfg, _, _ := bigLayer(t)
+	cfg, _, _ := oneLayer(t, 1024)
 	const limit, n = 4, 10
 	addr, _ := runServe(t, cfg, serve.RunOptions{MaxConns: limit, IdleTimeout: -1})
 	fds := openFDs(t)

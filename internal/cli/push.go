@@ -12,6 +12,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/pusher"
 )
 
 func newPushCommand(g *globals) *cobra.Command {
@@ -107,7 +108,7 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		sent, there := 0, 0
 		for _, b := range im.Blobs {
 			switch b.Action {
-			case vendorimg.PushExists:
+			case pusher.PushExists:
 				there++
 			default:
 				sent++
@@ -121,9 +122,9 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		for _, im := range res.Images {
 			for _, b := range im.Blobs {
 				switch b.Action {
-				case vendorimg.PushWouldUpload:
+				case pusher.PushWouldUpload:
 					upload++
-				case vendorimg.PushWouldMount:
+				case pusher.PushWouldMount:
 					mount++
 				}
 			}
@@ -139,18 +140,18 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 
 // printSources says, for an image whose index was not wholly vendored,
 // where each platform came from.
-func (g *globals) printSources(im vendorimg.PushedImage) {
+func (g *globals) printSources(im pusher.PushedImage) {
 	if len(im.Missing) == 0 {
 		return
 	}
 	from := map[string]string{
-		vendorimg.PushSourceLayout:   "from the layout",
-		vendorimg.PushSourceUpstream: "from upstream " + im.Upstream,
-		vendorimg.PushSourceTarget:   "already in the registry",
+		pusher.SourceLayout:   "from the layout",
+		pusher.SourceUpstream: "from upstream " + im.Upstream,
+		pusher.SourceTarget:   "already in the registry",
 	}
 	for _, s := range im.Sources {
 		size := ""
-		if s.Source != vendorimg.PushSourceTarget {
+		if s.Source != pusher.SourceTarget {
 			size = "  " + humanBytes(s.Bytes)
 		}
 		fmt.Fprintf(g.stdout, "  %s  %s%s\n", s.Platform, from[s.Source], size)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"debug/macho"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -266,10 +267,32 @@ func TestReleaseBinaries(t *testing.T) {
 				t.Errorf("go version -m %s/vendorimg has VCS stamps, which vary with the checkout:\n%s", folder, mod)
 			}
 
+			if p.OS == "darwin" && !hasCodeSignature(t, bin.data) {
+				// macOS on arm64 kills a binary with no signature; Go's
+				// linker signs ad hoc.
+				t.Errorf("%s/vendorimg has no LC_CODE_SIGNATURE load command", folder)
+			}
+
 			whl := wheelFor(t, dir, p)
 			checkWheel(t, whl, p, bin.data)
 		})
 	}
+}
+
+// hasCodeSignature reports whether a Mach-O binary has a code signature.
+func hasCodeSignature(t *testing.T, b []byte) bool {
+	f, err := macho.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("reading a Mach-O binary: %v", err)
+	}
+	defer f.Close()
+	const lcCodeSignature = 0x1d
+	for _, l := range f.Loads {
+		if raw := l.Raw(); len(raw) >= 4 && f.ByteOrder.Uint32(raw) == lcCodeSignature {
+			return true
+		}
+	}
+	return false
 }
 
 // checkWheel checks a vendorimg wheel with unzip, as a user would look at
