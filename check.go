@@ -87,6 +87,9 @@ func Check(ctx context.Context, cfg *config.Config, opts CheckOptions) (*CheckRe
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", l.Root(), err)
 	}
+	if err := checkSignatures(ctx, l, cfg, lrep, opts.Progress); err != nil {
+		return nil, err
+	}
 	rep := &CheckReport{OK: lrep.OK(), Layout: lrep}
 	if c == nil {
 		return rep, nil

@@ -62,6 +62,10 @@ type ImageStatus struct {
 	Blobs     int           `json:"blobs"`
 	Bytes     int64         `json:"bytes"`
 	Missing   []MissingBlob `json:"missing"`
+	// Referrers are the vendored referrers (signatures, attestations,
+	// SBOMs) of the pin and of its platforms' manifests, when the image
+	// vendors them (referrers: in vendorimg.yaml).
+	Referrers []ReferrerStatus `json:"referrers,omitempty"`
 	// Error is why the image's graph cannot be read ("" normally).
 	Error string `json:"error,omitempty"`
 	err   error
@@ -168,9 +172,15 @@ func status(ctx context.Context, cfg *config.Config, l *layout.Layout, lock bool
 			st.Missing = append(st.Missing, m)
 		}
 		st.Complete = st.InIndex && inv.Complete()
+		if im.WantsReferrers() {
+			st.Referrers = referrerStatus(ctx, l, idx, im)
+		}
 		rep.Images = append(rep.Images, st)
 	}
 	for i, d := range idx.Manifests {
+		if layout.IsReferrersEntry(d) && cfg.ByName(d.Annotations[layout.AnnotationReferrersOf]) >= 0 {
+			continue
+		}
 		if name := layout.NameOf(d); !claimed[i] && cfg.ByName(name) < 0 {
 			rep.Unconfigured = append(rep.Unconfigured, name)
 		}
