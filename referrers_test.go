@@ -1,6 +1,7 @@
 package vendorimg_test
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,13 +22,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
+	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/serve"
 )
 
@@ -174,6 +180,10 @@ func TestReferrersSync(t *testing.T) {
 				t.Errorf("serve's sha256-HEX tag of linux/amd64 = %+v, want %s", tagged.Manifests, platformSBOM)
 			}
 
+			if api {
+				checkLoadSendsNoReferrers(t, cfg, []digest.Digest{sbom, platformSBOM, late})
+			}
+
 			// Dropping the setting prunes them.
 			cfg = writeReferrersConfig(t, dir, host, pin, "[]")
 			res, err = vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{})
@@ -192,6 +202,66 @@ func TestReferrersSync(t *testing.T) {
 				t.Fatalf("Verify after pruning = %v, %+v", err, rep)
 			}
 		})
+	}
+}
+
+// teeEngine is the machine's real engine, with what Load streams to it
+// read on the way as the archive it is.
+type teeEngine struct {
+	daemon.Client
+	mu      sync.Mutex
+	entries []string
+}
+
+func (e *teeEngine) ImageLoad(ctx context.Context, input io.Reader, options ...client.ImageLoadOption) (client.ImageLoadResult, error) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr := tar.NewReader(pr)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				_, _ = io.Copy(io.Discard, pr)
+				return
+			}
+			e.mu.Lock()
+			e.entries = append(e.entries, h.Name)
+			e.mu.Unlock()
+		}
+	}()
+	res, err := e.Client.ImageLoad(ctx, io.TeeReader(input, pw), options...)
+	pw.Close()
+	<-done
+	return res, err
+}
+
+// checkLoadSendsNoReferrers loads the image into the machine's engine and
+// checks that the archive it streamed holds none of the referrers.
+func checkLoadSendsNoReferrers(t *testing.T, cfg *config.Config, referrers []digest.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := daemon.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e := &teeEngine{Client: c}
+	amd64 := platform.Platform{OS: "linux", Architecture: "amd64"}
+	rep, err := vendorimg.Load(ctx, cfg, vendorimg.LoadOptions{Engine: e, Platform: &amd64})
+	t.Cleanup(func() { _, _ = vendorimg.Unload(context.Background(), cfg, vendorimg.UnloadOptions{Engine: c}) })
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if len(e.entries) == 0 {
+		t.Fatalf("Load streamed no archive: %+v", rep)
+	}
+	for _, name := range e.entries {
+		for _, d := range referrers {
+			if strings.Contains(name, d.Encoded()) {
+				t.Errorf("Load sent the referrer %s to the engine (%s)", d, name)
+			}
+		}
 	}
 }
 
