@@ -116,7 +116,11 @@ func Add(ctx context.Context, cfg *config.Config, opts AddOptions) (*AddResult, 
 	}
 	syncOpts := opts.SyncOptions
 	syncOpts.Client = c
-	syncOpts.BeforeCommit = func() error { return next.Save(ctx) }
+	if res.Action != Unchanged {
+		// "unchanged" changes no byte of vendorimg.yaml: not its
+		// formatting, comments or encoding either.
+		syncOpts.BeforeCommit = func() error { return next.Save(ctx) }
+	}
 	sr, err := Sync(ctx, next, syncOpts)
 	res.Sync = sr
 	if sr == nil {

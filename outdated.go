@@ -13,6 +13,7 @@ import (
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/progress"
 	"github.com/vendorimg/vendorimg/registry"
+	"github.com/vendorimg/vendorimg/syncer"
 )
 
 // OutdatedOptions configure Outdated.
@@ -22,7 +23,7 @@ type OutdatedOptions struct {
 	Images []string
 	// Client resolves tags. Default: registry.ForConfig with the config's mirrors
 	// and insecure hosts, credentials from the docker config, and Logger.
-	Client Resolver
+	Client syncer.Resolver
 	// Insecure adds hosts that may be reached over plain http.
 	Insecure []string
 	// Jobs is how many images are asked about at once. Default DefaultJobs.

@@ -7,34 +7,16 @@ import (
 	"github.com/vendorimg/vendorimg/pusher"
 )
 
-// The push engine's types, which Push takes and returns; package pusher
-// documents them.
-type (
-	// PushOptions configure Push.
-	PushOptions = pusher.Options
-	// PushResult says what Push did.
-	PushResult = pusher.Result
-	// PushedImage is one image's outcome of a push.
-	PushedImage = pusher.PushedImage
-	// PushedManifest is a manifest or index of a pushed image.
-	PushedManifest = pusher.PushedManifest
-	// PushedBlob is a config, layer or other blob of a pushed image.
-	PushedBlob = pusher.PushedBlob
-	// Pusher is what Push needs of a registry.
-	Pusher = pusher.Pusher
-)
+// PushOptions configure Push; package pusher documents them.
+type PushOptions = pusher.Options
 
-// Push actions, in PushResult's blobs and manifests.
-const (
-	PushUploaded    = pusher.PushUploaded
-	PushMounted     = pusher.PushMounted
-	PushExists      = pusher.PushExists
-	PushPushed      = pusher.PushPushed
-	PushRefused     = pusher.PushRefused
-	PushWouldUpload = pusher.PushWouldUpload
-	PushWouldMount  = pusher.PushWouldMount
-	PushWouldPush   = pusher.PushWouldPush
-)
+// PushResult says what Push did, per image, manifest and blob, with the
+// actions pusher.PushUploaded, PushMounted, PushExists, ...
+type PushResult = pusher.Result
+
+// ErrNotStored: the registry acknowledged a blob or manifest that a HEAD
+// right after does not find (pusher.ErrNotStored).
+var ErrNotStored = pusher.ErrNotStored
 
 // Push copies the configured images from the layout into the registry
 // opts.Target (REGISTRY[/PREFIX]) byte for byte, skipping the blobs it has (see

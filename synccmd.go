@@ -14,26 +14,12 @@ import (
 // outdated asks about, at once unless told.
 const DefaultJobs = syncer.DefaultJobs
 
-// The sync engine's types, which Sync, Add, Update and Remove take and
-// return; package syncer documents them.
-type (
-	// SyncOptions configure Sync, Add, Update and Remove.
-	SyncOptions = syncer.Options
-	// SyncResult says what Sync did.
-	SyncResult = syncer.Result
-	// ImageResult is one image's outcome of a sync.
-	ImageResult = syncer.ImageResult
-	// Adopted is an index.json entry another tool wrote, renamed by sync.
-	Adopted = syncer.Adopted
-	// Repaired is a blob that sync --repair fetched again.
-	Repaired = syncer.Repaired
-	// Fetcher is what Sync needs of a registry.
-	Fetcher = syncer.Fetcher
-	// Resolver turns a tag into a descriptor.
-	Resolver = syncer.Resolver
-	// Registry is what Add needs of a registry.
-	Registry = syncer.Registry
-)
+// SyncOptions configure Sync, Add, Update and Remove; package syncer
+// documents them.
+type SyncOptions = syncer.Options
+
+// SyncResult says what Sync did; package syncer documents it.
+type SyncResult = syncer.Result
 
 // Sync makes the layout match the configuration: it fetches only the
 // missing blobs, by digest, verifying each while it streams, rewrites
@@ -47,7 +33,7 @@ func Sync(ctx context.Context, cfg *config.Config, opts SyncOptions) (*SyncResul
 // client returns opts.Client, or the client Sync would make: the
 // configuration's (registry.ForConfig) with opts' insecure hosts, logger,
 // client options, and notices as progress.Notice events.
-func client(cfg *config.Config, opts SyncOptions) Registry {
+func client(cfg *config.Config, opts SyncOptions) syncer.Registry {
 	if opts.Client != nil {
 		return opts.Client
 	}

@@ -240,6 +240,16 @@ func TestParseErrors(t *testing.T) {
 		{"alias", "layout: &l testdata/images\nimages:\n  - ref: alpine:3.19.1\n" + pin + "    platforms: all\n  - ref: *l\n", 6, []string{"aliases (*l) are not supported"}, nil},
 		{"merge key alias", "base: &b {platforms: all}\nimages:\n  - <<: *b\n    ref: alpine:3.19.1\n", 3, []string{"aliases (*b)"}, nil},
 		{"yaml bomb", "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\n", 2, []string{"aliases (*a)"}, nil},
+		{"second document", "images: []\n---\nimages: []\n", 2, []string{"a second YAML document", "holds one document"}, nil},
+		{"second document empty", "images: []\n---\n", 2, []string{"a second YAML document"}, nil},
+		{"second document after end marker", "images: []\n...\n---\nlayout: x\n", 3, []string{"a second YAML document"}, nil},
+		{"second document broken", "images: []\n---\nimages: [\n", 3, []string{"did not find expected node content"}, nil},
+		{"utf-16le", "\xff\xfei\x00m\x00a\x00g\x00e\x00s\x00:\x00 \x00[\x00]\x00\n\x00", 0, []string{"the file is UTF-16", "must be UTF-8"}, nil},
+		{"utf-16be", "\xfe\xff\x00i\x00m\x00a\x00g\x00e\x00s\x00:\x00 \x00[\x00]\x00\n", 0, []string{"the file is UTF-16", "must be UTF-8"}, nil},
+		{"utf-32le", "\xff\xfe\x00\x00i\x00\x00\x00", 0, []string{"the file is UTF-32"}, nil},
+		{"utf-16le without a mark", "i\x00m\x00a\x00g\x00e\x00s\x00:\x00 \x00[\x00]\x00\n\x00", 1, []string{"a NUL byte at byte 1", "must be UTF-8"}, nil},
+		{"latin-1", "# caf\xe9\nimages: []\n", 1, []string{"a byte that is not UTF-8 at byte 5"}, nil},
+		{"latin-1 on line 3", "layout: x\nimages: []\n# na\xefve\n", 3, []string{"not UTF-8 at byte 25"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -26,11 +29,23 @@ var (
 // where one applies) and starts with "path:line:".
 func Parse(path string, data []byte) (*Config, error) {
 	p := parser{path: path}
+	if err := checkEncoding(path, data); err != nil {
+		return nil, err
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line := yamlErrorLine(err)
-		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "yaml: "), fmt.Sprintf("line %d: ", line))
-		return nil, &FileError{Path: path, Line: line, Msg: msg}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, syntaxError(path, err)
+	}
+	// A second document would be ignored by every command and dropped by
+	// the next edit: refuse it.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, syntaxError(path, err)
+	default:
+		return nil, p.errorf(&next, nil, "a second YAML document (after ---): vendorimg.yaml holds one document")
 	}
 	c := &Config{Path: path, Mirrors: map[string]string{}, doc: &doc}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -322,6 +337,58 @@ func (p parser) image(item *yaml.Node) (Image, error) {
 		return im, p.errorf(platNode, unwrapPlatform(err), "platforms")
 	}
 	return im, nil
+}
+
+// syntaxError is a yaml.v3 syntax error as a FileError at its line.
+func syntaxError(path string, err error) error {
+	line := yamlErrorLine(err)
+	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "yaml: "), fmt.Sprintf("line %d: ", line))
+	return &FileError{Path: path, Line: line, Msg: msg}
+}
+
+// checkEncoding refuses a file that is not UTF-8: yaml.v3 would decode
+// UTF-16 (with its byte order mark) and an edit would then rewrite the
+// file as UTF-8, so the file's encoding is one the tool keeps. A UTF-8
+// byte order mark is UTF-8 and is let through.
+func checkEncoding(path string, data []byte) error {
+	for _, bom := range []struct {
+		mark []byte
+		name string
+	}{
+		{[]byte{0x00, 0x00, 0xfe, 0xff}, "UTF-32"},
+		{[]byte{0xff, 0xfe, 0x00, 0x00}, "UTF-32"},
+		{[]byte{0xfe, 0xff}, "UTF-16"},
+		{[]byte{0xff, 0xfe}, "UTF-16"},
+	} {
+		if bytes.HasPrefix(data, bom.mark) {
+			return &FileError{Path: path, Msg: fmt.Sprintf("the file is %s (it starts with a %s byte order mark): vendorimg.yaml must be UTF-8", bom.name, bom.name)}
+		}
+	}
+	if utf8.Valid(data) && bytes.IndexByte(data, 0) < 0 {
+		return nil
+	}
+	off := bytes.IndexByte(data, 0)
+	if bad := firstInvalidUTF8(data); off < 0 || (bad >= 0 && bad < off) {
+		off = bad
+	}
+	msg := fmt.Sprintf("a byte that is not UTF-8 at byte %d: vendorimg.yaml must be UTF-8", off)
+	if data[off] == 0 {
+		msg = fmt.Sprintf("a NUL byte at byte %d: vendorimg.yaml must be UTF-8 (is it UTF-16 or UTF-32 without a byte order mark?)", off)
+	}
+	return &FileError{Path: path, Line: 1 + bytes.Count(data[:off], []byte("\n")), Msg: msg}
+}
+
+// firstInvalidUTF8 is the offset of the first byte of data that does not
+// start a valid UTF-8 sequence, or -1.
+func firstInvalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // yamlErrorLine digs the line out of a yaml.v3 syntax error ("yaml: line

@@ -2,6 +2,10 @@
 // engine, checks that the images the engine holds under their tags are
 // still the vendored ones, and removes what it loaded.
 //
+// Its calls take a Client and a layout; the root package's Load, Unload,
+// Status and Check are the commands over them, and Check is where the
+// layout's verification and the engine's are composed, once.
+//
 // It is the only vendorimg package that imports the docker client
 // (github.com/moby/moby/client); a test enforces it. It talks to the engine
 // through its HTTP API (never by running the docker command), with the API

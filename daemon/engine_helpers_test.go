@@ -30,7 +30,7 @@ import (
 
 // engine connects to the engine under test (DOCKER_HOST, or the local
 // socket).
-func engine(t *testing.T) *client.Client {
+func engine(t testing.TB) *client.Client {
 	t.Helper()
 	c, err := daemon.NewClient()
 	if err != nil {
@@ -45,7 +45,7 @@ func engine(t *testing.T) *client.Client {
 
 // randomSeed makes each test's images unique, so that image IDs never
 // collide with another test's (or another package's) on the shared engine.
-func randomSeed(t *testing.T) int64 {
+func randomSeed(t testing.TB) int64 {
 	var b [7]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func randomSeed(t *testing.T) int64 {
 var notRepoChar = regexp.MustCompile(`[^a-z0-9]+`)
 
 // repoName is a repository name unique to the test.
-func repoName(t *testing.T, suffix string) string {
+func repoName(t testing.TB, suffix string) string {
 	var b [3]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func repoName(t *testing.T, suffix string) string {
 // fixture is a registry, a vendorimg.yaml and a synced layout, and the
 // engine under test with what it says it is.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	c   *client.Client
 	eng enginetest.Engine
 	reg *registrytest.Registry
@@ -83,7 +83,7 @@ type fixture struct {
 	l   *layout.Layout
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.New(filepath.Join(dir, config.FileName))
@@ -200,7 +200,7 @@ func (f *fixture) platformImages(im config.Image) map[string]platformImage {
 
 // cleanupImage removes ref (a tag or an ID this test created) from docker
 // when the test ends.
-func cleanupImage(t *testing.T, c *client.Client, ref string) {
+func cleanupImage(t testing.TB, c *client.Client, ref string) {
 	t.Cleanup(func() {
 		_, _ = c.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})

@@ -118,7 +118,7 @@ func readVendored(ctx context.Context, l *layout.Layout, idx *ocispec.Index, im 
 	}
 	inv, err := l.Inventory(ctx, entry, layout.WalkOptions{Platforms: im.Platforms})
 	if err != nil {
-		return nil, fmt.Errorf("reading %s from the layout: %w", im.Name(), err)
+		return nil, &graphError{fmt.Errorf("reading %s from the layout: %w", im.Name(), err)}
 	}
 	var out []*vendored
 	for _, ii := range inv.Images {
@@ -133,6 +133,15 @@ func readVendored(ctx context.Context, l *layout.Layout, idx *ocispec.Index, im 
 	}
 	return out, nil
 }
+
+// graphError is an image whose graph in the layout cannot be read: nested
+// too deeply, a document that does not verify or is malformed. Unlike an
+// image not synced yet, it is a layout that must not be trusted, and Load
+// sends nothing from it.
+type graphError struct{ err error }
+
+func (e *graphError) Error() string { return e.err.Error() }
+func (e *graphError) Unwrap() error { return e.err }
 
 // readConfig reads v's config (rehashed) for its diff_ids.
 func (v *vendored) readConfig(ctx context.Context, l *layout.Layout) error {

@@ -103,8 +103,13 @@ type LoadResult struct {
 // It then inspects the tag and fails unless it now points to the vendored
 // image. A platform the layout lacks is an error wrapping
 // errs.ErrPlatformMissing that lists the platforms it has. Load holds the
-// layout's shared lock throughout. An image that fails does not stop the
-// others: the report has every image, and the error joins the failures.
+// layout's shared lock throughout. It reads every image's graph from the
+// layout before it sends anything: when one cannot be read (nested too
+// deeply, a document that does not verify or is malformed), nothing is
+// loaded and the report says why for each image. Otherwise an image that
+// fails (not synced, its platform missing, the engine refusing it) does
+// not stop the others: the report has every image, and the error joins the
+// failures.
 // Load never removes anything from the engine; a tag it moves leaves the
 // old image untagged.
 func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions) (*LoadReport, error) {
@@ -123,14 +128,41 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 	}
 	defer unlock()
 	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store}
+	// Every image's graph is read before anything is sent: a layout with
+	// a graph that cannot be read (nested too deeply, a document that does
+	// not verify or is malformed) loads nothing, rather than some images.
+	// An image merely not synced yet fails alone, below.
+	graphs := make([][]*vendored, len(images))
+	readErrs := make([]error, len(images))
+	var broken []error
+	for i, im := range images {
+		graphs[i], readErrs[i] = readVendored(ctx, l, idx, im)
+		var ge *graphError
+		if errors.As(readErrs[i], &ge) {
+			broken = append(broken, readErrs[i])
+		}
+	}
+	if len(broken) > 0 {
+		for i, im := range images {
+			res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String(), Error: "not loaded: another image's graph cannot be read from the layout, so nothing was sent"}
+			if readErrs[i] != nil {
+				res.Error = readErrs[i].Error()
+			}
+			rep.Images = append(rep.Images, res)
+		}
+		return rep, errors.Join(broken...)
+	}
 	var failed []error
-	for _, im := range images {
+	for i, im := range images {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		start := time.Now()
 		res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String()}
-		err := ld.load(ctx, idx, im, want, &res)
+		err := readErrs[i]
+		if err == nil {
+			err = ld.load(ctx, graphs[i], im, want, &res)
+		}
 		res.Duration = time.Since(start)
 		res.Seconds = res.Duration.Seconds()
 		if err != nil {
@@ -175,11 +207,7 @@ type loader struct {
 	store string
 }
 
-func (ld *loader) load(ctx context.Context, idx *ocispec.Index, im config.Image, want platform.Platform, res *LoadResult) error {
-	vs, err := readVendored(ctx, ld.l, idx, im)
-	if err != nil {
-		return err
-	}
+func (ld *loader) load(ctx context.Context, vs []*vendored, im config.Image, want platform.Platform, res *LoadResult) error {
 	v, err := pick(im.Name(), vs, want)
 	if err != nil {
 		return err

@@ -41,6 +41,12 @@ const (
 	// refused to export the image naming a layer it found changed. Layer
 	// says which layer; none for a config or manifest.
 	KindContent Kind = "content"
+	// KindFiles (with VerifyOptions.Deep, where the engine's storage can
+	// be read): a file in the engine's own storage of a layer differs from
+	// the vendored layer's tar: its type, mode (setuid, setgid and sticky
+	// bits included), owner, link target, size or content, or it was added
+	// or removed. Layer says which layer.
+	KindFiles Kind = "files"
 	// KindExport (with VerifyOptions.Deep): the engine could not export
 	// the image, or its archive lacks a layer, the config or the file that
 	// says which file is what, so the image was not rehashed.
@@ -96,6 +102,10 @@ type ImageCheck struct {
 	// Exported is how many bytes of the engine's export of the image were
 	// rehashed (VerifyOptions.Deep; 0 otherwise).
 	Exported int64 `json:"exported,omitempty"`
+	// Storage says whether the image's files in the engine's own storage
+	// were compared with the vendored layers, or why not
+	// (VerifyOptions.Deep; absent otherwise).
+	Storage *StorageCheck `json:"storage,omitempty"`
 }
 
 // Report is what Verify found.
@@ -133,7 +143,14 @@ type VerifyOptions struct {
 	// vendored manifest's digests. So a file changed in the engine's
 	// storage is found, where the IDs it compares otherwise are not
 	// changed by it. It costs reading the whole image from the engine
-	// (and the engine's own work to write the archive). Default false.
+	// (and the engine's own work to write the archive). Where the
+	// engine's storage can be read (on its machine, as root), Deep also
+	// compares every file of the image's layer folders with the vendored
+	// layers' tar headers and contents: type, mode, owner, link target,
+	// size, content and the set of files, which an export need not show
+	// (the classic store rebuilds an export's tar headers from what it
+	// recorded at import). ImageCheck.Storage says whether it could.
+	// Default false.
 	Deep bool
 }
 
@@ -213,6 +230,12 @@ func deepCheck(ctx context.Context, c Client, l *layout.Layout, vs []*vendored, 
 	}
 	chk.Exported = n
 	rep.Bytes += n
+	files, sc, err := checkStorage(ctx, c, l, name, rep.Engine.Store, v)
+	if err != nil {
+		return err
+	}
+	chk.Storage = &sc
+	fs = append(fs, files...)
 	for _, f := range fs {
 		f.Image, f.Tag = chk.Ref, chk.Tag
 		rep.Findings = append(rep.Findings, f)

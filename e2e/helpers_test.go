@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,12 +157,20 @@ type result struct {
 	stdout, stderr string
 }
 
+// commandTimeout bounds a command, so that one that hangs fails its test
+// rather than the whole binary. Some commands build vendorimg (go build, go
+// get -tool, go generate of go tool vendorimg): without -race, so that on a
+// first run they compile every dependency once more (the race build of the
+// tests does not share it), which can take minutes on a loaded 2-core
+// machine; the bound is far above that.
+const commandTimeout = 15 * time.Minute
+
 // command runs name with args (in dir, with env added, when set) and
 // returns its exit code and output; it fails the test only if the command
 // cannot run at all.
 func command(t *testing.T, dir string, env []string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -185,14 +192,7 @@ func command(t *testing.T, dir string, env []string, name string, args ...string
 
 // docker runs the docker command, fails the test unless it succeeds, and
 // returns its trimmed stdout.
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	r := command(t, "", nil, "docker", args...)
-	if r.code != 0 {
-		t.Fatalf("docker %s: exit %d: %s", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
-	}
-	return strings.TrimSpace(r.stdout)
-}
+var docker = enginetest.Docker
 
 // evict removes the vendored image from docker under every name it has
 // (the probe may also be tagged by another test's pull from serve), so
@@ -261,11 +261,7 @@ func removeContainer(t *testing.T, id string) {
 // copyLayout copies the layout at src into a temporary folder.
 func copyLayout(t *testing.T, src string) *layout.Layout {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "images")
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	return layout.New(dst)
+	return layout.New(enginetest.CopyLayout(t, src))
 }
 
 // flipByte inverts one byte in the middle of blob d of l.
@@ -275,12 +271,5 @@ func flipByte(t *testing.T, l *layout.Layout, d digest.Digest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.FlipByte(t, path)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/testbin"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 
@@ -50,10 +51,7 @@ func TestOfflineNamespace(t *testing.T) {
 // no network (Promise 2).
 func TestOfflineLoadAndVerify(t *testing.T) {
 	e := newEnv(t)
-	bin := filepath.Join(t.TempDir(), "vendorimg")
-	if r := command(t, "", nil, "go", "build", "-o", bin, "github.com/vendorimg/vendorimg/cmd/vendorimg"); r.code != 0 {
-		t.Fatalf("go build ./cmd/vendorimg: %s", r.stderr)
-	}
+	bin := testbin.Path(t)
 	probe := vendorimgtest.Image(t, probeRef)
 	e.restore(t)
 	evict(t, probe) // so that load must stream it, not skip it

@@ -26,6 +26,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnauthorized: the registry refused the credentials (or their absence).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrCredentials: the credentials for a registry could not be read: a
+	// credential helper or store failed, or the docker config is
+	// unreadable. The error names the helper or file, never what the helper
+	// printed, which may be the secret itself.
+	ErrCredentials = errors.New("credentials unavailable")
 	// ErrTimeout: a registry kept vendorimg waiting longer than a bound
 	// allows: no response headers, or a body that stalled or trickled
 	// (registry.Timeouts).

@@ -20,6 +20,11 @@
 // sync, fetching missing ones through a callback). Inventory, the gc
 // reach and Verify are its visitors.
 //
+// Deleting is planned first, for gc and for sync alike: PlanGC (what
+// index.json does not reach) and PlanPrune (what sync's keep set does not
+// hold) change nothing, and ApplyGC carries either plan out. Holdings is
+// what status reports: each configured image's state, by size.
+//
 // Lookup is how every reader finds an image's index.json entry: by the
 // image's name, or, when no entry has it, an entry another tool (regctl,
 // crane, skopeo) wrote for the pin under a bare tag or no name, which sync

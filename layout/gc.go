@@ -137,6 +137,9 @@ func (l *Layout) ApplyGC(ctx context.Context, plan *GCPlan) error {
 			return fmt.Errorf("gc: removing %s: %w", g.Path, err)
 		}
 	}
+	if len(plan.Remove) == 0 {
+		return nil // nothing removed: nothing to make durable
+	}
 	return syncBlobDir(l)
 }
 

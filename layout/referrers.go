@@ -206,3 +206,44 @@ func (v *verifier) checkReferrers(idx *ocispec.Index) {
 		}
 	}
 }
+
+// ReferrerStatus is one vendored referrer of an image.
+type ReferrerStatus struct {
+	// Subject is the digest it refers to: the pin or a platform's
+	// manifest.
+	Subject digest.Digest `json:"subject"`
+	Digest  digest.Digest `json:"digest"`
+	// ArtifactType says what it is
+	// ("application/vnd.dev.sigstore.bundle.v0.3+json").
+	ArtifactType string `json:"artifactType"`
+	// Kind is "signature", "sbom", "attestation" or "other".
+	Kind string `json:"kind"`
+	// PredicateType is an attestation's predicate type, when its
+	// descriptor says.
+	PredicateType string `json:"predicateType,omitempty"`
+}
+
+// referrerStatus lists the vendored referrers of the image named image.
+func (l *Layout) referrerStatus(ctx context.Context, idx *ocispec.Index, image string) []ReferrerStatus {
+	out := []ReferrerStatus{}
+	refs, err := l.ReferrersOf(ctx, idx, image)
+	if err != nil {
+		return out
+	}
+	for _, r := range refs {
+		for _, m := range r.Manifests {
+			kind := "other"
+			switch {
+			case manifest.IsSignatureReferrer(m):
+				kind = "signature"
+			case manifest.IsSBOMReferrer(m):
+				kind = "sbom"
+			case manifest.IsAttestationReferrer(m):
+				kind = "attestation"
+			}
+			out = append(out, ReferrerStatus{Subject: r.Subject, Digest: m.Digest, ArtifactType: m.ArtifactType, Kind: kind,
+				PredicateType: m.Annotations[manifest.AnnotationBundlePredicateType]})
+		}
+	}
+	return out
+}

@@ -58,6 +58,17 @@ type Options struct {
 	Client Pusher
 	// Insecure adds hosts that may be reached over plain http.
 	Insecure []string
+	// NoUpstream forbids completing a sparse index from upstream: only
+	// what the layout holds is pushed, and a registry that checks an
+	// index's children refuses the index (errs.ErrSparseIndex). Default
+	// false: the platforms an index lists that were not vendored are
+	// fetched from the image's registry (or its mirror) and sent to the
+	// target, registry to registry.
+	NoUpstream bool
+	// Upstream fetches, by digest, what a sparse index lacks. Default: the
+	// default Client (registry.ForConfig, with the config's mirrors), also
+	// when Client was given.
+	Upstream Fetcher
 	// ClientOptions are passed to the default Client after vendorimg's
 	// own (registry.WithTimeouts, registry.WithRetry, ...). Default none.
 	ClientOptions []registry.Option
@@ -68,8 +79,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, if not nil, receives progress events: Plan, then Start,
 	// Advance and Done per uploaded blob, ImageDone per image; and the
-	// default Client's notices (a wait a registry asked for) as
-	// progress.Notice events.
+	// default Client's notices (a wait a registry asked for, a failing
+	// mirror) as progress.Notice events; a Notice when a sparse index is
+	// completed from upstream, or cannot be.
 	Progress progress.Func
 }
 
@@ -101,6 +113,11 @@ type Result struct {
 	Skipped       int   `json:"skipped"`
 	// Manifests counts the manifests and indexes stored (sent).
 	Manifests int `json:"manifests"`
+	// FromUpstream and FromUpstreamBytes count the blobs uploaded that
+	// were streamed from upstream (a sparse index completed), not read
+	// from the layout; they are part of Uploaded and UploadedBytes.
+	FromUpstream      int   `json:"fromUpstream"`
+	FromUpstreamBytes int64 `json:"fromUpstreamBytes"`
 }
 
 // PushedImage is one image's outcome.
@@ -114,10 +131,21 @@ type PushedImage struct {
 	// Platforms are the vendored platforms pushed.
 	Platforms []string `json:"platforms"`
 	// Missing are the platforms its index lists that were not vendored
-	// (a sparse index); their manifests are not pushed.
-	Missing   []string         `json:"missing"`
-	Manifests []PushedManifest `json:"manifests"`
-	Blobs     []PushedBlob     `json:"blobs"`
+	// (a sparse index); unless they were completed from upstream (see
+	// Sources), their manifests are not pushed.
+	Missing []string `json:"missing"`
+	// Sources say, per image manifest of the index, where it came from:
+	// the layout, upstream, or nowhere because the target has it.
+	Sources []PushedSource `json:"sources"`
+	// Upstream is the repository the missing platforms were fetched from
+	// by digest (its registry's configured mirror is asked first), when
+	// they were.
+	Upstream string `json:"upstream,omitempty"`
+	// UpstreamError is why a sparse index was not completed from
+	// upstream, when it was not.
+	UpstreamError string           `json:"upstreamError,omitempty"`
+	Manifests     []PushedManifest `json:"manifests"`
+	Blobs         []PushedBlob     `json:"blobs"`
 	// Tagged: the target's tag names the pin (now, or already).
 	Tagged bool `json:"tagged"`
 	// Referrers counts the vendored referrers (signatures, attestations,
@@ -139,6 +167,8 @@ type PushedManifest struct {
 	// Ref is what it was pushed as: the tag for the top, else its digest.
 	Ref    string `json:"ref"`
 	Action string `json:"action"`
+	// Source is where its bytes came from: SourceLayout or SourceUpstream.
+	Source string `json:"source"`
 }
 
 // PushedBlob is a config, layer or other blob of an image.
@@ -149,6 +179,9 @@ type PushedBlob struct {
 	Action string        `json:"action"`
 	// From is the repository it was mounted from.
 	From string `json:"from,omitempty"`
+	// Source is where its bytes come from when uploaded: SourceLayout or
+	// SourceUpstream.
+	Source string `json:"source"`
 }
 
 // Push copies the configured images from the layout into the registry
@@ -163,12 +196,18 @@ type PushedBlob struct {
 // children first: each vendored platform's manifest by digest, then the
 // top by tag.
 //
-// A registry that checks an index's children (the distribution registry
-// does) refuses an index whose platforms were not all vendored: then the
-// vendored platforms' manifests are in the registry by digest, the tag is
-// not set, and the image's error wraps errs.ErrSparseIndex and says to
-// vendor platforms: all. The layout's shared lock is held throughout; it
-// is never written.
+// An index whose platforms were not all vendored (a sparse index) is
+// completed from upstream (see upstream.go): the manifests, configs and
+// layers the layout lacks are fetched by digest from the image's registry
+// or its mirror, verified while they stream, and sent straight to the
+// target, so that the target holds the whole image under the pin; nothing
+// of them is written to the layout. With NoUpstream, or when upstream
+// cannot be reached, only the vendored platforms are pushed; a registry
+// that checks an index's children (the distribution registry does) then
+// refuses the index: the vendored platforms' manifests are in the registry
+// by digest, the tag is not set, and the image's error wraps
+// errs.ErrSparseIndex and says how to complete it. The layout's shared
+// lock is held throughout; it is never written.
 func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
 	target := opts.Target
 	if err := opts.validate(); err != nil {
@@ -201,13 +240,19 @@ func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return nil, fmt.Errorf("pushing from %w", err)
 	}
-	p := &pusher{l: l, client: opts.Client, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
-	if p.client == nil {
-		p.client = registry.ForConfig(cfg, registry.ConfigOptions{
+	p := &pusher{l: l, client: opts.Client, upstream: opts.Upstream, opts: opts, logger: logger, res: &Result{Target: target, DryRun: opts.DryRun, Images: []PushedImage{}}}
+	if p.client == nil || p.upstream == nil {
+		def := registry.ForConfig(cfg, registry.ConfigOptions{
 			Insecure: opts.Insecure,
 			Logger:   logger,
 			Options:  append([]registry.Option{registry.WithNotice(p.notice)}, opts.ClientOptions...),
 		})
+		if p.client == nil {
+			p.client = def
+		}
+		if p.upstream == nil {
+			p.upstream = def
+		}
 	}
 	plans := make([]*pushPlan, 0, len(images))
 	seen := map[string]string{}
@@ -247,6 +292,7 @@ func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error
 		}
 		out := plan.out
 		out.Blobs = plan.blobResults()
+		p.countSources(plan, out)
 		if plan.err != nil {
 			out.err = fmt.Errorf("pushing %s to %s: %w", plan.image.Name(), out.Target, plan.err)
 			out.Error = out.err.Error()
@@ -282,11 +328,12 @@ func parseTarget(target string) (host, prefix string, err error) {
 }
 
 type pusher struct {
-	l      *layout.Layout
-	client Pusher
-	opts   Options
-	logger *slog.Logger
-	emitMu sync.Mutex
+	l        *layout.Layout
+	client   Pusher
+	upstream Fetcher
+	opts     Options
+	logger   *slog.Logger
+	emitMu   sync.Mutex
 
 	mu  sync.Mutex
 	res *Result
@@ -316,6 +363,15 @@ type pushPlan struct {
 	// blobs are the configs and layers, in graph order, each once.
 	blobs []layout.Blob
 
+	// absent are the descriptors the image's indexes list that the
+	// layout does not hold (a sparse index).
+	absent []absentChild
+	// fromUpstream are the blobs to stream from upstream, not the layout.
+	fromUpstream map[digest.Digest]bool
+	// completed: the absent platforms are in docs and blobs, from upstream.
+	completed   bool
+	upstreamErr error
+
 	mu      sync.Mutex
 	actions map[digest.Digest]PushedBlob
 	err     error
@@ -325,6 +381,8 @@ type pushDoc struct {
 	desc     ocispec.Descriptor
 	platform string
 	top      bool
+	// raw holds a document fetched from upstream; nil: read the layout.
+	raw []byte
 }
 
 func (pl *pushPlan) record(b PushedBlob) {
@@ -361,8 +419,8 @@ func (p *pusher) plan(ctx context.Context, im config.Image, dest reference.Refer
 	if !inv.Complete() {
 		return nil, fmt.Errorf("pushing %s: %w: %d blobs are missing (run vendorimg sync)", im.Name(), errs.ErrInvalidLayout, len(inv.Missing))
 	}
-	pl := &pushPlan{image: im, dest: dest, actions: map[digest.Digest]PushedBlob{}}
-	pl.out = &PushedImage{Name: im.Name(), Target: config.NameOf(dest), Digest: im.Digest, MediaType: inv.Top.MediaType, Platforms: []string{}, Missing: []string{}, Manifests: []PushedManifest{}}
+	pl := &pushPlan{image: im, dest: dest, actions: map[digest.Digest]PushedBlob{}, fromUpstream: map[digest.Digest]bool{}}
+	pl.out = &PushedImage{Name: im.Name(), Target: config.NameOf(dest), Digest: im.Digest, MediaType: inv.Top.MediaType, Platforms: []string{}, Missing: []string{}, Sources: []PushedSource{}, Manifests: []PushedManifest{}}
 	platformOf := map[digest.Digest]string{}
 	for _, img := range inv.Images {
 		ps := platform.FromOCI(img.Platform).String()
@@ -401,7 +459,12 @@ func (p *pusher) plan(ctx context.Context, im config.Image, dest reference.Refer
 				what = platform.FromOCI(*m.Platform).String()
 			}
 			pl.out.Missing = append(pl.out.Missing, what)
+			pl.absent = append(pl.absent, absentChild{desc: m, platform: what})
 		}
+	}
+	pl.out.Sources = layoutSources(inv)
+	if err := p.complete(ctx, pl, present); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }
@@ -482,6 +545,12 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 			}
 			res.Action = PushUploaded
 		}
+		if res.Action == PushMounted || res.Action == PushUploaded {
+			if err := p.checkStored(ctx, pl, j.blob.Digest); err != nil {
+				pl.fail(err)
+				continue
+			}
+		}
 		if res.Action == PushExists || res.Action == PushMounted || res.Action == PushUploaded || res.Action == PushWouldUpload {
 			from = pl.dest.Repository
 		}
@@ -505,7 +574,10 @@ func (p *pusher) pushBlob(ctx context.Context, j *blobJob) {
 func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error {
 	ev := progress.Event{Image: pl.image.Name(), Digest: b.Digest, Role: string(b.Role), Size: b.Size}
 	p.emit(with(ev, progress.Start))
-	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, registry.Restartable, func(next int, err error) {
+	// A blob PUT answered 429 or 5xx is started again too: the client
+	// retries only requests without a body, such as the POST before it.
+	restartable := func(err error) bool { return registry.Restartable(err) || registry.ServerFailed(err) }
+	err := p.opts.Restarts.Do(ctx, func() error { return p.uploadOnce(ctx, pl, b, ev) }, restartable, func(next int, err error) {
 		retry := with(ev, progress.Retry)
 		retry.Err = err
 		p.emit(retry)
@@ -521,13 +593,13 @@ func (p *pusher) upload(ctx context.Context, pl *pushPlan, b layout.Blob) error 
 }
 
 func (p *pusher) uploadOnce(ctx context.Context, pl *pushPlan, b layout.Blob, ev progress.Event) error {
-	f, err := p.l.OpenBlob(b.Digest)
+	f, err := p.openSource(ctx, pl, b)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	ev.Kind = progress.Advance
-	r := &verifyingReader{r: io.LimitReader(f, b.Size), h: sha256.New(), want: b.Digest, size: b.Size, progress: func(n int64) {
+	r := &verifyingReader{r: io.LimitReader(f, b.Size), h: sha256.New(), want: b.Digest, size: b.Size, upstream: p.upstreamOf(pl, b), progress: func(n int64) {
 		ev.Done = n
 		p.emit(ev)
 	}}
@@ -538,10 +610,12 @@ func (p *pusher) uploadOnce(ctx context.Context, pl *pushPlan, b layout.Blob, ev
 // returning io.EOF when the bytes are not the blob: the upload is aborted
 // before the registry sees a complete body.
 type verifyingReader struct {
-	r        io.Reader
-	h        hash.Hash
-	want     digest.Digest
-	size, n  int64
+	r       io.Reader
+	h       hash.Hash
+	want    digest.Digest
+	size, n int64
+	// upstream is the repository the bytes stream from; "": the layout.
+	upstream string
 	progress func(int64)
 }
 
@@ -551,6 +625,9 @@ func (v *verifyingReader) Read(b []byte) (int, error) {
 	v.n += int64(n)
 	if n > 0 && v.progress != nil {
 		v.progress(v.n)
+	}
+	if errors.Is(err, io.EOF) && v.upstream != "" {
+		return n, v.checkUpstream(err)
 	}
 	if errors.Is(err, io.EOF) {
 		if v.n != v.size {
@@ -571,7 +648,10 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 		if d.top && pl.dest.Tag != "" {
 			target = pl.dest.Tag
 		}
-		m := PushedManifest{Digest: d.desc.Digest, MediaType: d.desc.MediaType, Platform: d.platform, Ref: target}
+		m := PushedManifest{Digest: d.desc.Digest, MediaType: d.desc.MediaType, Platform: d.platform, Ref: target, Source: SourceLayout}
+		if d.raw != nil {
+			m.Source = SourceUpstream
+		}
 		have, err := p.client.HasManifest(ctx, pl.dest, target)
 		if err != nil {
 			return err
@@ -582,17 +662,22 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 		case p.opts.DryRun:
 			m.Action = PushWouldPush
 		default:
-			raw, err := p.l.ReadBlob(ctx, d.desc.Digest, manifest.MaxManifestSize)
-			if err != nil {
-				return err
+			raw := d.raw
+			if raw == nil {
+				if raw, err = p.l.ReadBlob(ctx, d.desc.Digest, manifest.MaxManifestSize); err != nil {
+					return err
+				}
 			}
 			err = p.client.PushManifest(ctx, pl.dest, target, d.desc.MediaType, raw)
-			if err != nil && d.top && len(pl.out.Missing) > 0 && errors.Is(err, registry.ErrManifestRefused) {
+			if err != nil && d.top && len(pl.out.Missing) > 0 && !pl.completed && errors.Is(err, registry.ErrManifestRefused) {
 				m.Action = PushRefused
 				pl.out.Manifests = append(pl.out.Manifests, m)
 				return sparseError(pl, err)
 			}
 			if err != nil {
+				return err
+			}
+			if err := p.checkTagged(ctx, pl, target, d.desc.Digest); err != nil {
 				return err
 			}
 			m.Action = PushPushed
@@ -608,6 +693,47 @@ func (p *pusher) pushManifests(ctx context.Context, pl *pushPlan) error {
 	return nil
 }
 
+// ErrNotStored: the registry acknowledged a blob or manifest (201
+// Created) that a HEAD right after does not find: it stored nothing, or
+// something else.
+var ErrNotStored = errors.New("the registry did not store what it acknowledged")
+
+// checkStored asks the registry for the blob it just acknowledged.
+func (p *pusher) checkStored(ctx context.Context, pl *pushPlan, d digest.Digest) error {
+	has, err := p.client.HasBlob(ctx, pl.dest, d)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return fmt.Errorf("pushing blob %s to %s: %w: it answered 201 Created, but a HEAD of the blob answers 404", d, pl.dest.Name(), ErrNotStored)
+	}
+	return nil
+}
+
+// checkTagged asks the registry for the manifest it just acknowledged,
+// by target (its tag, or its digest) and by digest: both must name d. A
+// registry whose HEAD gives no digest is taken at its word that it has
+// one.
+func (p *pusher) checkTagged(ctx context.Context, pl *pushPlan, target string, d digest.Digest) error {
+	for _, ref := range []string{target, d.String()} {
+		have, err := p.client.HasManifest(ctx, pl.dest, ref)
+		if err != nil {
+			return err
+		}
+		switch have {
+		case d, "unknown":
+		case "":
+			return fmt.Errorf("pushing manifest %s to %s:%s: %w: it answered 201 Created, but a HEAD of %s answers 404", d, pl.dest.Name(), target, ErrNotStored, ref)
+		default:
+			return fmt.Errorf("pushing manifest %s to %s:%s: %w: it answered 201 Created, but %s names %s", d, pl.dest.Name(), target, ErrNotStored, ref, have)
+		}
+		if ref == d.String() {
+			break
+		}
+	}
+	return nil
+}
+
 // sparseError says what a registry that refused a sparse index has, and
 // how to get the index itself there.
 func sparseError(pl *pushPlan, err error) error {
@@ -617,8 +743,8 @@ func sparseError(pl *pushPlan, err error) error {
 			byDigest = append(byDigest, fmt.Sprintf("%s@%s (%s)", pl.dest.Name(), d.desc.Digest, d.platform))
 		}
 	}
-	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; to push the index itself, vendor every platform (platforms: all in vendorimg.yaml, then vendorimg sync) and push again (%v)",
-		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, strings.Join(registry.Codes(err), ", "))
+	return fmt.Errorf("%w: the registry refuses the index %s because it lists platforms that were not vendored (%s), and it checks that an index's manifests are all present: the vendored platforms' manifests are in the registry by digest (%s), but %s is not tagged and the pin cannot be pulled from there; %s (%v)",
+		errs.ErrSparseIndex, pl.image.Digest, strings.Join(pl.out.Missing, ", "), strings.Join(byDigest, ", "), pl.out.Target, completionHint(pl), strings.Join(registry.Codes(err), ", "))
 }
 
 func with(e progress.Event, k progress.Kind) progress.Event {

@@ -47,6 +47,9 @@ type Client struct {
 	retry     RetryPolicy
 	timeouts  Timeouts
 	userAgent string
+	// optErr is what is wrong with the options given, returned by Err and
+	// by every request.
+	optErr error
 
 	// sleep waits between retries (sleepCtx; tests record the waits
 	// instead, so that they assert them without a clock).
@@ -99,7 +102,13 @@ func WithInsecure(hosts ...string) Option {
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
 
 // WithRetry sets the retry policy; zero fields keep DefaultRetryPolicy's.
-func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
+// A negative field is an error (see Client.Err).
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) {
+		c.retry = p
+		c.optErr = errors.Join(c.optErr, p.Validate())
+	}
+}
 
 // WithTimeouts sets how long a registry may keep a request waiting (for
 // its headers, for the next bytes of its body); zero fields keep
@@ -116,6 +125,12 @@ func WithNotice(f func(string)) Option { return func(c *Client) { c.notice = f }
 // WithUserAgent sets the User-Agent sent with every request. Default
 // "vendorimg".
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// Err says what is wrong with the options the Client was made with (a
+// negative RetryPolicy field), or nil. A Client with such options makes no
+// request: each of its calls returns this error, which wraps
+// errs.ErrInvalidOption.
+func (c *Client) Err() error { return c.optErr }
 
 // NewClient returns a Client with the given options.
 func NewClient(opts ...Option) *Client {
@@ -175,6 +190,9 @@ func (c *Client) transport(ctx context.Context, host, repo string) (*repoTranspo
 // scopedTransport is transport for a token with the given scopes, cached
 // under key.
 func (c *Client) scopedTransport(ctx context.Context, host, repo, key string, scopes []string) (*repoTransport, error) {
+	if c.optErr != nil {
+		return nil, c.optErr
+	}
 	c.mu.Lock()
 	r, ok := c.repos[key]
 	if !ok {
@@ -209,7 +227,12 @@ func (c *Client) newTransport(ctx context.Context, host, repo string, scopes []s
 	}
 	auth, err := authn.Resolve(ctx, c.keychain, reg)
 	if err != nil {
-		return nil, fmt.Errorf("reading credentials for %s: %w", host, err)
+		// A failing credential helper's error carries its whole output,
+		// which may be its answer with the secret (docker's helper client
+		// quotes it): name the source, never show what it said, not even
+		// in the debug log.
+		c.logger.Debug("reading credentials failed", "host", host)
+		return nil, fmt.Errorf("reading credentials for %s: %w (%s): it failed, and what it printed is not shown, since it may hold the secret", host, errs.ErrCredentials, c.credentialSource(host))
 	}
 	inner := &retryTransport{
 		inner: &timeoutTransport{

@@ -746,6 +746,9 @@ func TestLongRetryAfter(t *testing.T) {
 	if !strings.Contains(err.Error(), "asked to wait 24h0m0s") || !strings.Contains(err.Error(), "try again later") {
 		t.Errorf("Resolve error %q does not say the registry asked to wait", err)
 	}
+	if !errors.Is(err, errs.ErrTimeout) {
+		t.Errorf("Resolve error %q does not wrap %v: a wait past the budget is a timeout (--json kind timeout)", err, errs.ErrTimeout)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(notices) != 4 {

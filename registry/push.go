@@ -232,3 +232,12 @@ func Codes(err error) []string {
 }
 
 func asTransportError(err error, te **transport.Error) bool { return errors.As(err, te) }
+
+// ServerFailed reports whether err is a registry's answer that another
+// try may not get: 429 or a 5xx. Requests with a body (a blob's PUT) are
+// not retried by the client itself, since the body cannot be sent twice;
+// their caller starts them again.
+func ServerFailed(err error) bool {
+	var te *transport.Error
+	return asTransportError(err, &te) && (te.StatusCode == http.StatusTooManyRequests || te.StatusCode >= 500)
+}

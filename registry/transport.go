@@ -46,6 +46,15 @@ type RetryPolicy struct {
 var DefaultRetryPolicy = RetryPolicy{Attempts: 5, MinBackoff: 500 * time.Millisecond, MaxBackoff: 10 * time.Second,
 	MaxRetryAfter: time.Minute, MaxWait: 5 * time.Minute}
 
+// Validate says what is wrong with p: a negative field. Zero fields take
+// DefaultRetryPolicy's.
+func (p RetryPolicy) Validate() error {
+	if p.Attempts < 0 || p.MinBackoff < 0 || p.MaxBackoff < 0 || p.MaxRetryAfter < 0 || p.MaxWait < 0 {
+		return fmt.Errorf("%w: retry policy %+v: no field may be negative", errs.ErrInvalidOption, p)
+	}
+	return nil
+}
+
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	d := DefaultRetryPolicy
 	if p.Attempts > 0 {
@@ -179,11 +188,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if waited+wait > t.policy.MaxWait {
 			if hasRetryAfter {
-				return nil, fmt.Errorf("%s asked to wait %s (%s, Retry-After) before %s %s is tried again; waiting longer would pass the %s vendorimg waits per request (%s so far): try again later",
-					req.URL.Host, asked, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
+				return nil, fmt.Errorf("%w: %s asked to wait %s (%s, Retry-After) before %s %s is tried again; waiting longer would pass the %s vendorimg waits per request (%s so far): try again later",
+					errs.ErrTimeout, req.URL.Host, asked, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
 			}
-			return nil, fmt.Errorf("%s answered %s to %s %s; waiting longer would pass the %s vendorimg waits per request (%s so far)",
-				req.URL.Host, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
+			return nil, fmt.Errorf("%w: %s answered %s to %s %s; waiting longer would pass the %s vendorimg waits per request (%s so far)",
+				errs.ErrTimeout, req.URL.Host, reason, req.Method, req.URL.Path, t.policy.MaxWait, waited.Round(time.Millisecond))
 		}
 		t.logger.Debug("retrying request", "method", req.Method, "url", redactURL(req), "reason", reason, "try", tries+1, "wait", wait)
 		if hasRetryAfter && t.notice != nil {

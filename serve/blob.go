@@ -73,7 +73,18 @@ func (h *Handler) sendBlob(w http.ResponseWriter, r *http.Request, d digest.Dige
 		}
 		return
 	}
-	if err := streamVerified(w, f, d, size, start, end); err != nil {
+	out := io.Writer(w)
+	if h.writeTimeout > 0 {
+		out = &progressWriter{rc: http.NewResponseController(w), d: h.writeTimeout, w: w}
+	}
+	err = streamVerified(out, f, d, size, start, end)
+	var gone *clientGone
+	if errors.As(err, &gone) {
+		// Nothing wrong was sent; the connection is done for.
+		h.logger.Debug("blob not sent in full: the client went away or stopped reading", "digest", d, "remote", r.RemoteAddr, "error", gone.err)
+		return
+	}
+	if err != nil {
 		h.corrupt(r, d, err)
 		// Cut the connection: the response is short of its Content-Length,
 		// so no client can take it for the blob.
@@ -101,7 +112,7 @@ func streamVerified(w io.Writer, f io.Reader, d digest.Digest, size, start, end 
 			if lo < hi {
 				if len(held) > 0 {
 					if _, werr := w.Write(held); werr != nil {
-						return nil // the client went away; nothing wrong was sent
+						return &clientGone{werr}
 					}
 				}
 				held = cur[lo-off : hi-off]
@@ -123,10 +134,18 @@ func streamVerified(w io.Writer, f io.Reader, d digest.Digest, size, start, end 
 		return fmt.Errorf("%w: %s hashes to %s", errs.ErrDigestMismatch, layout.RelBlobPath(d), digest.NewDigest(digest.SHA256, h))
 	}
 	if len(held) > 0 {
-		_, _ = w.Write(held)
+		if _, werr := w.Write(held); werr != nil {
+			return &clientGone{werr}
+		}
 	}
 	return nil
 }
+
+// clientGone is a write to the client that failed: it went away, or took
+// nothing within the write timeout.
+type clientGone struct{ err error }
+
+func (e *clientGone) Error() string { return "writing to the client: " + e.err.Error() }
 
 // parseRange reads a Range header of one range ("bytes=0-99", "bytes=100-",
 // "bytes=-50"). It returns the whole blob, not partial, for no header or

@@ -31,6 +31,12 @@ type Options struct {
 	// Logger receives a line per request at info level, and at error level
 	// every blob whose bytes on disk are wrong. Default: discard.
 	Logger *slog.Logger
+	// WriteTimeout, if positive, bounds each write of a response: the
+	// client must take each 256 KiB of a blob (and each smaller response)
+	// within it, or its connection is cut (http.ResponseController's
+	// write deadline; a ResponseWriter without one is not bounded).
+	// Default 0: no bound (Run sets DefaultWriteTimeout).
+	WriteTimeout time.Duration
 }
 
 // Handler is the read-only distribution API over one layout. It is safe
@@ -39,6 +45,8 @@ type Handler struct {
 	layout *layout.Layout
 	cat    *catalog
 	logger *slog.Logger
+	// writeTimeout bounds each write (Options.WriteTimeout).
+	writeTimeout time.Duration
 }
 
 // New reads l's index.json and the documents of the images to serve
@@ -55,7 +63,7 @@ func New(ctx context.Context, l *layout.Layout, opts Options) (*Handler, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{layout: l, cat: cat, logger: logger}, nil
+	return &Handler{layout: l, cat: cat, logger: logger, writeTimeout: opts.WriteTimeout}, nil
 }
 
 // Images are the served images, in index.json order.
@@ -79,6 +87,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		h.logger.Info("request", "method", r.Method, "path", r.URL.RequestURI(), "status", rec.status, "bytes", rec.bytes, "elapsed", time.Since(start), "remote", r.RemoteAddr)
 	}()
+	if h.writeTimeout > 0 {
+		// Set at the start of every request, also to lift the deadline
+		// the last request of this keep-alive connection left.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	}
 	rec.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	h.route(rec, r)
 }
@@ -94,6 +107,9 @@ func (r *recorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	n, err := r.ResponseWriter.Write(p)

@@ -40,6 +40,18 @@ type RunOptions struct {
 	// ShutdownTimeout bounds how long requests in flight may take to
 	// finish once ctx is done. Default 10s.
 	ShutdownTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request before it is closed. Default DefaultIdleTimeout;
+	// negative: no bound.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write of a response: a client that does
+	// not take it within that time (a slow or stopped reader) has its
+	// connection cut. Default DefaultWriteTimeout; negative: no bound.
+	WriteTimeout time.Duration
+	// MaxConns is how many connections are held at once; past it, the
+	// connection idle longest is closed, or a new one waits for one to
+	// end. Default DefaultMaxConns; negative: no limit.
+	MaxConns int
 }
 
 // Info is what Run serves, and where.
@@ -64,6 +76,15 @@ func Run(ctx context.Context, cfg *config.Config, opts RunOptions) error {
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = DefaultMaxConns
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -95,7 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, opts RunOptions) error {
 	if err := l.CheckSynced(ctx, cfg.Images); err != nil {
 		return fmt.Errorf("serving %w", err)
 	}
-	h, err := New(ctx, l, Options{Names: names, Pins: pins, Logger: logger})
+	h, err := New(ctx, l, Options{Names: names, Pins: pins, Logger: logger, WriteTimeout: opts.WriteTimeout})
 	if err != nil {
 		return err
 	}
@@ -107,9 +128,14 @@ func Run(ctx context.Context, cfg *config.Config, opts RunOptions) error {
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       max(opts.IdleTimeout, 0), // 0: no bound, as ReadTimeout is 0
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if opts.MaxConns > 0 {
+		lim := newConnLimit(ln, opts.MaxConns)
+		ln, srv.ConnState = lim, lim.connState
 	}
 	info := Info{Addr: ln.Addr().String(), Layout: l.Root(), Images: h.Images()}
 	logger.Info("serving", "addr", info.Addr, "layout", info.Layout, "images", len(info.Images))

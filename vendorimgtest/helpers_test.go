@@ -1,14 +1,11 @@
 package vendorimgtest
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -94,36 +91,7 @@ func vendoredID(t *testing.T, c engineClient, cfg *config.Config) (id, layer dig
 
 // docker runs the docker command and returns its trimmed stdout; it fails
 // the test if the command fails.
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := dockerErr(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func dockerErr(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), &dockerError{args: args, err: err, stderr: stderr.String()}
-	}
-	return strings.TrimSpace(stdout.String()), nil
-}
-
-type dockerError struct {
-	args   []string
-	err    error
-	stderr string
-}
-
-func (e *dockerError) Error() string {
-	return "docker " + strings.Join(e.args, " ") + ": " + e.err.Error() + ": " + strings.TrimSpace(e.stderr)
-}
+var docker = enginetest.Docker
 
 // restoreProbe puts the vendored probe image back under its tag when the
 // test ends, and checks that docker holds it again.
@@ -174,27 +142,10 @@ func copyConfig(t *testing.T, cfg *config.Config, layoutDir string, extra ...str
 }
 
 // copyLayout copies the layout at src into a temporary folder.
-func copyLayout(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "images")
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
+var copyLayout = enginetest.CopyLayout
 
 // flipByte inverts a byte in the middle of the file at path.
-func flipByte(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+var flipByte = enginetest.FlipByte
 
 // fakeRunner stands for *testing.M: it runs fn as the tests and returns
 // code.

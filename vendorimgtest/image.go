@@ -41,14 +41,39 @@ type Loaded struct {
 // was not called, or when the tag no longer points to the vendored image
 // (an earlier test changed it). It asks docker each time, which costs a
 // few milliseconds.
-func Image(t testing.TB, ref string) Loaded {
+//
+// After the test (t.Cleanup), it checks that the test left every loaded
+// image's tag on the vendored image, the image in the engine and the
+// layout's files as they were; a change fails the test (t.Errorf), naming
+// what changed and what the engine's events say did it, and the vendored
+// image is put back (re-tagged, or loaded from the layout) before the next
+// test, unless Options.NoRestore. When tests that call Image run in
+// parallel and one changes an image, the message names every test that ran
+// meanwhile. With OwnTag the test gets a tag of its own.
+func Image(t testing.TB, ref string, opts ...ImageOption) Loaded {
 	t.Helper()
+	var o imageOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	im, err := Lookup(t.Context(), ref)
 	switch {
 	case errors.Is(err, errs.ErrNoEngine):
 		t.Skip(err.Error())
+		return im
 	case err != nil:
 		t.Fatalf("vendorimgtest.Image(%q): %v", ref, err)
+		return im
+	}
+	s := getCurrent()
+	wt, err := s.watch(t)
+	if err != nil {
+		t.Fatalf("vendorimgtest.Image(%q): %v", ref, err)
+	}
+	if o.ownTag {
+		if im.Ref, err = s.ownTag(wt, im.Name); err != nil {
+			t.Fatalf("vendorimgtest.Image(%q, OwnTag()): %v", ref, err)
+		}
 	}
 	return im
 }

@@ -67,7 +67,7 @@ type Options struct {
 	// only.
 	Deep bool
 	// DeepDaemon also exports each loaded image from docker after the
-	// tests and rehashes it (daemon.CheckOptions.DeepDaemon, as "vendorimg
+	// tests and rehashes it (vendorimg.CheckOptions.DeepDaemon, as "vendorimg
 	// verify --daemon --deep" does), so that a file changed inside the
 	// engine's storage fails the run, naming the layer; it costs reading
 	// every image from the engine once more. Default false: the tags' image
@@ -80,6 +80,10 @@ type Options struct {
 	// Stderr receives Main's messages: the load when tests run with -v,
 	// and every problem. Default os.Stderr.
 	Stderr io.Writer
+	// NoRestore keeps what a test changed (for debugging) instead of
+	// putting the vendored image back after the test that Image's check
+	// names. Default false: the next test gets the vendored image.
+	NoRestore bool
 }
 
 // runner is what Main needs of *testing.M.
@@ -122,7 +126,7 @@ func getCurrent() *session {
 // engineClient is the docker client Main uses: daemon's Client, plus what
 // *client.Client has to name and close the connection.
 type engineClient interface {
-	daemon.Client
+	daemon.WatchClient
 	DaemonHost() string
 	Close() error
 }
@@ -151,6 +155,11 @@ type session struct {
 	// before are the keys of the problems the check before the tests
 	// found (see checkBefore).
 	before map[string]bool
+	// platform is Options.Platform; noRestore Options.NoRestore.
+	platform  *platform.Platform
+	noRestore bool
+	// iso is the per-test check (isolate.go).
+	iso isolation
 }
 
 // run is Main with a context, any runner, and a hook that publishes the
@@ -172,6 +181,9 @@ func run(ctx context.Context, m runner, opts Options, publish func(*session)) in
 	}
 	s.checkBefore(ctx)
 	code := m.Run()
+	if r := s.culpritsReport(); r != "" {
+		fmt.Fprint(stderr, r)
+	}
 	if !s.check(ctx) && code == 0 {
 		code = 1
 	}
@@ -210,7 +222,7 @@ func start(ctx context.Context, opts Options, stderr io.Writer) (_ *session, err
 	if err != nil {
 		return nil, fmt.Errorf("invalid Options.Images: %w", err)
 	}
-	s := &session{cfg: cfg, images: images, layout: layout.New(cfg.LayoutDir()), deep: opts.Deep, deepDaemon: opts.DeepDaemon, stderr: stderr}
+	s := &session{cfg: cfg, images: images, layout: layout.New(cfg.LayoutDir()), deep: opts.Deep, deepDaemon: opts.DeepDaemon, stderr: stderr, platform: loadOpts.Platform, noRestore: opts.NoRestore}
 	defer func() {
 		if err != nil {
 			s.close()

@@ -17,6 +17,8 @@ func TestMain(m *testing.M) {
 	opts := vendorimgtest.Options{Deep: true, DeepDaemon: true, Lock: vendorimgtest.LockExclusive}
 	if os.Getenv("VENDORIMGTEST_HELPER") != "" {
 		opts.Lock = vendorimgtest.LockNone
+		// A scenario may change the layout: it runs on a copy.
+		opts.Config = os.Getenv("VENDORIMGTEST_CONFIG")
 	}
 	os.Exit(vendorimgtest.Main(m, opts))
 }

@@ -35,9 +35,9 @@ func TestPluginUnit(t *testing.T) {
 	}
 }
 
-// TestWithEngine runs the example and a suite that changes the image, each
-// as a user would, against the real engine, one after the other: both
-// change the probe's tag, and put it back.
+// TestWithEngine runs the example and the isolation suite, each as a user
+// would, against the real engine, one after the other: they change the
+// probe's tag, and put it back.
 func TestWithEngine(t *testing.T) {
 	t.Parallel()
 	needSetup(t)
@@ -59,9 +59,11 @@ func TestWithEngine(t *testing.T) {
 		if s.code != 0 {
 			t.Fatalf("pytest -n 2 examples/pytest exited %d, want 0:\n%s", s.code, s.out)
 		}
-		// Once for both workers; then verify and unload, once, in the controller.
-		if count(s.calls, "load") != 1 || count(s.calls, "verify --daemon") != 1 || count(s.calls, "unload") != 1 || len(s.calls) != 3 {
-			t.Errorf("pytest -n 2 ran vendorimg:\n%s\nwant load once for both workers, then verify --daemon and unload once", strings.Join(s.calls, "\n"))
+		// Load and the layout's check once for both workers, a vendorimg
+		// watch per worker; then verify and unload, once, in the controller.
+		if count(s.calls, "load") != 1 || count(s.calls, "verify --json") != 1 || count(s.calls, "watch") != 2 ||
+			count(s.calls, "verify --daemon") != 1 || count(s.calls, "unload") != 1 || len(s.calls) != 6 {
+			t.Errorf("pytest -n 2 ran vendorimg:\n%s\nwant load and verify once for both workers, watch once in each, then verify --daemon and unload once", strings.Join(s.calls, "\n"))
 		}
 		matchAll(t, s.out,
 			`(?m)^\[gw0\] .*(PASSED|SKIPPED) examples/pytest/test_probe\.py::`,
@@ -78,24 +80,20 @@ func TestWithEngine(t *testing.T) {
 		}
 	})
 
-	t.Run("changes-fail-the-run", func(t *testing.T) {
+	// The isolation suite (testdata/isolation): each test that changes the
+	// image is named at its teardown, and every later test sees the
+	// vendored image; alone, and under -n 2 with the exclusive marker.
+	t.Run("isolation", func(t *testing.T) {
 		t.Cleanup(func() { restore(t) })
-		dir := changesSuite(t)
-		// The suite moves the tag onto an image the Go test commits through
-		// the engine's API (podman's docker-compatible commit needs a
-		// config the docker command does not send).
-		s := runPytest(t, dir, []string{otherImageEnv + "=" + otherImage(t)}, "-q")
-		if s.code != 1 {
-			t.Fatalf("pytest with tests that change %s exited %d, want 1:\n%s", probeRef, s.code, s.out)
-		}
-		matchAll(t, s.out,
-			`(?m)^2 passed in `,
-			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: CHANGED sha256:[0-9a-f]{12}$`,
-			`(?m)^vendorimg verify --daemon FAILED: the vendored images changed during the test session \(2 problems\):$`,
-			`(?m)^  `+regexp.QuoteMeta(probeRef)+`: tag-moved: points to image sha256:[0-9a-f]{12}, which is not the vendored image`,
-			`(?m)^  blobs/sha256/[0-9a-f]{64}: digest: .* \(image `+regexp.QuoteMeta(probeRef)+`\)$`,
-		)
-
+		runIsolation(t, "-v")
+	})
+	t.Run("isolation-xdist-exclusive", func(t *testing.T) {
+		t.Cleanup(func() { restore(t) })
+		runIsolation(t, "-v", "-n", "2", "--dist", "loadfile")
+	})
+	t.Run("wrong-before-the-session", func(t *testing.T) {
+		t.Cleanup(func() { restore(t) })
+		runWrongBefore(t)
 	})
 }
 
@@ -117,9 +115,10 @@ func TestWithoutEngine(t *testing.T) {
 			// No engine: the layout is still checked.
 			`(?m)^vendorimg verify: layout \S+: 7 blobs, \d+ bytes rehashed$`,
 		}},
-		{"fails-when-required", []string{noEngine, "VENDORIMG_REQUIRE_DOCKER=1"}, 1, []string{
-			`(?m)^VENDORIMG_REQUIRE_DOCKER=1 requires a docker engine, and none answers: vendorimg load: .*no docker engine`,
-			`(?m)^6 errors in `,
+		// Required: the session fails at its start (pytest's usage error),
+		// before any test is collected.
+		{"fails-when-required", []string{noEngine, "VENDORIMG_REQUIRE_DOCKER=1"}, 4, []string{
+			`(?m)^ERROR: VENDORIMG_REQUIRE_DOCKER=1 requires a docker engine, and none answers: vendorimg load: .*no docker engine`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +128,9 @@ func TestWithoutEngine(t *testing.T) {
 				t.Fatalf("pytest examples/pytest with %s exited %d, want %d:\n%s", tc.env, s.code, tc.code, s.out)
 			}
 			matchAll(t, s.out, tc.want...)
+			if tc.code == 4 && strings.Contains(s.out, "passed") {
+				t.Errorf("tests ran although the session failed at its start:\n%s", s.out)
+			}
 			if n := count(s.calls, "load"); n != 1 {
 				t.Errorf("vendorimg load ran %d times, want once:\n%s", n, strings.Join(s.calls, "\n"))
 			}
@@ -136,13 +138,51 @@ func TestWithoutEngine(t *testing.T) {
 	}
 }
 
-// changesSuite makes a folder with testdata/changes and a copy of the
+// TestRequiredDockerBeforeTheProjectsOwnSkip runs, where no engine answers
+// and VENDORIMG_REQUIRE_DOCKER=1, a suite whose module skips itself when
+// "docker ps" fails (as many projects do): the session must fail, not go
+// green with every test skipped.
+func TestRequiredDockerBeforeTheProjectsOwnSkip(t *testing.T) {
+	t.Parallel()
+	needSetup(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"pytest.ini": "[pytest]\nvendorimg_config = " + env.cfg + "\n",
+		"test_e2e.py": `import subprocess, pytest
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(["docker", "ps"], capture_output=True).returncode != 0, reason="docker is not running")
+
+def test_e2e(vendorimg_image):
+    vendorimg_image("` + probeRef + `")
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := runPytest(t, dir, []string{noEngine}, "-q", "-rs")
+	if s.code != 0 || !regexp.MustCompile(`(?m)^1 skipped in `).MatchString(s.out) {
+		t.Fatalf("without VENDORIMG_REQUIRE_DOCKER the suite's own skip must win (exit 0, 1 skipped); exited %d:\n%s", s.code, s.out)
+	}
+	s = runPytest(t, dir, []string{noEngine, "VENDORIMG_REQUIRE_DOCKER=1"}, "-q", "-rs")
+	if s.code != 4 {
+		t.Fatalf("with VENDORIMG_REQUIRE_DOCKER=1 and no engine, pytest exited %d, want 4 (usage error):\n%s", s.code, s.out)
+	}
+	matchAll(t, s.out, `(?m)^ERROR: VENDORIMG_REQUIRE_DOCKER=1 requires a docker engine, and none answers: `)
+	if strings.Contains(s.out, "skipped") {
+		t.Errorf("the suite's skip ran first:\n%s", s.out)
+	}
+}
+
+// isolationSuite makes a folder with testdata/isolation and a copy of the
 // repository's vendorimg.yaml and layout, whose blobs the suite changes.
-func changesSuite(t *testing.T) string {
+func isolationSuite(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for src, dst := range map[string]string{
-		filepath.Join("testdata", "changes"):          dir,
+		filepath.Join("testdata", "isolation"):        dir,
 		filepath.Join(env.root, "testdata", "images"): filepath.Join(dir, "testdata", "images"),
 		env.cfg: filepath.Join(dir, "vendorimg.yaml"),
 	} {
@@ -153,8 +193,8 @@ func changesSuite(t *testing.T) string {
 	return dir
 }
 
-// otherImageEnv passes the changes suite the image to move the probe's
-// tag to.
+// otherImageEnv passes the isolation suite the image to re-tag as the
+// probe.
 const otherImageEnv = "VENDORIMG_PYTEST_OTHER_IMAGE"
 
 // otherImage commits a created (never started) container of the probe

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vendorimg/vendorimg/config"
+	"github.com/vendorimg/vendorimg/internal/testbin"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 
@@ -74,10 +75,8 @@ func setup() error {
 	exe := filepath.Join(env.dir, "vendorimg")
 	built := make(chan error, 1)
 	go func() {
-		build := exec.CommandContext(ctx, "go", "build", "-o", exe, "./cmd/vendorimg")
-		build.Dir = env.root
-		if out, err := build.CombinedOutput(); err != nil {
-			built <- fmt.Errorf("go build ./cmd/vendorimg: %v\n%s", err, out)
+		if err := testbin.Build(ctx, exe); err != nil {
+			built <- err
 		}
 		close(built)
 	}()

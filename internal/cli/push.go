@@ -12,6 +12,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/progress"
+	"github.com/vendorimg/vendorimg/pusher"
 )
 
 func newPushCommand(g *globals) *cobra.Command {
@@ -34,14 +35,25 @@ rehashed as it is read. Manifests go children first: each vendored
 platform's manifest by digest, then the index or manifest by tag.
 Credentials come from the docker config, as for sync.
 
-A registry that checks an index's children (the distribution registry does)
-refuses an index that lists platforms that were not vendored: push then
-leaves the vendored platforms' manifests in the registry by digest, does not
-tag the image, and fails saying so; vendor platforms: all to push the index.
---dry-run asks the registry what it has and says what a push would send.`,
+An index that lists platforms that were not vendored (a sparse index) is
+completed from upstream: the manifests, configs and layers the layout lacks
+are fetched by digest from the image's registry (its mirror first, as for
+sync), verified while they stream, and sent straight to the target; nothing
+of them is written to the checkout. The target then holds the whole image
+under the pin. The report says, per image, which platforms came from the
+layout and which from upstream, with their sizes.
+
+With --no-upstream, or when upstream cannot be reached, only the vendored
+platforms are pushed; a registry that checks an index's children (the
+distribution registry does) then refuses the index: push leaves the vendored
+platforms' manifests in the registry by digest, does not tag the image, and
+fails (kind sparse-index) saying how to complete it.
+--dry-run asks the registry what it has (and upstream for the manifests a
+sparse index lacks) and says what a push would send, sending nothing.`,
 		Example: `  vendorimg push registry.internal:5000
   vendorimg push registry.internal:5000/vendored alpine:3.19.1
-  vendorimg push --dry-run registry.internal:5000 --json`,
+  vendorimg push --dry-run registry.internal:5000 --json
+  vendorimg push --no-upstream registry.internal:5000`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if opts.Jobs < 1 {
@@ -77,6 +89,7 @@ tag the image, and fails saying so; vendor platforms: all to push the index.
 	}
 	timeout.bind(cmd)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "ask the registry what it has and print what would be sent, sending nothing")
+	cmd.Flags().BoolVar(&opts.NoUpstream, "no-upstream", false, "push only what the layout holds: never complete a sparse index from the image's registry")
 	cmd.Flags().IntVar(&opts.Jobs, "jobs", vendorimg.DefaultJobs, "upload up to `N` blobs at once")
 	cmd.Flags().StringArrayVar(&opts.Insecure, "insecure-registry", nil, "allow plain http to `HOST` (loopback hosts always are); repeatable")
 	return cmd
@@ -95,22 +108,23 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		sent, there := 0, 0
 		for _, b := range im.Blobs {
 			switch b.Action {
-			case vendorimg.PushExists:
+			case pusher.PushExists:
 				there++
 			default:
 				sent++
 			}
 		}
 		fmt.Fprintf(g.stdout, "%s  %s  %s  %s %s, %d already there\n", im.Target, short(im.Digest.String()), joinOr(im.Platforms, "-"), verb, plural(sent, "blob"), there)
+		g.printSources(im)
 	}
 	if res.DryRun {
 		upload, mount := 0, 0
 		for _, im := range res.Images {
 			for _, b := range im.Blobs {
 				switch b.Action {
-				case vendorimg.PushWouldUpload:
+				case pusher.PushWouldUpload:
 					upload++
-				case vendorimg.PushWouldMount:
+				case pusher.PushWouldMount:
 					mount++
 				}
 			}
@@ -119,6 +133,36 @@ func (g *globals) printPush(res *vendorimg.PushResult) {
 		return
 	}
 	fmt.Fprintf(g.stdout, "%s: %d uploaded (%s), %d mounted, %d already there; %s stored\n", res.Target, res.Uploaded, humanBytes(res.UploadedBytes), res.Mounted, res.Skipped, plural(res.Manifests, "manifest"))
+	if res.FromUpstream > 0 {
+		fmt.Fprintf(g.stdout, "%s: %s (%s) of those streamed from upstream, not stored in the checkout\n", res.Target, plural(res.FromUpstream, "blob"), humanBytes(res.FromUpstreamBytes))
+	}
+}
+
+// printSources says, for an image whose index was not wholly vendored,
+// where each platform came from.
+func (g *globals) printSources(im pusher.PushedImage) {
+	if len(im.Missing) == 0 {
+		return
+	}
+	from := map[string]string{
+		pusher.SourceLayout:   "from the layout",
+		pusher.SourceUpstream: "from upstream " + im.Upstream,
+		pusher.SourceTarget:   "already in the registry",
+	}
+	for _, s := range im.Sources {
+		size := ""
+		if s.Source != pusher.SourceTarget {
+			size = "  " + humanBytes(s.Bytes)
+		}
+		fmt.Fprintf(g.stdout, "  %s  %s%s\n", s.Platform, from[s.Source], size)
+	}
+	if im.UpstreamError == "" {
+		return
+	}
+	for _, m := range im.Missing {
+		fmt.Fprintf(g.stdout, "  %s  not vendored, not pushed\n", m)
+	}
+	fmt.Fprintf(g.stdout, "  (%s)\n", im.UpstreamError)
 }
 
 func joinOr(s []string, empty string) string {

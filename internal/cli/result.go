@@ -15,6 +15,7 @@ const (
 	kindEngineUnreachable = "engine-unreachable"
 	kindNotFound          = "not-found"
 	kindUnauthorized      = "unauthorized"
+	kindCredentials       = "credentials"
 	kindOffline           = "offline"
 	kindVerifyFailed      = "verify-failed"
 	kindIncomplete        = "incomplete"
@@ -44,6 +45,8 @@ func kindOf(err error) string {
 		return kindOffline
 	case errors.Is(err, errs.ErrUnauthorized):
 		return kindUnauthorized
+	case errors.Is(err, errs.ErrCredentials):
+		return kindCredentials
 	case errors.Is(err, errs.ErrNotFound):
 		return kindNotFound
 	case errors.Is(err, errs.ErrVerifyFailed):

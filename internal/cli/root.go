@@ -147,7 +147,7 @@ nearest parent (like go.mod); -C and --config choose another.`,
 	root.AddCommand(
 		newAddCommand(g), newUpdateCommand(g), newRemoveCommand(g), newOutdatedCommand(g),
 		newSyncCommand(g), newVerifyCommand(g), newStatusCommand(g), newGCCommand(g),
-		newLoadCommand(g), newUnloadCommand(g), newVersionCommand(g), newCompletionCommand(g),
+		newLoadCommand(g), newUnloadCommand(g), newWatchCommand(g), newVersionCommand(g), newCompletionCommand(g),
 	)
 	g.setCompletions(root)
 	return root

@@ -19,7 +19,8 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Long: `status lists the images of vendorimg.yaml with their pins, selected and vendored
 platforms, their size in the layout, and any blob that is missing. It checks
 sizes only (verify rehashes) and never uses the network. It exits 1 when the
-layout is incomplete or cannot be read (vendorimg sync completes it).
+layout is incomplete (vendorimg sync completes it) or cannot be read (an
+image graph nested too deeply or malformed: the message says why).
 
 --daemon also says, per image, what the docker engine holds under its tag:
 the vendored image (with its ID), nothing, or another image.`,
@@ -123,8 +124,14 @@ func (g *globals) printStatus(out *vendorimg.StatusReport) {
 	for _, name := range out.Unconfigured {
 		fmt.Fprintf(g.stdout, "%s is in index.json but not in vendorimg.yaml (vendorimg sync drops it)\n", name)
 	}
-	if !out.Complete() {
+	switch failure := statusFailure(out); {
+	case failure == nil:
+	case errors.Is(failure, errIncomplete):
 		fmt.Fprintln(g.stderr, "status: the layout is incomplete: vendorimg sync completes it")
+	default:
+		// A graph that cannot be read (too deep, malformed) is not
+		// something sync completes.
+		fmt.Fprintf(g.stderr, "status: the layout cannot be read: %v\n", failure)
 	}
 }
 

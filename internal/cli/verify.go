@@ -42,7 +42,14 @@ exports each image from the engine (docker save, streamed, with no
 temporary file of its own) and rehashes it: every layer against the config's diff_ids (classic
 store, podman) or every blob against the vendored manifest (containerd
 store), so that a file changed inside the engine's storage, which leaves
-the IDs as they were, is a "content" finding naming the layer.
+the IDs as they were, is a "content" finding naming the layer. Where the
+engine's storage can be read (on its machine, as root: overlay2 and
+fuse-overlayfs, podman's vfs, the containerd store's native and overlayfs
+snapshotters), --deep also compares every file of the image's layer
+folders with the vendored layers: type, mode (setuid bits included),
+owner, link target, size, content and the set of files; a difference is a
+"files" finding naming the layer and the file. Where it cannot, verify
+says so and why (--json: "storage" of each image).
 
 It reports every finding, not only the first, each with its path and the
 expected and actual digest, and exits 1 if there is any but "extra" (a
@@ -141,6 +148,19 @@ func (g *globals) printDaemonVerify(rep *daemon.Report) {
 	deep := ""
 	if rep.Deep {
 		deep = fmt.Sprintf(", %s exported and rehashed", humanBytes(rep.Bytes))
+		checked := 0
+		for _, im := range rep.Images {
+			switch {
+			case im.Storage == nil:
+			case im.Storage.Checked:
+				checked++
+			case !g.quiet:
+				fmt.Fprintf(g.stderr, "verify --daemon --deep: the files of %s in the engine's storage were not compared: %s\n", im.Tag, im.Storage.Reason)
+			}
+		}
+		if checked > 0 {
+			deep += fmt.Sprintf(", the files of %s compared in the engine's storage", plural(checked, "image"))
+		}
 	}
 	switch {
 	case rep.OK() && len(rep.Images) == 1 && !g.quiet:

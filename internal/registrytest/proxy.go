@@ -41,6 +41,82 @@ type Proxy struct {
 	wg       sync.WaitGroup
 	acted    chan string
 	closed   bool
+
+	gate gate
+}
+
+// gate counts the bytes the proxy passes to its clients, all connections
+// together, and holds them at a count, so that a test acts at a point of a
+// transfer that does not depend on the machine's speed.
+type gate struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	sent int64
+	// holdAt: while sent >= holdAt, nothing more passes (-1: no hold).
+	holdAt int64
+	closed bool
+}
+
+// pass waits while the gate holds, then counts n bytes as passed.
+func (g *gate) pass(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.holdAt >= 0 && g.sent >= g.holdAt && !g.closed {
+		g.cond.Wait()
+	}
+	g.sent += int64(n)
+	g.cond.Broadcast()
+}
+
+func (g *gate) set(holdAt int64, closed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.holdAt, g.closed = holdAt, g.closed || closed
+	g.cond.Broadcast()
+}
+
+// Sent is how many bytes the proxy has passed to its clients so far, all
+// connections together, headers included.
+func (p *Proxy) Sent() int64 {
+	p.gate.mu.Lock()
+	defer p.gate.mu.Unlock()
+	return p.gate.sent
+}
+
+// HoldAfter makes the proxy stop passing bytes once it has passed n in
+// all (see Sent), until Release. A write that crosses n passes whole.
+func (p *Proxy) HoldAfter(n int64) { p.gate.set(n, false) }
+
+// Release lets bytes through again after HoldAfter.
+func (p *Proxy) Release() { p.gate.set(-1, false) }
+
+// WaitSent waits until the proxy has passed n bytes in all, or done is
+// closed (the client gave up or exited), and reports which. No clock: a
+// slow machine only makes it wait longer.
+func (p *Proxy) WaitSent(n int64, done <-chan struct{}) bool {
+	g := &p.gate
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-done:
+		case <-stop:
+		}
+		g.mu.Lock()
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	}()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.sent < n {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		g.cond.Wait()
+	}
+	return true
 }
 
 type proxyRule struct {
@@ -114,6 +190,8 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{Host: ln.Addr().String(), target: target, ln: ln, open: map[net.Conn]bool{}, acted: make(chan string, 1024)}
+	p.gate.holdAt = -1
+	p.gate.cond = sync.NewCond(&p.gate.mu)
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.Close)
@@ -175,6 +253,7 @@ func (p *Proxy) Close() {
 		return
 	}
 	p.closed = true
+	p.gate.set(-1, true) // a held write ends, so that its connection closes
 	p.ln.Close()
 	for c := range p.open {
 		c.Close()
@@ -356,6 +435,7 @@ func (p *Proxy) forward(client net.Conn, ex *exchange, data []byte) (int, bool) 
 	m := ex.mode
 	switch {
 	case m.action == pass:
+		p.gate.pass(len(data))
 		_, err := client.Write(data)
 		return len(data), err != nil
 	case ex.acted:
@@ -372,11 +452,13 @@ func (p *Proxy) forward(client net.Conn, ex *exchange, data []byte) (int, bool) 
 		k++
 	}
 	if k > 0 {
+		p.gate.pass(k)
 		_, err := client.Write(data[:k])
 		return k, err != nil
 	}
 	if m.action == slow {
 		k := min(max(m.rate/20, 1), len(data))
+		p.gate.pass(k)
 		if _, err := client.Write(data[:k]); err != nil {
 			return k, true
 		}
@@ -385,6 +467,7 @@ func (p *Proxy) forward(client net.Conn, ex *exchange, data []byte) (int, bool) 
 	}
 	// Up to m.after body bytes pass, then the mode acts.
 	if take := min(int64(len(data)), m.after-ex.body); take > 0 {
+		p.gate.pass(int(take))
 		if _, err := client.Write(data[:take]); err != nil {
 			return int(take), true
 		}

@@ -96,3 +96,51 @@ func TestProxyModes(t *testing.T) {
 		t.Errorf("Requests = %q, want 7 GET /x", reqs)
 	}
 }
+
+// TestProxyHold: the proxy counts what it passes and holds a transfer at a
+// count until Release, with no clock involved.
+func TestProxyHold(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 10_000) // 100 kB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	p := NewProxy(t, strings.TrimPrefix(srv.URL, "http://"))
+	p.Set(Slow(1 << 20))
+	p.HoldAfter(10_000)
+	done := make(chan struct{})
+	var n int
+	var err error
+	go func() {
+		defer close(done)
+		resp, gerr := http.Get("http://" + p.Host + "/x")
+		if gerr != nil {
+			err = gerr
+			return
+		}
+		defer resp.Body.Close()
+		b, rerr := io.ReadAll(resp.Body)
+		n, err = len(b), rerr
+	}()
+	if !p.WaitSent(10_000, done) {
+		t.Fatalf("WaitSent(10000): the GET ended first (%d bytes, %v)", n, err)
+	}
+	held := p.Sent()
+	select {
+	case <-done:
+		t.Fatalf("the GET finished while the proxy held it at %d bytes", held)
+	default:
+	}
+	if held < 10_000 || held >= int64(len(body)) {
+		t.Errorf("Sent() while held = %d, want at least 10000 and less than the body", held)
+	}
+	p.Release()
+	<-done
+	if err != nil || n != len(body) {
+		t.Errorf("GET after Release = %d bytes, %v, want %d", n, err, len(body))
+	}
+	if p.Sent() <= int64(len(body)) {
+		t.Errorf("Sent() after the GET = %d, want the body and its headers", p.Sent())
+	}
+}

@@ -9,6 +9,7 @@ import (
 // Platform is an OS and architecture vendorimg is released for.
 type Platform struct{ OS, Arch string }
 
+// String is "os/arch".
 func (p Platform) String() string { return p.OS + "/" + p.Arch }
 
 // Platforms are the platforms a release is built for. Windows is not one:

@@ -90,7 +90,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 	}
 	if opts.Commit == "" || opts.Time.IsZero() {
-		commit, t, err := GitState(ctx, opts.Root)
+		commit, t, err := GitState(ctx, opts.Root, opts.OutDir)
 		if err != nil {
 			return Result{}, err
 		}
@@ -201,8 +201,10 @@ func buildBinary(ctx context.Context, opts Options, v Version, p Platform, dir s
 }
 
 // GitState is root's HEAD commit ("-dirty" appended when git status lists
-// a change, tracked or not) and its commit time.
-func GitState(ctx context.Context, root string) (string, time.Time, error) {
+// a change, tracked or not, outside the folders in exclude) and its commit
+// time. Exclude the release's output folder, so that a release written
+// into the work tree does not make the next run's commit dirty.
+func GitState(ctx context.Context, root string, exclude ...string) (string, time.Time, error) {
 	git := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", root}, args...)...)
 		out, err := cmd.Output()
@@ -224,7 +226,21 @@ func GitState(ctx context.Context, root string) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("reading the commit time of %s: %w", hash, err)
 	}
-	status, err := git("status", "--porcelain")
+	args := []string{"status", "--porcelain", "--", "."}
+	for _, dir := range exclude {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		absRoot, err := filepath.Abs(root)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if rel, err := filepath.Rel(absRoot, abs); err == nil && rel != "." && filepath.IsLocal(rel) {
+			args = append(args, ":(exclude)"+filepath.ToSlash(rel))
+		}
+	}
+	status, err := git(args...)
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"debug/macho"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/internal/release"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
+	"go.yaml.in/yaml/v3"
 )
 
 // releaseTestEnv gates the tests that build a whole release: they
@@ -265,10 +267,32 @@ func TestReleaseBinaries(t *testing.T) {
 				t.Errorf("go version -m %s/vendorimg has VCS stamps, which vary with the checkout:\n%s", folder, mod)
 			}
 
+			if p.OS == "darwin" && !hasCodeSignature(t, bin.data) {
+				// macOS on arm64 kills a binary with no signature; Go's
+				// linker signs ad hoc.
+				t.Errorf("%s/vendorimg has no LC_CODE_SIGNATURE load command", folder)
+			}
+
 			whl := wheelFor(t, dir, p)
 			checkWheel(t, whl, p, bin.data)
 		})
 	}
+}
+
+// hasCodeSignature reports whether a Mach-O binary has a code signature.
+func hasCodeSignature(t *testing.T, b []byte) bool {
+	f, err := macho.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("reading a Mach-O binary: %v", err)
+	}
+	defer f.Close()
+	const lcCodeSignature = 0x1d
+	for _, l := range f.Loads {
+		if raw := l.Raw(); len(raw) >= 4 && f.ByteOrder.Uint32(raw) == lcCodeSignature {
+			return true
+		}
+	}
+	return false
 }
 
 // checkWheel checks a vendorimg wheel with unzip, as a user would look at
@@ -675,4 +699,71 @@ func TestInstallScript(t *testing.T) {
 			t.Errorf("scripts/install with no SHA256SUMS entry left %s, want nothing installed", bindir)
 		}
 	})
+}
+
+// TestActionStep runs action.yml's step as a runner would: its run script
+// under bash, with the inputs in the environment its env block maps them
+// to, and the runner's files; vendorimg must then be on the PATH the
+// runner gives later steps, and named in the step's output.
+func TestActionStep(t *testing.T) {
+	dir := releaseDir(t)
+	data, err := os.ReadFile(filepath.Join(root, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action struct {
+		Inputs map[string]struct {
+			Required bool `yaml:"required"`
+		} `yaml:"inputs"`
+		Runs struct {
+			Using string `yaml:"using"`
+			Steps []struct {
+				ID    string            `yaml:"id"`
+				Shell string            `yaml:"shell"`
+				Env   map[string]string `yaml:"env"`
+				Run   string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"runs"`
+	}
+	if err := yaml.Unmarshal(data, &action); err != nil {
+		t.Fatalf("action.yml: %v", err)
+	}
+	if action.Runs.Using != "composite" || len(action.Runs.Steps) != 1 || action.Runs.Steps[0].Shell != "bash" {
+		t.Fatalf("action.yml runs = %+v, want one composite bash step", action.Runs)
+	}
+	if !action.Inputs["version"].Required {
+		t.Errorf("action.yml: input version is not required")
+	}
+	step := action.Runs.Steps[0]
+	inputs := map[string]string{"version": testVersion}
+	srv := serve(t, dir)
+	inputs["release-url"] = srv.URL
+	runner := t.TempDir()
+	githubPath, githubOutput := filepath.Join(runner, "path"), filepath.Join(runner, "output")
+	env := cleanEnv(t, os.Getenv("PATH"),
+		"RUNNER_TEMP="+runner, "GITHUB_PATH="+githubPath, "GITHUB_OUTPUT="+githubOutput, "GITHUB_ACTION_PATH="+root)
+	exprRE := regexp.MustCompile(`^\$\{\{ inputs\.([a-z-]+) \}\}$`)
+	for name, value := range step.Env {
+		m := exprRE.FindStringSubmatch(value)
+		if m == nil {
+			t.Fatalf("action.yml: env %s = %q, want an input (the script reads inputs from its environment, never from an expression in its text)", name, value)
+		}
+		env = append(env, name+"="+inputs[m[1]])
+	}
+	if strings.Contains(step.Run, "${{") {
+		t.Errorf("action.yml: the run script has an expression in its text:\n%s", step.Run)
+	}
+	out := run(t, env, t.TempDir(), "bash", "-e", "-c", step.Run)
+	t.Logf("the action's step:\n%s", out)
+	paths, _ := os.ReadFile(githubPath)
+	outputs, _ := os.ReadFile(githubOutput)
+	bindir := strings.TrimSpace(string(paths))
+	exe := filepath.Join(bindir, "vendorimg")
+	if string(outputs) != "path="+exe+"\n" {
+		t.Errorf("GITHUB_OUTPUT = %q, want path=%s", outputs, exe)
+	}
+	got := run(t, cleanEnv(t, bindir+string(os.PathListSeparator)+"/usr/bin:/bin"), "", "sh", "-c", "vendorimg version")
+	if !strings.HasPrefix(got, "vendorimg "+testV.Go+" ") || !strings.Contains(out, got) {
+		t.Errorf("vendorimg version on the step's PATH = %q, want vendorimg %s, as the step printed", got, testV.Go)
+	}
 }

@@ -5,11 +5,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -246,5 +248,40 @@ func TestNormalizeDist(t *testing.T) {
 		if got := normalizeDist(in); got != want {
 			t.Errorf("normalizeDist(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestGitStateIgnoresTheOutputFolder(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	git("init", "-q")
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", "a")
+	git("commit", "-q", "-m", "a", "--date=2026-12-07T17:28:00Z")
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "SHA256SUMS"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clean, when, err := GitState(context.Background(), dir, out)
+	if err != nil || strings.HasSuffix(clean, "-dirty") || len(clean) != 40 {
+		t.Errorf("GitState with the output folder excluded = %q, %v, want a clean commit", clean, err)
+	}
+	if when.IsZero() {
+		t.Errorf("GitState time = %v, want the commit's", when)
+	}
+	dirty, _, err := GitState(context.Background(), dir)
+	if err != nil || dirty != clean+"-dirty" {
+		t.Errorf("GitState with an untracked file = %q, %v, want %s-dirty", dirty, err, clean)
 	}
 }

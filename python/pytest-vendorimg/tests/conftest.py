@@ -10,8 +10,23 @@ import pytest
 # it dozens of times.
 FAKE = """#!/bin/sh
 IFS="$(printf '\\t')"
+n="$(grep -c "^$1\\($(printf '\\t')\\|\\$\\)" "$FAKE_VENDORIMG/log" 2>/dev/null || true)"
 printf '%s\\n' "$*" >> "$FAKE_VENDORIMG/log"
+if [ "$1" = watch ]; then
+    # vendorimg watch: the ready line, then an answer per request line
+    # (watch.reply.N for the Nth request, else watch.reply), each logged.
+    cat "$FAKE_VENDORIMG/watch.ready"
+    i=0
+    while IFS= read -r line; do
+        i=$((i+1))
+        printf 'request\\t%s\\n' "$line" >> "$FAKE_VENDORIMG/log"
+        if [ -f "$FAKE_VENDORIMG/watch.reply.$i" ]; then cat "$FAKE_VENDORIMG/watch.reply.$i"
+        else cat "$FAKE_VENDORIMG/watch.reply"; fi
+    done
+    exit 0
+fi
 answer="$FAKE_VENDORIMG/$1"
+if [ -f "$answer.$n.code" ]; then answer="$answer.$n"; fi
 if [ ! -f "$answer.code" ]; then
     echo "vendorimg: unknown command $1" >&2
     exit 2
@@ -61,6 +76,11 @@ def verify_doc(daemon_findings=(), layout_findings=()):
     }
 
 
+SINCE = "2026-12-07T17:26:23.835439453Z"
+UNTIL = "2026-12-07T17:26:24.5Z"
+WATCH_READY = {"ready": True, "engine": ENGINE, "files": 9, "before": [], "images": [
+    {"ref": PROBE, "tag": PROBE, "imageId": PROBE_ID, "platform": "linux/amd64"}]}
+
 STATUS_OK = {
     "config": "/src/vendorimg.yaml",
     "layout": "/src/testdata/images",
@@ -86,6 +106,7 @@ class FakeVendorimg:
         self.answer("load", doc=LOAD_OK)
         self.answer("verify", doc=verify_doc())
         self.answer("status", doc=STATUS_OK)
+        self.watch(ready=WATCH_READY, reply={"ok": True, "since": SINCE, "until": UNTIL})
         self.answer("unload", doc={"engine": ENGINE, "images": [
             {"ref": PROBE, "tag": PROBE, "action": "removed", "imageId": PROBE_ID,
              "untagged": [PROBE], "deleted": [PROBE_ID]}]})
@@ -93,9 +114,26 @@ class FakeVendorimg:
         monkeypatch.setenv("FAKE_VENDORIMG", str(folder))
         monkeypatch.delenv("VENDORIMG_REQUIRE_DOCKER", raising=False)
 
-    def answer(self, command, code=0, doc=None, stderr=""):
+    def watch(self, ready=None, reply=None, nth=None):
+        """Makes vendorimg watch start with ready (one line) and answer
+        reply to each request (to the nth only, counting from 1, when nth
+        is set)."""
+        if ready is not None:
+            (self.folder / "watch.ready").write_text(json.dumps(ready) + "\n")
+        if reply is not None:
+            name = "watch.reply" if nth is None else f"watch.reply.{nth}"
+            (self.folder / name).write_text(json.dumps(reply) + "\n")
+
+    def requests(self):
+        """The requests vendorimg watch was sent, as objects."""
+        return [json.loads(c[1]) for c in self.calls("request")]
+
+    def answer(self, command, code=0, doc=None, stderr="", nth=None):
         """Makes the fake answer command with this exit code, stdout
-        document (None: no output) and stderr."""
+        document (None: no output) and stderr; only its nth call (from 0)
+        when nth is set."""
+        if nth is not None:
+            command = f"{command}.{nth}"
         out = self.folder / f"{command}.stdout"
         if doc is None:
             out.unlink(missing_ok=True)

@@ -31,12 +31,21 @@ def test_alpine(vendorimg_image, ref):
     result = pytester.runpytest()
     result.assert_outcomes(passed=4)
     assert result.ret == 0
-    assert [c[0] for c in fake.calls()] == ["load", "status", "verify"]
+    # The load, the layout checked right after it (to tell what was wrong
+    # before the session), one vendorimg watch checking after each test,
+    # and verify --daemon at the end.
+    assert [c[0] for c in fake.calls() if c[0] != "request"] == ["load", "verify", "watch", "status", "verify"]
     assert fake.calls("load") == [["load", "--json", "-C", str(pytester.path)]]
-    assert fake.calls("verify") == [["verify", "--daemon", "--json", "-C", str(pytester.path)]]
+    assert fake.calls("watch") == [["watch", "--json", "-C", str(pytester.path)]]
+    assert [r["op"] for r in fake.requests()] == ["check"] * 4
+    assert fake.calls("verify") == [
+        ["verify", "--json", "-C", str(pytester.path)],
+        ["verify", "--daemon", "--json", "-C", str(pytester.path)],
+    ]
     result.stdout.fnmatch_lines(
         [
             "*= vendorimg =*",
+            "vendorimg: 4 tests used vendored images; 4 checked after they ran",
             "vendorimg load: docker 20.10.24+dfsg1 (classic image store), platform linux/amd64",
             f"  {PROBE}: loaded sha256:c456b63aa063 (linux/amd64, 850375 bytes)",
             "  alpine:3.19.1: skipped sha256:05455a08881e (linux/amd64, 3412170 bytes)",
@@ -52,9 +61,11 @@ def test_switched_on_by_the_command_line_and_config_path(pytester, fake):
     pytester.makeini("[pytest]\nvendorimg_config = sub/vendorimg.yaml\nvendorimg_deep = true\n")
     assert pytester.runpytest().ret == 0
     config = str(pytester.path / "sub" / "vendorimg.yaml")
-    assert [c for c in fake.calls() if c[0] != "load"] == [
+    assert [c for c in fake.calls() if c[0] not in ("load", "watch", "request")] == [
+        ["verify", "--deep", "--json", "-C", str(pytester.path)],
         ["verify", "--daemon", "--deep", "--json", "-C", str(pytester.path)],
         ["unload", "--json", "-C", str(pytester.path)],
+        ["verify", "--deep", "--json", "--config", config],
         ["verify", "--daemon", "--deep", "--json", "--config", config],
     ]
 
@@ -120,10 +131,12 @@ def test_no_engine_skips_or_fails_when_required(pytester, fake, monkeypatch, ans
     # No engine: the layout is still checked, docker is not.
     assert [c[:2] for c in fake.calls()] == [["load", "--json"], ["verify", "--json"]]
 
+    # Required: the session fails at its start, before any test ran.
     monkeypatch.setenv("VENDORIMG_REQUIRE_DOCKER", "1")
     result = pytester.runpytest()
-    result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*VENDORIMG_REQUIRE_DOCKER=1 requires a docker engine, and none answers: vendorimg load: *"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: VENDORIMG_REQUIRE_DOCKER=1 requires a docker engine, and none answers: vendorimg load: *"])
+    result.stdout.no_fnmatch_line("*passed*")
 
 
 @pytest.mark.parametrize(
@@ -193,7 +206,7 @@ def test_prefers_the_environments_vendorimg(pytester, fake):
     result.stdout.fnmatch_lines(
         ["*= vendorimg =*", f"vendorimg: {binary} (this environment's, from the vendorimg 9.8.7 wheel)"]
     )
-    assert [c[0] for c in fake.calls()] == ["load", "verify"]
+    assert [c[0] for c in fake.calls() if c[0] != "request"] == ["load", "verify", "watch", "verify"]
 
 
 TAG_MOVED = {
@@ -210,6 +223,7 @@ BLOB_CHANGED = {
 
 def test_a_change_fails_the_run_even_when_every_test_passed(pytester, fake):
     fake.answer("verify", code=1, doc=verify_doc([TAG_MOVED], [BLOB_CHANGED]), stderr="")
+    fake.answer("verify", nth=0, doc=verify_doc())  # the check when the images were loaded
     pytester.makeini(ON)
     pytester.makepyfile(USES_PROBE)
     result = pytester.runpytest()
@@ -261,7 +275,7 @@ def test_a_failing_test_keeps_its_exit_code(pytester, fake):
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == 1
-    assert len(fake.calls("verify")) == 1
+    assert [c[:2] for c in fake.calls("verify")] == [["verify", "--json"], ["verify", "--daemon"]]
 
 
 def test_require_docker_must_be_a_boolean(pytester, fake, monkeypatch):
@@ -270,8 +284,8 @@ def test_require_docker_must_be_a_boolean(pytester, fake, monkeypatch):
     pytester.makeini(ON)
     pytester.makepyfile(USES_PROBE)
     result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*VENDORIMG_REQUIRE_DOCKER='yes': want 1 or 0"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: VENDORIMG_REQUIRE_DOCKER='yes': want 1 or 0"])
 
 
 def test_the_shared_folder_is_removed(pytester, fake, tmp_path, monkeypatch):

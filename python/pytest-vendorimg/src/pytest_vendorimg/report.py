@@ -38,27 +38,74 @@ def load(result: Result, by: str) -> List[Line]:
         )
     ]
     for im in doc.get("images") or []:
+        replaced = ""
+        if im.get("replaced"):
+            replaced = f"; replaced {short(im['replaced'])}, which the tag pointed to: {im.get('replacedAction') or 'left in the engine'}"
         lines.append(
             (
                 f"  {im.get('tag') or im.get('ref')}: {im.get('action')} {short(im.get('imageId'))} "
-                f"({im.get('platform')}, {im.get('bytes', 0)} bytes)",
+                f"({im.get('platform')}, {im.get('bytes', 0)} bytes){replaced}",
                 False,
             )
         )
     return lines
 
 
-def findings(doc: dict) -> List[List[Line]]:
+def _key(part: str, f: dict) -> str:
+    """What identifies a finding across the check before the session and
+    the one after it."""
+    return "|".join([part, str(f.get("kind")), str(f.get("path") or ""), str(f.get("tag") or f.get("image") or ""), str(f.get("actual") or "")])
+
+
+def keys(doc: Any) -> set:
+    """The keys of every finding of a verify report."""
+    if not isinstance(doc, dict):
+        return set()
+    out = {_key("daemon", f) for f in (doc.get("daemon") or {}).get("findings") or []}
+    out |= {_key("layout", f) for f in (doc.get("layout") or {}).get("findings") or []}
+    return out
+
+
+# What puts each kind of finding right.
+HINT_TAG = '"vendorimg load" puts the vendored image back under its tag'
+HINT_STORAGE = (
+    '"vendorimg load --replace" removes the changed image from the engine and loads it again from the layout '
+    "(a plain load skips it: its ID is still the vendored one)"
+)
+HINT_LAYOUT = 'restore the layout from git (git checkout -- the layout folder), then "vendorimg verify"'
+STORAGE_KINDS = ("content", "export", "layers")
+
+
+def hints(doc: dict) -> List[str]:
+    """The remedies for the findings of a verify report, in the order
+    tag, storage, layout."""
+    daemon = [f.get("kind") for f in (doc.get("daemon") or {}).get("findings") or []]
+    out = []
+    if any(k not in STORAGE_KINDS for k in daemon):
+        out.append(HINT_TAG)
+    if any(k in STORAGE_KINDS for k in daemon):
+        out.append(HINT_STORAGE)
+    if (doc.get("layout") or {}).get("findings"):
+        out.append(HINT_LAYOUT)
+    return out
+
+
+def findings(doc: dict, before: Optional[set] = None) -> Tuple[List[List[Line]], List[List[Line]]]:
     """Every finding of a verify report, each naming its tag or blob first,
-    with the expected and actual values on lines of their own."""
-    out: List[List[Line]] = []
+    with the expected and actual values on lines of their own: those that
+    appeared during the session, and those whose key is in before (found
+    already when the images were loaded)."""
+    during: List[List[Line]] = []
+    earlier: List[List[Line]] = []
     for f in (doc.get("daemon") or {}).get("findings") or []:
-        out.append([(f"  {f.get('tag') or f.get('image')}: {f.get('kind')}: {f.get('message')}", True), *_expected(f)])
+        group = [(f"  {f.get('tag') or f.get('image')}: {f.get('kind')}: {f.get('message')}", True), *_expected(f)]
+        (earlier if before and _key("daemon", f) in before else during).append(group)
     for f in (doc.get("layout") or {}).get("findings") or []:
         where = f.get("path") or f.get("image")
         image = f" (image {f['image']})" if f.get("path") and f.get("image") else ""
-        out.append([(f"  {where}: {f.get('kind')}: {f.get('message')}{image}", True), *_expected(f)])
-    return out
+        group = [(f"  {where}: {f.get('kind')}: {f.get('message')}{image}", True), *_expected(f)]
+        (earlier if before and _key("layout", f) in before else during).append(group)
+    return during, earlier
 
 
 def _expected(finding: dict) -> List[Line]:
@@ -69,10 +116,12 @@ def _expected(finding: dict) -> List[Line]:
     ]
 
 
-def verify(result: Result, what: str) -> Tuple[List[Line], bool]:
+def verify(result: Result, what: str, before: Any = None) -> Tuple[List[Line], bool]:
     """The lines for a vendorimg verify run (what: "verify --daemon", ...)
-    and whether it passed. A report with findings lists them all; a run
-    with no report says vendorimg's error."""
+    and whether it passed. A report with findings lists them all, those
+    that the check when the images were loaded (before, its report) found
+    already apart from the others; a run with no report says vendorimg's
+    error."""
     doc = result.doc
     if not isinstance(doc, dict) or ("layout" not in doc and "daemon" not in doc):
         return [(f"vendorimg {what} FAILED: {result.message()}", True)], False
@@ -93,26 +142,20 @@ def verify(result: Result, what: str) -> Tuple[List[Line], bool]:
     passed = result.code == 0 and doc.get("ok") is True
     if passed:
         return lines, True
-    found = findings(doc)
-    if not found:
+    during, earlier = findings(doc, keys(before) if before is not None else None)
+    if not during and not earlier:
         lines.append((f"vendorimg {what} FAILED (exit {result.code}): {result.message()}", True))
         return lines, False
-    lines.append(
-        (
-            f"vendorimg {what} FAILED: the vendored images changed during the test session "
-            f"({len(found)} {'problem' if len(found) == 1 else 'problems'}):",
-            True,
-        )
-    )
-    for group in found:
-        lines.extend(group)
-    lines.append(
-        (
-            '"vendorimg verify --deep --daemon" shows this again; "vendorimg load" puts the '
-            "vendored images back into docker; restore a changed layout from git",
-            True,
-        )
-    )
+    for title, found in (
+        ("the vendored images changed during the test session", during),
+        ("already wrong before the test session (found when the images were loaded)", earlier),
+    ):
+        if not found:
+            continue
+        lines.append((f"vendorimg {what} FAILED: {title} ({len(found)} {'problem' if len(found) == 1 else 'problems'}):", True))
+        for group in found:
+            lines.extend(group)
+    lines.append(('"vendorimg verify --deep --daemon" shows this again; ' + "; ".join(hints(doc)), True))
     return lines, False
 
 

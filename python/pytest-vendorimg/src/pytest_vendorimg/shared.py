@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from .command import Result
 
@@ -58,6 +58,22 @@ class Shared:
         if not path.exists():
             return None
         return self._read(path)
+
+    def append(self, name: str, record: dict) -> None:
+        """Appends record to the run's list name (one line, in one write:
+        appends of the run's processes do not interleave)."""
+        fd = os.open(self.folder / f"{name}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)
+
+    def records(self, name: str) -> List[dict]:
+        """The records appended to name, in order."""
+        path = self.folder / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     @staticmethod
     def _read(path: Path) -> Tuple[Result, str]:
