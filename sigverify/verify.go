@@ -85,18 +85,13 @@ func checkImage(ctx context.Context, l *layout.Layout, idx *ocispec.Index, im co
 		return "no signature is vendored: set referrers: [signatures] in vendorimg.yaml and run vendorimg sync"
 	}
 	// The pin first; then, failing that, every vendored platform.
-	var pin *layout.Referrers
-	var platforms []layout.Referrers
-	for i := range refs {
-		if refs[i].Subject == im.Digest {
-			pin = &refs[i]
-		} else {
-			platforms = append(platforms, refs[i])
-		}
+	bySubject := map[digest.Digest]layout.Referrers{}
+	for _, r := range refs {
+		bySubject[r.Subject] = r
 	}
 	var why []string
-	if pin != nil {
-		reason := checkSubject(ctx, l, v, policyOpt, *pin)
+	if r, ok := bySubject[im.Digest]; ok {
+		reason := checkSubject(ctx, l, v, policyOpt, r)
 		if reason == "" {
 			return ""
 		}
@@ -104,19 +99,30 @@ func checkImage(ctx context.Context, l *layout.Layout, idx *ocispec.Index, im co
 	} else {
 		why = append(why, fmt.Sprintf("%s: its referrers are not vendored", im.Digest))
 	}
-	if len(platforms) > 0 {
-		var bad []string
-		for _, r := range platforms {
-			if reason := checkSubject(ctx, l, v, policyOpt, r); reason != "" {
-				bad = append(bad, fmt.Sprintf("%s: %s", r.Subject, reason))
-			}
-		}
-		if len(bad) == 0 {
-			return ""
-		}
-		why = append(why, bad...)
+	inv, err := l.Inventory(ctx, ocispec.Descriptor{Digest: im.Digest}, layout.WalkOptions{Platforms: im.Platforms})
+	if err != nil {
+		return "no valid signature: " + strings.Join(append(why, "reading the image: "+err.Error()), "; ")
 	}
-	return "no valid signature: " + strings.Join(why, "; ")
+	var bad []string
+	platforms := 0
+	for _, img := range inv.Images {
+		if img.Manifest.Digest == im.Digest {
+			continue
+		}
+		platforms++
+		r, ok := bySubject[img.Manifest.Digest]
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s: its referrers are not vendored", img.Manifest.Digest))
+			continue
+		}
+		if reason := checkSubject(ctx, l, v, policyOpt, r); reason != "" {
+			bad = append(bad, fmt.Sprintf("%s: %s", r.Subject, reason))
+		}
+	}
+	if platforms > 0 && len(bad) == 0 {
+		return ""
+	}
+	return "no valid signature: " + strings.Join(append(why, bad...), "; ")
 }
 
 // checkSubject says why no signature of r's subject verifies, or "".
