@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,9 +14,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -86,10 +89,9 @@ func TestReferrersSync(t *testing.T) {
 		t.Run(fmt.Sprintf("referrers API %v", api), func(t *testing.T) {
 			ctx := context.Background()
 			var host string
+			var counts *requestCounts
 			if api {
-				h, stop := registrytest.Serve()
-				t.Cleanup(stop)
-				host = h
+				host, counts = referrersRegistry(t)
 			} else {
 				host = registrytest.Start(t, registrytest.Options{}).Host
 			}
@@ -122,6 +124,9 @@ func TestReferrersSync(t *testing.T) {
 			}
 			if got := res.Images[0].Referrers; got != 2 {
 				t.Fatalf("Sync vendored %d referrers, want 2 (the SBOMs of the pin and of linux/amd64)", got)
+			}
+			if api && (counts.referrers.Load() == 0 || counts.fallbackTags.Load() != 0) {
+				t.Errorf("Sync asked the referrers API %d times and the fallback tag %d times, want the API only", counts.referrers.Load(), counts.fallbackTags.Load())
 			}
 			l := layout.New(cfg.LayoutDir())
 			for _, d := range []digest.Digest{sbom, platformSBOM} {
@@ -263,6 +268,29 @@ func checkLoadSendsNoReferrers(t *testing.T, cfg *config.Config, referrers []dig
 			}
 		}
 	}
+}
+
+// requestCounts counts a registry's referrers API and fallback tag
+// requests.
+type requestCounts struct{ referrers, fallbackTags atomic.Int64 }
+
+// referrersRegistry starts go-containerregistry's registry with its
+// referrers API on 127.0.0.1.
+func referrersRegistry(t *testing.T) (string, *requestCounts) {
+	t.Helper()
+	counts := &requestCounts{}
+	reg := ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "/referrers/"):
+			counts.referrers.Add(1)
+		case strings.Contains(r.URL.Path, "/manifests/sha256-"):
+			counts.fallbackTags.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), counts
 }
 
 // partial is the descriptor of an index.

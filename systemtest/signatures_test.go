@@ -73,20 +73,20 @@ func newSignedImage(t *testing.T, host string, recursive bool, platforms string)
 	}
 	s.run(t, s.dir, "attest", "--key", filepath.Join(s.dir, "cosign.key"), "--type", "spdxjson", "--predicate", filepath.Join(s.dir, "sbom.spdx.json"),
 		"--tlog-upload=false", "--use-signing-config=false", "--yes", signed)
-	s.writeConfig(t, "cosign.pub", platforms)
+	s.writeConfig(t, "cosign.pub", platforms, "[signatures, sboms]")
 	return s
 }
 
-func (s *signedImage) writeConfig(t *testing.T, key, platforms string) {
+func (s *signedImage) writeConfig(t *testing.T, key, platforms, referrers string) {
 	t.Helper()
 	cfg := fmt.Sprintf(`layout: images
-referrers: [signatures, sboms]
+referrers: %s
 verify: {key: %s}
 images:
   - ref: %s/signed:1
     digest: %s
     platforms: %s
-`, key, s.host, s.pin, platforms)
+`, referrers, key, s.host, s.pin, platforms)
 	if err := os.WriteFile(filepath.Join(s.dir, "vendorimg.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -179,9 +179,7 @@ func TestSignaturesTravel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var host string
 			if tt.referrers {
-				h, stop := registrytest.Serve()
-				t.Cleanup(stop)
-				host = h
+				host, _ = referrersRegistry(t)
 			} else {
 				host = registrytest.Start(t, registrytest.Options{}).Host
 			}
@@ -229,12 +227,22 @@ func TestSignaturesTravel(t *testing.T) {
 			}
 
 			// Another key: verify fails, naming the image.
-			s.writeConfig(t, "other/cosign.pub", tt.platforms)
+			s.writeConfig(t, "other/cosign.pub", tt.platforms, "[signatures, sboms]")
 			doc, out = s.vendorimgVerify(t)
 			if doc.OK || !hasFinding(doc, layout.KindSignature, s.host+"/signed:1") {
 				t.Fatalf("vendorimg verify with another key passed or named no image:\n%s", out)
 			}
-			s.writeConfig(t, "cosign.pub", tt.platforms)
+
+			// The signatures only: cosign takes any bundle the key verifies
+			// as the image's signature, the SBOM attestation too, so a
+			// flipped signature would go unnoticed beside it. The sync
+			// looks again (the setting changed) and prunes the SBOM.
+			s.writeConfig(t, "cosign.pub", tt.platforms, "[signatures]")
+			vendorimgJSON(t, s.dir, &res, "sync")
+			if res.Images[0].Referrers != subjects {
+				t.Fatalf("sync with referrers: [signatures] kept %d referrers, want %d", res.Images[0].Referrers, subjects)
+			}
+			refs = s.referrers(t)
 
 			// A flipped byte in the pin's signature bundle.
 			bundle := s.signatureBundle(t, refs)
