@@ -188,6 +188,8 @@ func TestReferrersSync(t *testing.T) {
 			if api {
 				checkLoadSendsNoReferrers(t, cfg, []digest.Digest{sbom, platformSBOM, late})
 			}
+			checkPeerListings(t, cfg.LayoutDir(), pin, "", pin, []digest.Digest{sbom, late})
+			checkPeerListings(t, cfg.LayoutDir(), pin, "linux/amd64", digest.Digest(amd64.Digest.String()), []digest.Digest{platformSBOM})
 
 			// Dropping the setting prunes them.
 			cfg = writeReferrersConfig(t, dir, host, pin, "[]")

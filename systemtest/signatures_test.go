@@ -344,25 +344,36 @@ func flip(t *testing.T, path string) {
 // from the layout.
 func (s *signedImage) checkPeers(t *testing.T) {
 	t.Helper()
-	refs := s.referrers(t)
 	var want []digest.Digest
-	for _, r := range refs {
+	for _, r := range s.referrers(t) {
 		if r.Subject == s.pin {
 			for _, m := range r.Manifests {
 				want = append(want, m.Digest)
 			}
 		}
 	}
-	oci := filepath.Join(s.dir, "images")
+	checkPeerListings(t, filepath.Join(s.dir, "images"), s.pin, "", s.pin, want)
+}
+
+// checkPeerListings has oras discover --oci-layout and regctl artifact
+// list ocidir:// list want as the referrers of subject in the layout oci:
+// the pin, or the manifest of its platform plat (oras finds a platform's
+// manifest in a layout through its index only: --platform).
+func checkPeerListings(t *testing.T, oci string, pin digest.Digest, plat string, subject digest.Digest, want []digest.Digest) {
+	t.Helper()
 	oras := toolCacheBinary(t, "oras")
-	out := runTool(t, oras, "discover", "--format", "json", "--oci-layout", oci+"@"+s.pin.String())
+	args := []string{"discover", "--format", "json", "--oci-layout", oci + "@" + pin.String()}
+	if plat != "" {
+		args = append(args, "--platform", plat)
+	}
+	out := runTool(t, oras, args...)
 	for _, d := range want {
 		if !bytes.Contains(out, []byte(d)) {
 			t.Errorf("oras discover --oci-layout does not list %s:\n%s", d, out)
 		}
 	}
 	regctl := toolCacheBinary(t, "regctl")
-	cmd := exec.Command(regctl, "artifact", "list", "--format", "{{jsonPretty .}}", "ocidir://"+oci+"@"+s.pin.String())
+	cmd := exec.Command(regctl, "artifact", "list", "--format", "{{jsonPretty .}}", "ocidir://"+oci+"@"+subject.String())
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
