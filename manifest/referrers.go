@@ -28,9 +28,16 @@ var (
 	sbomPredicates       = []string{"https://spdx.dev/Document", "https://cyclonedx.org/bom", "https://syft.dev/bom"}
 )
 
-// IsBundle reports whether a referrer is a Sigstore bundle.
+// AnnotationBundleContent is cosign's annotation of a Sigstore bundle
+// referrer: what the bundle holds ("dsse-envelope").
+const AnnotationBundleContent = "dev.sigstore.bundle.content"
+
+// IsBundle reports whether a referrer is a Sigstore bundle: by its
+// artifactType, or, where a registry lists the config's media type as the
+// artifactType (go-containerregistry's does), by cosign's annotations.
 func IsBundle(d ocispec.Descriptor) bool {
-	return strings.HasPrefix(d.ArtifactType, MediaTypeBundlePrefix)
+	return strings.HasPrefix(d.ArtifactType, MediaTypeBundlePrefix) ||
+		d.Annotations[AnnotationBundleContent] != "" || d.Annotations[AnnotationBundlePredicateType] != ""
 }
 
 // IsSignatureReferrer reports whether a referrer is a cosign signature: a
@@ -39,7 +46,7 @@ func IsBundle(d ocispec.Descriptor) bool {
 func IsSignatureReferrer(d ocispec.Descriptor) bool {
 	if IsBundle(d) {
 		p := d.Annotations[AnnotationBundlePredicateType]
-		return p == CosignSignPredicate || p == ""
+		return p == CosignSignPredicate || p == "" && strings.HasPrefix(d.ArtifactType, MediaTypeBundlePrefix)
 	}
 	return slices.Contains(legacySignatureTypes, d.ArtifactType)
 }

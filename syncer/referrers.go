@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -65,6 +66,14 @@ func (s *syncer) syncReferrers(ctx context.Context, p *imagePlan, old *ocispec.I
 			}
 			list = list[:0:0]
 			for _, d := range all {
+				if manifest.IsManifest(d.MediaType) {
+					// What it is comes from the manifest itself: a registry
+					// or a tag schema index may list no annotations, or the
+					// config's type as the artifactType.
+					if d, err = s.describeReferrer(ctx, im.Pinned(), d); err != nil {
+						return nil, 0, fmt.Errorf("reading the referrer %s of %s: %w", d.Digest, subject, err)
+					}
+				}
 				if manifest.IsManifest(d.MediaType) && manifest.ReferrerMatches(d, im.Referrers) {
 					list = append(list, d)
 				} else {
@@ -93,6 +102,36 @@ func (s *syncer) syncReferrers(ctx context.Context, p *imagePlan, old *ocispec.I
 	return entries, total, nil
 }
 
+// describeReferrer fetches a listed referrer's manifest (kept for
+// fetchReferrer) and returns its descriptor with the manifest's own
+// artifactType and annotations.
+func (s *syncer) describeReferrer(ctx context.Context, ref reference.Reference, d ocispec.Descriptor) (ocispec.Descriptor, error) {
+	raw, _, err := s.registry().Manifest(ctx, ref, d.Digest)
+	if err != nil {
+		return d, err
+	}
+	if int64(len(raw)) != d.Size {
+		return d, fmt.Errorf("%w: the referrers list says %d bytes, the registry served %d", errs.ErrSizeMismatch, d.Size, len(raw))
+	}
+	var m struct {
+		ArtifactType string            `json:"artifactType"`
+		Annotations  map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return d, fmt.Errorf("%w: %v", errs.ErrUnsupportedMediaType, err)
+	}
+	if m.ArtifactType != "" {
+		d.ArtifactType = m.ArtifactType
+	}
+	if len(m.Annotations) > 0 {
+		d.Annotations = m.Annotations
+	}
+	s.mu.Lock()
+	s.referrerDocs[d.Digest] = raw
+	s.mu.Unlock()
+	return d, nil
+}
+
 // fetchReferrer stores a referrer's manifest, byte for byte, and its
 // config and layers, each verified while it streams, unless stored.
 func (s *syncer) fetchReferrer(ctx context.Context, p *imagePlan, d ocispec.Descriptor, keep map[digest.Digest]bool) error {
@@ -111,8 +150,13 @@ func (s *syncer) fetchReferrer(ctx context.Context, p *imagePlan, d ocispec.Desc
 		if s.opts.Offline {
 			return fmt.Errorf("%w: the referrer %s is missing", errs.ErrOffline, d.Digest)
 		}
-		if raw, _, err = s.registry().Manifest(ctx, im.Pinned(), d.Digest); err != nil {
-			return err
+		s.mu.Lock()
+		raw = s.referrerDocs[d.Digest]
+		s.mu.Unlock()
+		if raw == nil {
+			if raw, _, err = s.registry().Manifest(ctx, im.Pinned(), d.Digest); err != nil {
+				return err
+			}
 		}
 		if int64(len(raw)) != d.Size {
 			return fmt.Errorf("%w: the referrers list says %d bytes, the registry served %d", errs.ErrSizeMismatch, d.Size, len(raw))

@@ -443,7 +443,9 @@ type syncer struct {
 	mu       sync.Mutex
 	fetched  map[digest.Digest]int64     // blobs downloaded in this run
 	fetching map[digest.Digest]*fetchJob // documents being downloaded
-	emitMu   sync.Mutex
+	// referrerDocs are the referrer manifests read to learn what they are.
+	referrerDocs map[digest.Digest][]byte
+	emitMu       sync.Mutex
 }
 
 // fetchJob is one download that several walks may wait for.
@@ -470,7 +472,7 @@ func newSyncer(cfg *config.Config, opts Options) *syncer {
 	}
 	l := layout.New(cfg.LayoutDir())
 	return &syncer{cfg: cfg, opts: opts, layout: l, view: l, logger: logger,
-		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}, corrupt: map[digest.Digest]Repaired{}}
+		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}, corrupt: map[digest.Digest]Repaired{}, referrerDocs: map[digest.Digest][]byte{}}
 }
 
 func (s *syncer) emit(e progress.Event) {
