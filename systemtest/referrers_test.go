@@ -191,16 +191,40 @@ func TestReferrersSync(t *testing.T) {
 			checkPeerListings(t, cfg.LayoutDir(), pin, "", pin, []digest.Digest{sbom, late})
 			checkPeerListings(t, cfg.LayoutDir(), pin, "linux/amd64", digest.Digest(amd64.Digest.String()), []digest.Digest{platformSBOM})
 
+			// update re-pins the moved tag, vendors the new pin's
+			// referrers and prunes the old pin's.
+			idx2 := registrytest.Index(t, []string{"linux/amd64", "linux/arm64"}, 1, 1024, 8, registrytest.OCI)
+			pin2 := registrytest.Push(t, host+"/app:1", idx2)
+			top2, err := partial(idx2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sbom2 := pushReferrer(t, repo, top2, "application/spdx+json", `{"spdxVersion":"SPDX-2.3","name":"2"}`)
+			if _, err := vendorimg.Update(ctx, cfg, vendorimg.UpdateOptions{}); err != nil || cfg.Images[0].Digest != pin2 {
+				t.Fatalf("Update = %v, pin %s, want %s", err, cfg.Images[0].Digest, pin2)
+			}
+			if _, err := l.BlobSize(ctx, sbom2); err != nil {
+				t.Errorf("the new pin's referrer %s is not in the layout: %v", sbom2, err)
+			}
+			for _, d := range []digest.Digest{sbom, late} {
+				if _, err := l.BlobSize(ctx, d); err == nil {
+					t.Errorf("the old pin's referrer %s is still in the layout", d)
+				}
+			}
+			if rep, err := vendorimg.Verify(ctx, cfg, vendorimg.VerifyOptions{}); err != nil || !rep.OK() {
+				t.Fatalf("Verify after update = %v, %+v", err, rep)
+			}
+
 			// Dropping the setting prunes them.
-			cfg = writeReferrersConfig(t, dir, host, pin, "[]")
+			cfg = writeReferrersConfig(t, dir, host, pin2, "[]")
 			res, err = vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{})
 			if err != nil {
 				t.Fatalf("Sync = %v", err)
 			}
-			if len(res.Pruned) < 3 {
+			if len(res.Pruned) < 1 {
 				t.Errorf("Sync pruned %+v, want the referrers", res.Pruned)
 			}
-			for _, d := range []digest.Digest{sbom, platformSBOM, late} {
+			for _, d := range []digest.Digest{sbom2} {
 				if _, err := l.BlobSize(ctx, d); err == nil {
 					t.Errorf("referrer %s is still in the layout", d)
 				}
