@@ -6,6 +6,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
 )
 
@@ -65,5 +66,14 @@ func Check(ctx context.Context, cfg *config.Config, opts CheckOptions) (*CheckRe
 		}
 		defer done()
 	}
-	return daemon.Check(ctx, c, cfg, daemon.CheckOptions{Images: images, Deep: opts.Deep, DeepDaemon: opts.DeepDaemon, Jobs: opts.Jobs, Logger: opts.Logger, Progress: opts.Progress})
+	rep, err := daemon.Check(ctx, c, cfg, daemon.CheckOptions{Images: images, Deep: opts.Deep, DeepDaemon: opts.DeepDaemon, Jobs: opts.Jobs, Logger: opts.Logger, Progress: opts.Progress})
+	if rep == nil || rep.Layout == nil {
+		return rep, err
+	}
+	// The verify: policies, checked offline on the vendored signatures.
+	if serr := checkSignatures(ctx, layout.New(cfg.LayoutDir()), cfg, rep.Layout, opts.Progress); serr != nil {
+		return nil, serr
+	}
+	rep.OK = rep.OK && rep.Layout.OK()
+	return rep, err
 }

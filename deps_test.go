@@ -14,7 +14,7 @@ import (
 // transitive dependencies go list reports, not only on direct imports: the
 // packages that name images, read vendorimg.yaml or handle the layout link
 // no networking code at all, and only package daemon links the docker
-// client.
+// client, and only package sigverify links the Sigstore libraries.
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/vendorimg/vendorimg"
 	noNetwork := []string{mod + "/reference", mod + "/platform", mod + "/manifest", mod + "/config", mod + "/layout", mod + "/errs", mod + "/progress", mod + "/internal/disk"}
@@ -45,6 +45,12 @@ func TestImportGraph(t *testing.T) {
 			if isDockerClient(dep) && p.ImportPath != mod+"/daemon" && !strings.HasPrefix(p.ImportPath, mod+"/daemon/") && !dependsOnDaemon(p.Deps, mod) {
 				t.Errorf("%s links %s without going through package daemon: the docker client stays behind it", p.ImportPath, dep)
 			}
+			if isSigstore(dep) && p.ImportPath != mod+"/sigverify" && !slices.Contains(p.Deps, mod+"/sigverify") {
+				t.Errorf("%s links %s without going through package sigverify: the Sigstore libraries stay behind it", p.ImportPath, dep)
+			}
+			if (fenced || slices.Contains(syncSide, p.ImportPath)) && (isSigstore(dep) || dep == mod+"/sigverify") {
+				t.Errorf("%s links %s: only signature verification links the Sigstore libraries", p.ImportPath, dep)
+			}
 		}
 		if fenced || slices.Contains(syncSide, p.ImportPath) {
 			checked[p.ImportPath] = true
@@ -67,6 +73,12 @@ func TestImportGraph(t *testing.T) {
 
 func dependsOnDaemon(deps []string, mod string) bool {
 	return slices.Contains(deps, mod+"/daemon")
+}
+
+// isSigstore reports whether path is a Sigstore library package, which
+// only package sigverify imports.
+func isSigstore(path string) bool {
+	return strings.HasPrefix(path, "github.com/sigstore/")
 }
 
 func isDockerClient(path string) bool {

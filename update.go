@@ -63,6 +63,9 @@ func Update(ctx context.Context, cfg *config.Config, uo UpdateOptions) (*UpdateR
 		return res, checkErr
 	}
 	opts.Client = c
+	// update is a network command anyway: it also looks for referrers
+	// attached since the last sync.
+	opts.Referrers = true
 	opts.BeforeCommit = func() error { return next.Save(ctx) }
 	sr, err := Sync(ctx, next, opts)
 	res.Sync = sr

@@ -44,6 +44,10 @@ type Config struct {
 	Insecure []string
 	// Images are the vendored images, in file order.
 	Images []Image
+	// Referrers is the top-level referrers: default (see Image.Referrers).
+	Referrers []string
+	// Verify is the top-level verify: default (see Image.Verify).
+	Verify *Policy
 
 	doc *yaml.Node // the document, kept for editing
 }
@@ -61,6 +65,16 @@ type Image struct {
 	// Line is the line of the entry in the file (0 for an entry not read
 	// from a file).
 	Line int
+	// Referrers are the referrers vendored with the image: classes
+	// (ReferrersSignatures, ReferrersAttestations, ReferrersSBOMs,
+	// ReferrersAll) or artifactTypes. The image's own referrers: setting,
+	// else the top-level one; empty: none.
+	Referrers []string
+	// Verify is the offline signature policy verify checks the image
+	// against: the image's own verify:, else the top-level one; nil: none.
+	Verify *Policy
+
+	ownReferrers, ownVerify bool
 }
 
 // Name is the image's name in the layout's index.json: the full reference,
@@ -205,6 +219,12 @@ func (c *Config) Set(im Image) error {
 		seq.Content = append(seq.Content, entry)
 		entry.Content = []*yaml.Node{scalar("ref"), scalar(im.Name())}
 		im.Line = 0
+		if !im.ownReferrers && im.Referrers == nil {
+			im.Referrers = slices.Clone(c.Referrers)
+		}
+		if !im.ownVerify && im.Verify == nil {
+			im.Verify = c.Verify
+		}
 		c.Images = append(c.Images, im)
 	}
 	setKey(entry, "digest", scalar(im.Digest.String()))
@@ -305,7 +325,9 @@ func (c *Config) Clone() *Config {
 	out.Images = slices.Clone(c.Images)
 	for i := range out.Images {
 		out.Images[i].Platforms.Platforms = slices.Clone(out.Images[i].Platforms.Platforms)
+		out.Images[i].Referrers = slices.Clone(out.Images[i].Referrers)
 	}
+	out.Referrers = slices.Clone(c.Referrers)
 	out.doc = copyNode(c.doc)
 	return &out
 }

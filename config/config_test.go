@@ -204,7 +204,7 @@ func TestParseErrors(t *testing.T) {
 		{"a string", "images\n", 1, []string{"must be a mapping"}, nil},
 		{"syntax error", "images:\n  - ref: [\n", 2, []string{"did not find expected node content"}, nil},
 		{"tab indentation", "images:\n\t- ref: alpine\n", 2, []string{"cannot start any token"}, nil},
-		{"unknown top key", "layout: x\nimage:\n", 2, []string{`unknown key "image"`, "known: layout, mirrors, insecure, images"}, nil},
+		{"unknown top key", "layout: x\nimage:\n", 2, []string{`unknown key "image"`, "known: layout, mirrors, insecure, referrers, verify, images"}, nil},
 		{"unknown image key", "images:\n  - ref: alpine:3.19.1\n" + pin + "    platform: [linux/amd64]\n", 4, []string{`unknown key "platform" in an image`, "known: ref, digest, platforms"}, nil},
 		{"duplicate top key", "layout: a\nlayout: b\n", 2, []string{`key "layout" appears twice`, "first on line 1"}, nil},
 		{"duplicate image key", "images:\n  - ref: alpine:3.19.1\n" + pin + pin + "    platforms: all\n", 4, []string{`key "digest" appears twice`, "first on line 3"}, nil},

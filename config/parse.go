@@ -19,8 +19,8 @@ import (
 
 // Keys vendorimg.yaml knows, for "unknown key" messages.
 var (
-	topKeys   = []string{"layout", "mirrors", "insecure", "images"}
-	imageKeys = []string{"ref", "digest", "platforms"}
+	topKeys   = []string{"layout", "mirrors", "insecure", "referrers", "verify", "images"}
+	imageKeys = []string{"ref", "digest", "platforms", "referrers", "verify"}
 )
 
 // Parse parses the contents of a vendorimg.yaml read from path (used in
@@ -75,12 +75,21 @@ func Parse(path string, data []byte) (*Config, error) {
 			return p.insecure(v, c)
 		case "images":
 			return p.images(v, c)
+		case "referrers":
+			refs, err := p.referrers(v)
+			c.Referrers = refs
+			return err
+		case "verify":
+			pol, err := p.policy(v)
+			c.Verify = pol
+			return err
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.applyDefaults()
 	if c.Layout == "" {
 		c.Layout = DefaultLayout
 	}
@@ -256,6 +265,14 @@ func (p parser) image(item *yaml.Node) (Image, error) {
 	var refNode, digestNode, platNode *yaml.Node
 	err := p.mapping(item, "an image", imageKeys, func(key string, v *yaml.Node) error {
 		switch key {
+		case "referrers":
+			refs, err := p.referrers(v)
+			im.Referrers, im.ownReferrers = refs, true
+			return err
+		case "verify":
+			pol, err := p.policy(v)
+			im.Verify, im.ownVerify = pol, true
+			return err
 		case "ref":
 			refNode = v
 		case "digest":

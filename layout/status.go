@@ -43,6 +43,10 @@ type ImageStatus struct {
 	Blobs     int           `json:"blobs"`
 	Bytes     int64         `json:"bytes"`
 	Missing   []MissingBlob `json:"missing"`
+	// Referrers are the vendored referrers (signatures, attestations,
+	// SBOMs) of the pin and of its platforms' manifests, when the image
+	// vendors them (referrers: in vendorimg.yaml).
+	Referrers []ReferrerStatus `json:"referrers,omitempty"`
 	// Error is why the image's graph cannot be read ("" normally).
 	Error string `json:"error,omitempty"`
 	err   error
@@ -135,9 +139,15 @@ func (l *Layout) holdings(ctx context.Context, images []config.Image, lock bool)
 			st.Missing = append(st.Missing, m)
 		}
 		st.Complete = st.InIndex && inv.Complete()
+		if im.WantsReferrers() {
+			st.Referrers = l.referrerStatus(ctx, idx, im.Name())
+		}
 		rep.Images = append(rep.Images, st)
 	}
 	for i, d := range idx.Manifests {
+		if IsReferrersEntry(d) && configured[d.Annotations[AnnotationReferrersOf]] {
+			continue
+		}
 		if name := NameOf(d); !claimed[i] && !configured[name] {
 			rep.Unconfigured = append(rep.Unconfigured, name)
 		}

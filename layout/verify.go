@@ -142,6 +142,9 @@ type Expect struct {
 	// Platforms are the platforms that must be complete. Others may be
 	// absent (on purpose) but, if present, must verify.
 	Platforms platform.Selection
+	// Referrers is the image's referrers: setting ("" for none): then
+	// index.json must list the pin's referrers, chosen by that setting.
+	Referrers string
 }
 
 // VerifyOptions says what Verify checks.
@@ -348,7 +351,7 @@ func count(n int, noun string) string {
 func Expectations(images []config.Image) []Expect {
 	out := make([]Expect, 0, len(images))
 	for _, im := range images {
-		out = append(out, Expect{Name: im.Name(), Digest: im.Digest, Platforms: im.Platforms})
+		out = append(out, Expect{Name: im.Name(), Digest: im.Digest, Platforms: im.Platforms, Referrers: im.ReferrersString()})
 	}
 	return out
 }

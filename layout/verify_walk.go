@@ -74,8 +74,9 @@ func (v *verifier) walkIndex(ctx context.Context, idx *ocispec.Index) error {
 				expect[m.Index] = e
 			}
 		}
+		v.checkReferrers(idx)
 		for i, d := range idx.Manifests {
-			if _, ok := expect[i]; !ok {
+			if _, ok := expect[i]; !ok && !v.referrersOfConfigured(d) {
 				v.add(Finding{Kind: KindUnconfigured, Path: IndexFile, Image: NameOf(d), Actual: d.Digest.String(), Message: "index.json entry for an image vendorimg.yaml does not list: run vendorimg sync"})
 			}
 		}

@@ -148,6 +148,9 @@ type PushedImage struct {
 	Blobs         []PushedBlob     `json:"blobs"`
 	// Tagged: the target's tag names the pin (now, or already).
 	Tagged bool `json:"tagged"`
+	// Referrers counts the vendored referrers (signatures, attestations,
+	// SBOMs) now in the registry with the image.
+	Referrers int `json:"referrers"`
 	// Error is why the image is not (wholly) in the registry.
 	Error string `json:"error,omitempty"`
 	err   error
@@ -279,6 +282,13 @@ func Push(ctx context.Context, cfg *config.Config, opts Options) (*Result, error
 	for _, plan := range plans {
 		if plan.err == nil {
 			plan.err = p.pushManifests(ctx, plan)
+		}
+		if plan.err == nil || errors.Is(plan.err, errs.ErrSparseIndex) {
+			// A sparse index's platforms are there by digest: their
+			// signatures are worth having too.
+			n, err := p.pushReferrers(ctx, plan)
+			plan.out.Referrers = n
+			plan.err = errors.Join(plan.err, err)
 		}
 		out := plan.out
 		out.Blobs = plan.blobResults()

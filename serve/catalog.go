@@ -52,11 +52,13 @@ type repository struct {
 	absent map[digest.Digest]string
 	// blobs are configs, layers and other blobs, with their sizes.
 	blobs map[digest.Digest]int64
+	// referrers are the vendored referrers indexes, by subject.
+	referrers map[digest.Digest]digest.Digest
 }
 
 func newRepository(name string) *repository {
 	return &repository{name: name, tags: map[string]digest.Digest{}, manifests: map[digest.Digest]document{},
-		absent: map[digest.Digest]string{}, blobs: map[digest.Digest]int64{}}
+		absent: map[digest.Digest]string{}, blobs: map[digest.Digest]int64{}, referrers: map[digest.Digest]digest.Digest{}}
 }
 
 // merge adds what another image stores under the same repository path.
@@ -75,6 +77,9 @@ func (r *repository) merge(o *repository) {
 	}
 	for k, v := range o.blobs {
 		r.blobs[k] = v
+	}
+	for k, v := range o.referrers {
+		r.referrers[k] = v
 	}
 }
 
@@ -111,7 +116,11 @@ func buildCatalog(ctx context.Context, l *layout.Layout, names []string, pins ma
 	}
 	var entries []ocispec.Descriptor
 	if names == nil {
-		entries = idx.Manifests
+		for _, e := range idx.Manifests {
+			if !layout.IsReferrersEntry(e) {
+				entries = append(entries, e)
+			}
+		}
 	} else {
 		var missing []string
 		for _, n := range names {
@@ -126,16 +135,18 @@ func buildCatalog(ctx context.Context, l *layout.Layout, names []string, pins ma
 			return nil, fmt.Errorf("%w: %s not in %s's index.json (run vendorimg sync)", errs.ErrInvalidLayout, strings.Join(missing, ", "), l.Root())
 		}
 	}
+	refEntries := referrerEntries(idx, entries)
 	c := &catalog{repos: map[string]*repository{}}
 	// Host-less paths: which registries claim each.
 	short := map[string][]string{}
 	type built struct {
-		ref  reference.Reference
-		repo *repository
-		im   Image
+		ref       reference.Reference
+		repo      *repository
+		im        Image
+		referrers bool
 	}
 	var all []built
-	for _, e := range entries {
+	for i, e := range append(entries, refEntries...) {
 		name := layout.NameOf(e)
 		ref, err := reference.Parse(name)
 		if err != nil {
@@ -145,7 +156,11 @@ func buildCatalog(ctx context.Context, l *layout.Layout, names []string, pins ma
 		if err != nil {
 			return nil, fmt.Errorf("serving %s: %w", name, err)
 		}
-		all = append(all, built{ref, repo, im})
+		isRef := i >= len(entries)
+		if isRef {
+			repo.referrers[digest.Digest(e.Annotations[layout.AnnotationReferrersSubject])] = e.Digest
+		}
+		all = append(all, built{ref, repo, im, isRef})
 		if !slices.Contains(short[ref.Repository], ref.Registry) {
 			short[ref.Repository] = append(short[ref.Repository], ref.Registry)
 		}
@@ -170,7 +185,9 @@ func buildCatalog(ctx context.Context, l *layout.Layout, names []string, pins ma
 			b.im.Repositories = append(b.im.Repositories, b.ref.Repository)
 			add(b.ref.Repository, b.repo)
 		}
-		c.images = append(c.images, b.im)
+		if !b.referrers {
+			c.images = append(c.images, b.im)
+		}
 	}
 	return c, nil
 }

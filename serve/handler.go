@@ -171,7 +171,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		case "/blobs/":
 			h.blob(w, r, repo, ref)
 		default:
-			h.referrers(w, r, ref)
+			h.referrers(w, r, repo, ref)
 		}
 		return
 	}
@@ -267,24 +267,6 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, repo *repository,
 
 func (h *Handler) corrupt(r *http.Request, d digest.Digest, err error) {
 	h.logger.Error("the stored bytes are wrong: not serving them", "digest", d, "path", layout.RelBlobPath(d), "request", r.Method+" "+r.URL.Path, "error", err)
-}
-
-// emptyIndex is the referrers answer: no vendored image has referrers.
-var emptyIndex = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
-
-func (h *Handler) referrers(w http.ResponseWriter, r *http.Request, ref string) {
-	if err := reference.CheckDigest(digest.Digest(ref)); err != nil {
-		writeError(w, r, http.StatusBadRequest, codeDigestInvalid, err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
-	w.Header().Set("Content-Length", itoa(int64(len(emptyIndex))))
-	if r.URL.Query().Get("artifactType") != "" {
-		w.Header().Set("OCI-Filters-Applied", "artifactType")
-	}
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(emptyIndex)
-	}
 }
 
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {

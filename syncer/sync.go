@@ -95,6 +95,13 @@ type Options struct {
 	// configs, which sync reads anyway, are rehashed).
 	Repair bool
 
+	// Referrers looks up the referrers of every image that vendors them
+	// (referrers: in vendorimg.yaml) again, to find new ones. Default
+	// false: a subject whose referrers the layout records is not asked
+	// again, so that a sync of a complete layout makes no request (a new
+	// pin is always asked).
+	Referrers bool
+
 	// BeforeCommit, if not nil, runs once everything is fetched and
 	// verified, before the layout changes; its error aborts the sync with
 	// no change. Add, Update and Remove save vendorimg.yaml there.
@@ -135,6 +142,9 @@ type ImageResult struct {
 	Platforms []string `json:"platforms"`
 	Blobs     int      `json:"blobs"`
 	Bytes     int64    `json:"bytes"`
+	// Referrers counts the vendored referrers of the pin and of its
+	// vendored platforms' manifests (see Options.Referrers).
+	Referrers int `json:"referrers"`
 	// Fetched and FetchedBytes count the image's blobs downloaded in this
 	// run; a blob shared by two images counts for both.
 	Fetched      int   `json:"fetched"`
@@ -304,12 +314,28 @@ feed:
 			r.Bytes += b.Size
 			keep[b.Digest] = true
 		}
+		refEntries, nrefs, err := s.syncReferrers(ctx, p, old, keep)
+		if err != nil {
+			r.err = fmt.Errorf("syncing %s: %w", p.image.Name(), err)
+			r.Error = r.err.Error()
+			failures = append(failures, r.err)
+			res.Images = append(res.Images, r)
+			continue
+		}
+		r.Referrers = nrefs
+		entries = append(entries, refEntries...)
 		r.Fetched, r.FetchedBytes = s.fetchedAmong(present)
 		entry := layout.Entry(inv.Top, p.image.Name())
+		if p.image.WantsReferrers() {
+			entry.Annotations[layout.AnnotationCosignKind] = layout.CosignImageKind
+		}
 		if m, ok := layout.Lookup(old, p.image.Name(), p.image.Digest); ok && m.Entry.Digest == p.image.Digest {
 			// Keep what else the entry says (annotations another tool or the
 			// user added); the names and the descriptor are vendorimg's.
 			for k, v := range m.Entry.Annotations {
+				if k == layout.AnnotationCosignKind && v == layout.CosignImageKind {
+					continue // vendorimg's, set above when there are referrers
+				}
 				if _, own := entry.Annotations[k]; !own {
 					entry.Annotations[k] = v
 				}
@@ -417,7 +443,9 @@ type syncer struct {
 	mu       sync.Mutex
 	fetched  map[digest.Digest]int64     // blobs downloaded in this run
 	fetching map[digest.Digest]*fetchJob // documents being downloaded
-	emitMu   sync.Mutex
+	// referrerDocs are the referrer manifests read to learn what they are.
+	referrerDocs map[digest.Digest][]byte
+	emitMu       sync.Mutex
 }
 
 // fetchJob is one download that several walks may wait for.
@@ -444,7 +472,7 @@ func newSyncer(cfg *config.Config, opts Options) *syncer {
 	}
 	l := layout.New(cfg.LayoutDir())
 	return &syncer{cfg: cfg, opts: opts, layout: l, view: l, logger: logger,
-		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}, corrupt: map[digest.Digest]Repaired{}}
+		fetched: map[digest.Digest]int64{}, fetching: map[digest.Digest]*fetchJob{}, corrupt: map[digest.Digest]Repaired{}, referrerDocs: map[digest.Digest][]byte{}}
 }
 
 func (s *syncer) emit(e progress.Event) {

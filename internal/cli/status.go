@@ -102,6 +102,25 @@ func (g *globals) printStatus(out *vendorimg.StatusReport) {
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+	for _, im := range out.Images {
+		if im.Referrers == nil {
+			continue
+		}
+		counts := map[string]int{}
+		for _, r := range im.Referrers {
+			counts[r.Kind]++
+		}
+		var parts []string
+		for _, k := range []string{"signature", "attestation", "sbom", "other"} {
+			if counts[k] > 0 {
+				parts = append(parts, plural(counts[k], k))
+			}
+		}
+		if len(parts) == 0 {
+			parts = []string{"none"}
+		}
+		fmt.Fprintf(g.stdout, "%s referrers: %s\n", im.Name, strings.Join(parts, ", "))
+	}
 	for _, name := range out.Unconfigured {
 		fmt.Fprintf(g.stdout, "%s is in index.json but not in vendorimg.yaml (vendorimg sync drops it)\n", name)
 	}

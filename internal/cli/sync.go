@@ -67,7 +67,7 @@ func (f *syncFlags) options(g *globals, p *progressView) (vendorimg.SyncOptions,
 
 func newSyncCommand(g *globals) *cobra.Command {
 	var f syncFlags
-	var repair bool
+	var repair, referrers bool
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Make the layout match vendorimg.yaml, fetching only missing blobs",
@@ -84,10 +84,17 @@ adopted: renamed to vendorimg's name, its other annotations kept.
 On a complete layout sync sends no request and writes nothing, so it is
 safe in offline CI and in a go generate hook. --offline makes a missing blob
 an error. --repair first rehashes every stored blob, as verify does, and
-fetches again each one whose bytes are wrong.`,
+fetches again each one whose bytes are wrong.
+
+Images with referrers: in vendorimg.yaml also get the signatures,
+attestations and SBOMs attached to their pin and to each vendored
+platform's manifest (the registry's referrers API, or the sha256-HEX tag
+where it has none). The layout records them, so a sync of a complete layout
+does not ask again; --referrers (or update) looks for new ones.`,
 		Example: `  vendorimg sync
   vendorimg sync --offline
   vendorimg sync --repair        # after verify reported a blob with wrong bytes
+  vendorimg sync --referrers     # look for signatures attached since the last sync
   vendorimg sync --jobs 8 -v`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,7 +110,10 @@ fetches again each one whose bytes are wrong.`,
 			if repair && f.offline {
 				return usagef("--repair fetches blobs again: it cannot be combined with --offline")
 			}
-			opts.Repair = repair
+			if referrers && f.offline {
+				return usagef("--referrers asks the registries for new referrers: it cannot be combined with --offline")
+			}
+			opts.Repair, opts.Referrers = repair, referrers
 			ctx, cancel, err := f.timeout.context(cmd.Context())
 			if err != nil {
 				return err
@@ -123,6 +133,7 @@ fetches again each one whose bytes are wrong.`,
 	}
 	f.bind(cmd)
 	cmd.Flags().BoolVar(&repair, "repair", false, "rehash every stored blob and fetch again each one whose bytes are wrong")
+	cmd.Flags().BoolVar(&referrers, "referrers", false, "look up the referrers (signatures, attestations, SBOMs) of the images that vendor them again, to find new ones")
 	return cmd
 }
 
