@@ -2,13 +2,10 @@ package vendorimg
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
 )
 
@@ -43,60 +40,30 @@ type CheckOptions struct {
 }
 
 // CheckReport is the proof that the vendored images are intact: the
-// layout's report and, when an engine was checked, the engine's. It is
-// what "vendorimg verify [--daemon] --json" prints.
-type CheckReport struct {
-	// OK: no finding in either part.
-	OK bool `json:"ok"`
-	// Layout is the layout's verification (layout.Verify against the
-	// configuration).
-	Layout *layout.Report `json:"layout"`
-	// Daemon is the engine's check (daemon.Verify), nil when no engine was
-	// asked or it could not be reached.
-	Daemon *daemon.Report `json:"daemon,omitempty"`
-}
+// layout's report and, when an engine was checked, the engine's (see
+// daemon.CheckReport). It is what "vendorimg verify [--daemon] --json"
+// prints.
+type CheckReport = daemon.CheckReport
 
 // Check proves that cfg's vendored images did not change: it rehashes the
-// layout (layout.Verify against every configured image) and then, with
-// opts.Daemon, checks that the engine's tags still point to the vendored
-// images (daemon.Verify; with opts.DeepDaemon, rehashing what the engine
-// exports). Findings are in the report, not errors. The error is for what
-// stops a check: a bad option, a cancelled ctx, or an engine that cannot be
-// reached (errs.ErrNoEngine); the report then still holds the layout's
-// part. It changes nothing.
+// layout against every configured image and then, with opts.Daemon, checks
+// that the engine's tags still point to the vendored images (daemon.Check,
+// where the two are composed). Findings are in the report, not errors. The
+// error is for what stops a check: a bad option, a cancelled ctx, or an
+// engine that cannot be reached (errs.ErrNoEngine); the report then still
+// holds the layout's part. It changes nothing.
 func Check(ctx context.Context, cfg *config.Config, opts CheckOptions) (*CheckReport, error) {
-	if opts.Jobs < 0 {
-		return nil, fmt.Errorf("%w: jobs %d: must not be negative", errs.ErrInvalidOption, opts.Jobs)
-	}
 	images, err := cfg.Select(opts.Images)
 	if err != nil {
 		return nil, err
 	}
 	var c daemon.Client
 	if opts.Daemon || opts.Engine != nil {
-		// Made before the layout is rehashed, so that an engine that
-		// cannot even be named costs no hashing.
 		var done func()
 		if c, done, err = engine(opts.Engine); err != nil {
 			return nil, err
 		}
 		defer done()
 	}
-	l := layout.New(cfg.LayoutDir())
-	lrep, err := l.Verify(ctx, layout.VerifyOptions{Images: layout.Expectations(cfg.Images), Deep: opts.Deep, Jobs: opts.Jobs, Progress: opts.Progress})
-	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", l.Root(), err)
-	}
-	rep := &CheckReport{OK: lrep.OK(), Layout: lrep}
-	if c == nil {
-		return rep, nil
-	}
-	drep, err := daemon.Verify(ctx, c, l, images, daemon.VerifyOptions{Logger: opts.Logger, Progress: opts.Progress, Deep: opts.DeepDaemon})
-	if err != nil {
-		rep.OK = false
-		return rep, err
-	}
-	rep.Daemon = drep
-	rep.OK = rep.OK && drep.OK()
-	return rep, nil
+	return daemon.Check(ctx, c, cfg, daemon.CheckOptions{Images: images, Deep: opts.Deep, DeepDaemon: opts.DeepDaemon, Jobs: opts.Jobs, Logger: opts.Logger, Progress: opts.Progress})
 }

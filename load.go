@@ -25,6 +25,9 @@ type LoadOptions struct {
 	Logger *slog.Logger
 	// Progress, if not nil, receives daemon.Load's events.
 	Progress progress.Func
+	// Replace removes and loads again an image already in the engine
+	// under its tag (daemon.LoadOptions.Replace). Default false.
+	Replace bool
 }
 
 // Load loads the configured images from the layout into the engine and
@@ -41,7 +44,7 @@ func Load(ctx context.Context, cfg *config.Config, opts LoadOptions) (*daemon.Lo
 		return nil, err
 	}
 	defer done()
-	return daemon.Load(ctx, c, layout.New(cfg.LayoutDir()), images, daemon.LoadOptions{Platform: opts.Platform, Logger: opts.Logger, Progress: opts.Progress})
+	return daemon.Load(ctx, c, layout.New(cfg.LayoutDir()), images, daemon.LoadOptions{Platform: opts.Platform, Logger: opts.Logger, Progress: opts.Progress, Replace: opts.Replace})
 }
 
 // UnloadOptions configure Unload.

@@ -57,7 +57,7 @@ func ExampleLoad() {
 
 	// ... run the tests ...
 
-	check, err := vendorimg.Check(ctx, cfg, vendorimg.CheckOptions{Engine: c})
+	check, err := daemon.Check(ctx, c, cfg, daemon.CheckOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -49,6 +49,13 @@ type LoadOptions struct {
 	// are sent and the engine is unpacking them, and progress.Done. Skipped
 	// and tagged images send nothing.
 	Progress progress.Func
+	// Replace removes from the engine the image a tag points to, even when
+	// it is the vendored image (same ID and layers), and loads it again
+	// from the layout: for a file changed inside the engine's storage,
+	// which leaves the ID as it was ("vendorimg verify --daemon --deep"
+	// finds it). It forces the removal (a container of the image loses
+	// it). Default false: such an image is skipped.
+	Replace bool
 }
 
 // LoadReport is what Load did.
@@ -77,8 +84,11 @@ type LoadResult struct {
 	Match string `json:"match,omitempty"`
 	// Action is ActionLoaded, ActionSkipped or ActionTagged ("" on error).
 	Action string `json:"action,omitempty"`
-	// Replaced is the ID the tag pointed to before, when Load moved it.
-	Replaced string `json:"replaced,omitempty"`
+	// Replaced is the ID the tag pointed to before, when Load moved it
+	// (or, with LoadOptions.Replace, removed it); ReplacedAction what became
+	// of that image (ReplacedUntagged, ReplacedTagged, ReplacedRemoved).
+	Replaced       string `json:"replaced,omitempty"`
+	ReplacedAction string `json:"replacedAction,omitempty"`
 	// Bytes is the image's size in the layout (manifest, config, layers).
 	Bytes int64 `json:"bytes"`
 	// Streamed is the blob bytes sent to the engine (0 unless loaded).
@@ -110,8 +120,9 @@ type LoadResult struct {
 // fails (not synced, its platform missing, the engine refusing it) does
 // not stop the others: the report has every image, and the error joins the
 // failures.
-// Load never removes anything from the engine; a tag it moves leaves the
-// old image untagged.
+// Load never removes anything from the engine unless opts.Replace; a tag
+// it moves leaves the old image in the engine, and the result says so
+// (ReplacedAction).
 func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions) (*LoadReport, error) {
 	logger, eng, err := begin(ctx, c, "loading images", opts.Logger)
 	if err != nil {
@@ -127,7 +138,7 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		return nil, err
 	}
 	defer unlock()
-	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store}
+	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store, replace: opts.Replace}
 	// Every image's graph is read before anything is sent: a layout with
 	// a graph that cannot be read (nested too deeply, a document that does
 	// not verify or is malformed) loads nothing, rather than some images.
@@ -169,6 +180,8 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 			res.Action = ""
 			res.Error = err.Error()
 			failed = append(failed, err)
+		} else if res.Replaced != "" && res.ReplacedAction == "" {
+			res.ReplacedAction = ld.replacedAction(ctx, res.Replaced)
 		}
 		logger.Debug("load", "image", res.Ref, "platform", res.Platform, "action", res.Action, "id", res.ImageID, "duration", res.Duration, "error", res.Error)
 		rep.Images = append(rep.Images, res)
@@ -198,6 +211,8 @@ func noLayout(l *layout.Layout) error {
 }
 
 type loader struct {
+	// replace is LoadOptions.Replace.
+	replace  bool
 	c        Client
 	l        *layout.Layout
 	logger   *slog.Logger
@@ -220,9 +235,16 @@ func (ld *loader) load(ctx context.Context, vs []*vendored, im config.Image, wan
 		ins, err := ld.c.ImageInspect(ctx, v.tag)
 		switch {
 		case err == nil:
-			if rule, ok := v.identifies(ins.InspectResponse); ok {
+			rule, ok := v.identifies(ins.InspectResponse)
+			switch {
+			case ok && !ld.replace:
 				res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, rule
 				return nil
+			case ok:
+				if err := ld.remove(ctx, ins.ID); err != nil {
+					return err
+				}
+				res.ReplacedAction = ReplacedRemoved
 			}
 			res.Replaced = ins.ID
 		case !isNotFound(err):

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
 )
@@ -21,19 +20,15 @@ type problem struct {
 	what, expected, actual string
 }
 
-// proof runs vendorimg.Check (the layout, and the engine's tags when one
+// proof runs daemon.Check (the layout, and the engine's tags when one
 // answers) and returns what breaks the proof, the harmless findings, and
 // the report (nil when the layout could not be read at all).
-func (s *session) proof(ctx context.Context) (problems []problem, harmless []layout.Finding, rep *vendorimg.CheckReport) {
+func (s *session) proof(ctx context.Context) (problems []problem, harmless []layout.Finding, rep *daemon.CheckReport) {
 	var c daemon.Client
 	if s.noEngine == nil {
 		c = s.client
 	}
-	names := make([]string, len(s.images))
-	for i, im := range s.images {
-		names[i] = im.Name()
-	}
-	rep, err := vendorimg.Check(ctx, s.cfg, vendorimg.CheckOptions{Images: names, Engine: c, Deep: s.deep, DeepDaemon: s.deepDaemon})
+	rep, err := daemon.Check(ctx, c, s.cfg, daemon.CheckOptions{Images: s.images, Deep: s.deep, DeepDaemon: s.deepDaemon})
 	if rep != nil {
 		for _, f := range rep.Layout.Findings {
 			if f.Kind.Harmless() {

@@ -28,14 +28,26 @@ func TestIsolation(t *testing.T) {
 	cfg := repoConfig(t)
 	restoreProbe(t)
 	path := copyConfig(t, cfg, copyLayout(t, cfg.LayoutDir()))
-	env := []string{helperEnv + "=" + isolationHelper, "VENDORIMGTEST_CONFIG=" + path, otherEnv + "=" + otherImage(t)}
-	changers := map[string][]string{
-		"commit-onto-the-tag": {`tag-moved: points to image sha256:[0-9a-f]{12}`, `docker commit of container \S+ as ` + regexp.QuoteMeta(probeRef), `restored: ` + regexp.QuoteMeta(probeRef) + `: re-tagged; the image it pointed to, sha256:[0-9a-f]{12}: removed`},
-		"retag-another-image": {`tag-moved: points to image sha256:[0-9a-f]{12}`, `docker tag: ` + regexp.QuoteMeta(probeRef) + ` now names image`, `restored: ` + regexp.QuoteMeta(probeRef) + `: re-tagged`},
-		"rmi":                 {`image-removed: `, `restored: ` + regexp.QuoteMeta(probeRef) + `: loaded`},
-		"change-a-blob":       {`layout blobs/sha256/[0-9a-f]{64} changed: it hashes to sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64}`, `not restored: layout blobs/sha256/[0-9a-f]{64}: vendorimg cannot put a layout file back`},
+	// The other image has a tag: the containerd store does not tag an
+	// image by its ID alone.
+	other := "vendorimgtest-other:" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-")
+	enginetest.Commit(t, probeRef, enginetest.CommitOptions{Tag: other})
+	env := []string{helperEnv + "=" + isolationHelper, "VENDORIMGTEST_CONFIG=" + path, otherEnv + "=" + other}
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		env = append(env, "DOCKER_HOST="+h) // the engine under test, whose lock this process holds
 	}
-	if e := enginetest.Describe(t); e.Product == "podman" {
+	changers := map[string][]string{
+		"commit-onto-the-tag": {`tag-moved: points to image sha256:[0-9a-f]{12}`, `docker (commit|tag)( of container \S+ as ` + regexp.QuoteMeta(probeRef) + `)`, `restored: ` + regexp.QuoteMeta(probeRef) + `: re-tagged; the image it pointed to, sha256:[0-9a-f]{12}: removed`},
+		"retag-another-image": {`tag-moved: points to image sha256:[0-9a-f]{12}`, `docker (commit|tag)(: ` + regexp.QuoteMeta(probeRef) + ` now names image)`, `restored: ` + regexp.QuoteMeta(probeRef) + `: re-tagged; the image it pointed to, sha256:[0-9a-f]{12}: kept: still tagged (docker\.io/library/)?vendorimgtest-other:`},
+		// The classic store deletes the image with its last tag; the
+		// containerd store keeps it, untagged.
+		"rmi":           {`(image-removed|tag-removed): `, `restored: ` + regexp.QuoteMeta(probeRef) + `: (loaded|re-tagged)`},
+		"change-a-blob": {`layout blobs/sha256/[0-9a-f]{64} changed: it hashes to sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64}`, `not restored: layout blobs/sha256/[0-9a-f]{64}: vendorimg cannot put a layout file back`},
+	}
+	// podman's event log may not have the events yet when the check reads
+	// it (they are written asynchronously): their words are not asked of it.
+	podman := enginetest.Describe(t).Product == "podman"
+	if e := enginetest.Describe(t); podman {
 		reason := e.String() + ": docker commit through podman's docker-compatible API fails (\"Decode(): EOF\": the docker command sends no config)"
 		env = append(env, skipCommitEnv+"="+reason)
 		delete(changers, "commit-onto-the-tag")
@@ -53,6 +65,9 @@ func TestIsolation(t *testing.T) {
 			t.Errorf("%s is not named as the test that changed the image:\n%s", full, out)
 		}
 		for _, w := range wants {
+			if podman && strings.Contains(w, "docker (commit|tag)") {
+				continue
+			}
 			if !regexp.MustCompile(w).MatchString(out) {
 				t.Errorf("the scenario's output does not match %s (%s):\n%s", w, full, out)
 			}
@@ -61,7 +76,7 @@ func TestIsolation(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^vendorimgtest: ` + regexp.QuoteMeta(plural(len(changers), "test")) + ` changed a vendored image \(each failed; the vendored images were put back after each\):$`,
 		`--- PASS: TestHelperIsolation/sees-the-vendored-image-after-the-rmi `,
-		`--- PASS: TestHelperIsolation/commit-onto-a-tag-of-its-own `,
+		`--- (PASS|SKIP): TestHelperIsolation/commit-onto-a-tag-of-its-own `,
 		`--- PASS: TestHelperIsolation/its-own-tag-is-gone `,
 		// The changed blob stays changed: the check after the tests says so.
 		`vendorimgtest: the vendored images changed during the tests \(\d problems?\):`,

@@ -67,7 +67,7 @@ type Options struct {
 	// only.
 	Deep bool
 	// DeepDaemon also exports each loaded image from docker after the
-	// tests and rehashes it (vendorimg.CheckOptions.DeepDaemon, as "vendorimg
+	// tests and rehashes it (daemon.CheckOptions.DeepDaemon, as "vendorimg
 	// verify --daemon --deep" does), so that a file changed inside the
 	// engine's storage fails the run, naming the layer; it costs reading
 	// every image from the engine once more. Default false: the tags' image

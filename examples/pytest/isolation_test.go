@@ -33,16 +33,17 @@ func isolationChangers() []isolationChanger {
 		{"test_retag_another_image", "", []string{
 			`  ` + tag + `: tag-moved: points to image sha256:[0-9a-f]{12}`,
 			`    docker tag: ` + tag + ` now names image sha256:[0-9a-f]{12} at `,
-			// The other image has no tag: nothing else names it.
-			`  restored: ` + tag + `: re-tagged; the image it pointed to, sha256:[0-9a-f]{12}: removed`,
+			`  restored: ` + tag + `: re-tagged; the image it pointed to, sha256:[0-9a-f]{12}: kept: still tagged (docker\.io/library/)?vendorimg-pytest-other:`,
 		}},
 		{"test_build_onto_the_tag", "BUILD", []string{
 			`  ` + tag + `: tag-moved: points to image sha256:[0-9a-f]{12}`,
 			`  restored: ` + tag + `: re-tagged; the image it pointed to, sha256:[0-9a-f]{12}: removed`,
 		}},
+		// The classic store deletes the image with its last tag; the
+		// containerd store keeps it, untagged.
 		{"test_rmi", "", []string{
-			`  ` + tag + `: image-removed: the tag and the vendored image sha256:[0-9a-f]{12} are no longer in the engine`,
-			`  restored: ` + tag + `: loaded`,
+			`  ` + tag + `: (image-removed: the tag and the vendored image sha256:[0-9a-f]{12} are no longer in the engine|tag-removed: the tag was removed)`,
+			`  restored: ` + tag + `: (loaded|re-tagged)`,
 		}},
 		{"test_change_a_blob", "", []string{
 			`  layout blobs/sha256/[0-9a-f]{64}: changed: hashes to sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64}`,
@@ -70,8 +71,13 @@ func isolationSkips(t *testing.T) map[string]string {
 func runIsolation(t *testing.T, args ...string) {
 	t.Helper()
 	dir := isolationSuite(t)
-	extra := []string{otherImageEnv + "=" + otherImage(t)}
+	// The other image has a tag: the containerd store does not tag an
+	// image by its ID alone.
+	other := "vendorimg-pytest-other:" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	enginetest.Commit(t, probeRef, enginetest.CommitOptions{Tag: other})
+	extra := []string{otherImageEnv + "=" + other}
 	skips := isolationSkips(t)
+	podman := enginetest.Describe(t).Product == "podman"
 	for k, v := range skips {
 		extra = append(extra, "VENDORIMG_PYTEST_SKIP_"+k+"="+v)
 	}
@@ -95,7 +101,12 @@ func runIsolation(t *testing.T, args ...string) {
 		if !strings.HasPrefix(msg, "vendorimg: this test changed a vendored image:\n") {
 			t.Errorf("teardown error of %s does not pin the change on it:\n%s", c.name, block[1])
 		}
-		for _, w := range append([]string{}, c.want...) {
+		for _, w := range c.want {
+			// podman's event log may not have the events yet when the
+			// check reads it (it writes them asynchronously).
+			if podman && strings.HasPrefix(w, "    docker ") {
+				continue
+			}
 			if !regexp.MustCompile(`(?m)^` + w).MatchString(block[1]) {
 				t.Errorf("teardown error of %s does not match %s:\n%s", c.name, w, block[1])
 			}

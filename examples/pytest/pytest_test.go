@@ -197,14 +197,6 @@ func isolationSuite(t *testing.T) string {
 // probe.
 const otherImageEnv = "VENDORIMG_PYTEST_OTHER_IMAGE"
 
-// otherImage commits a created (never started) container of the probe
-// through the engine's API (enginetest.Commit) and returns the new image's
-// ID; the image is removed when the test ends.
-func otherImage(t *testing.T) string {
-	t.Helper()
-	return enginetest.Commit(t, probeRef, enginetest.CommitOptions{})
-}
-
 // restore loads the vendored images again, which puts the probe's tag
 // back, removes the image the tag pointed to meanwhile, and checks that
 // docker holds the vendored images.

@@ -18,6 +18,7 @@ import (
 
 func newLoadCommand(g *globals) *cobra.Command {
 	var platformFlag string
+	var replace bool
 	cmd := &cobra.Command{
 		Use:   "load [REF]...",
 		Short: "Load vendored images into docker from the layout, offline",
@@ -35,6 +36,13 @@ The platform loaded is the engine's own (from docker info) unless
 --platform chooses another vendored one; docker accepts images of other
 architectures. A platform the layout does not have is an error that lists
 those it has.
+
+A tag that pointed to another image is moved, and the output says what
+became of that image (left in the engine, untagged or still tagged).
+--replace removes the image under each tag, even the vendored one, and
+loads it again from the layout: the remedy for a file changed inside the
+engine's storage, which leaves the image's ID as it was, so that a plain
+load skips it ("vendorimg verify --daemon --deep" finds such a change).
 
 Output: a table of image, platform, image ID, action (loaded, skipped,
 tagged), size and time; --json prints the report.`,
@@ -55,7 +63,7 @@ tagged), size and time; --json prints the report.`,
 				return err
 			}
 			p := g.newProgress()
-			opts.Images, opts.Logger, opts.Progress = refs, g.logger, p.load
+			opts.Images, opts.Logger, opts.Progress, opts.Replace = refs, g.logger, p.load, replace
 			rep, err := vendorimg.Load(cmd.Context(), cfg, opts)
 			p.done()
 			if g.json {
@@ -70,6 +78,7 @@ tagged), size and time; --json prints the report.`,
 		},
 	}
 	cmd.Flags().StringVar(&platformFlag, "platform", "", "load the vendored `OS/ARCH[/VARIANT]` (default: the docker engine's platform)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "remove the image under each tag (forced) and load it again from the layout, even when its ID is the vendored one")
 	return cmd
 }
 
@@ -103,7 +112,11 @@ func (g *globals) printLoad(rep *daemon.LoadReport) error {
 		}
 		action := im.Action
 		if im.Replaced != "" {
-			action += " (replaced " + short(im.Replaced) + ")"
+			action += " (replaced " + short(im.Replaced)
+			if im.ReplacedAction != "" {
+				action += ": " + im.ReplacedAction
+			}
+			action += ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", nameOf(im.Tag, im.Ref), im.Platform, short(im.ImageID), action, humanBytes(im.Bytes), im.Duration.Round(time.Millisecond))
 	}

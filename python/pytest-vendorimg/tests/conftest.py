@@ -15,6 +15,7 @@ printf '%s\\n' "$*" >> "$FAKE_VENDORIMG/log"
 if [ "$1" = watch ]; then
     # vendorimg watch: the ready line, then an answer per request line
     # (watch.reply.N for the Nth request, else watch.reply), each logged.
+    if [ ! -s "$FAKE_VENDORIMG/watch.ready" ]; then echo "vendorimg: watching images: no docker engine" >&2; exit 1; fi
     cat "$FAKE_VENDORIMG/watch.ready"
     i=0
     while IFS= read -r line; do

@@ -202,3 +202,12 @@ def test_candidates_across_workers(tmp_path):
     assert gw0.others([(5.5, 5.5)]) == []
     rep = {"since": "1970-01-01T00:00:01Z", "until": "1970-01-01T00:00:07.5Z", "events": []}
     assert isolation.change_times(rep, 3.0) == [(3.0, 7.5)]
+
+
+def test_a_watch_that_cannot_start_fails_the_check(pytester, fake):
+    (fake.folder / "watch.ready").write_text("")  # the fake watch then fails at its start
+    pytester.makeini(ON)
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=4, errors=4)
+    result.stdout.fnmatch_lines(["vendorimg: cannot check the vendored images after this test: vendorimg watch stopped: vendorimg: watching images: no docker engine"])

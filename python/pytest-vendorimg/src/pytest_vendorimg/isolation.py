@@ -19,6 +19,7 @@ change.
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -37,11 +38,15 @@ class Helper:
         if exe is None:
             raise HelperError(NOT_FOUND)
         argv = [exe, "watch", "--json", *location]
+        # stderr goes to a file, not a pipe nobody reads until the end: a
+        # full pipe would stop the watch.
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1
             )
         except OSError as err:
+            self.stderr.close()
             raise HelperError(f"running {exe}: {err}") from err
         self.ready = self._read()
         if not self.ready.get("ready"):
@@ -52,7 +57,9 @@ class Helper:
     def _read(self) -> Dict[str, Any]:
         line = self.proc.stdout.readline()
         if not line:
-            stderr = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            self.proc.wait()
+            self.stderr.seek(0)
+            stderr = self.stderr.read()
             raise HelperError(f"vendorimg watch stopped: {stderr.strip() or 'no output'}")
         return json.loads(line)
 
@@ -72,7 +79,7 @@ class Helper:
             pass
         self.proc.wait()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.stderr.close()
 
 
 class EngineLock:
