@@ -19,7 +19,7 @@ type fileStat struct {
 func statOf(fi fs.FileInfo) fileStat {
 	st := fileStat{size: fi.Size(), mtime: fi.ModTime().UnixNano(), mode: fi.Mode(), exists: true}
 	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ctime = s.Ctim.Nano()
+		st.ctime = ctimeOf(s)
 		st.ino, st.dev = uint64(s.Ino), uint64(s.Dev)
 	}
 	return st
