@@ -95,7 +95,11 @@ func TestIsolation(t *testing.T) {
 // that it gets the vendored image again.
 func TestHelperIsolation(t *testing.T) {
 	if os.Getenv(helperEnv) != isolationHelper {
-		t.Skip("run by TestIsolation")
+		// Only TestIsolation's child process runs the scenario (its
+		// failures are what TestIsolation checks); returning rather than
+		// skipping keeps the engine matrix's count of skips to the tests
+		// an engine cannot run, as os/exec's helper processes do.
+		return
 	}
 	sees := func(name string) {
 		t.Run("sees-the-vendored-image-after-the-"+name, func(t *testing.T) {
