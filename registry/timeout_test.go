@@ -39,7 +39,7 @@ func proxied(t *testing.T, layerSize int64, attempts int) (*Client, *registrytes
 // errs.ErrTimeout within the bound, and a cut or reset body in a transient
 // error.
 func TestTimeouts(t *testing.T) {
-	c, proxy, layer, refName := proxied(t, 256<<10, 2)
+	_, proxy, layer, refName := proxied(t, 256<<10, 2)
 	ref := mustRef(t, refName)
 	ctx := context.Background()
 	blobPath := "/blobs/" + layer.Digest.String()
@@ -59,7 +59,7 @@ func TestTimeouts(t *testing.T) {
 		}
 		return clients[to]
 	}
-	c = with(neither)
+	c := with(neither)
 	// Connect first, so that the cases time the blob request alone.
 	if _, err := c.Resolve(ctx, ref); err != nil {
 		t.Fatalf("Resolve = %v", err)
