@@ -309,34 +309,10 @@ func checkSources(t *testing.T, what string, im pusher.PushedImage, idx v1.Image
 	}
 }
 
-// platformImage is idx's image for platform p.
-func platformImageOf(t *testing.T, idx v1.ImageIndex, p string) v1.Image {
-	t.Helper()
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := v1.ParsePlatform(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range im.Manifests {
-		if d.Platform != nil && d.Platform.Equals(*want) {
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return img
-		}
-	}
-	t.Fatalf("no %s in the index", p)
-	return nil
-}
-
 // platformBytes is the size of p's manifest, config and layers.
 func platformBytes(t *testing.T, idx v1.ImageIndex, p string) int64 {
 	t.Helper()
-	img := platformImageOf(t, idx, p)
+	img := registrytest.PlatformImage(t, idx, p)
 	raw, err := img.RawManifest()
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +330,7 @@ func platformBytes(t *testing.T, idx v1.ImageIndex, p string) int64 {
 
 func configOf(t *testing.T, idx v1.ImageIndex, p string) v1.Hash {
 	t.Helper()
-	h, err := platformImageOf(t, idx, p).ConfigName()
+	h, err := registrytest.PlatformImage(t, idx, p).ConfigName()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/platform"
 )
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -51,13 +50,11 @@ tagged), size and time; --json prints the report.`,
   vendorimg load --json | jq -r '.images[].imageId'`,
 		RunE: func(cmd *cobra.Command, refs []string) error {
 			var opts vendorimg.LoadOptions
-			if platformFlag != "" {
-				p, err := platform.Parse(platformFlag)
-				if err != nil {
-					return usageError{err}
-				}
-				opts.Platform = &p
+			pl, err := platformOption(platformFlag)
+			if err != nil {
+				return err
 			}
+			opts.Platform = pl
 			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err

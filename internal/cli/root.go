@@ -17,6 +17,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
+	"github.com/vendorimg/vendorimg/platform"
 )
 
 // Exit codes.
@@ -31,6 +32,19 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// platformOption is the platform a --platform flag names, nil when the
+// flag is empty (the engine's own), or a usage error.
+func platformOption(flag string) (*platform.Platform, error) {
+	if flag == "" {
+		return nil, nil
+	}
+	p, err := platform.Parse(flag)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return &p, nil
+}
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/layout"
-	"github.com/vendorimg/vendorimg/platform"
 )
 
 // watchRequest is one line a harness sends to vendorimg watch.
@@ -82,13 +81,11 @@ A request that fails is answered {"error": "...", "kind": "..."}. It exits
 		RunE: func(cmd *cobra.Command, refs []string) error {
 			g.json = true
 			var opts vendorimg.WatchOptions
-			if platformFlag != "" {
-				p, err := platform.Parse(platformFlag)
-				if err != nil {
-					return usageError{err}
-				}
-				opts.Platform = &p
+			pl, err := platformOption(platformFlag)
+			if err != nil {
+				return err
 			}
+			opts.Platform = pl
 			cfg, err := g.configFor(cmd.Context(), refs)
 			if err != nil {
 				return err

@@ -136,7 +136,7 @@ func Blobs(t testing.TB, idx v1.ImageIndex, platforms []string) map[digest.Diges
 	}
 	out[digest.FromBytes(raw)] = true
 	for _, p := range platforms {
-		img := platformImage(t, idx, p)
+		img := PlatformImage(t, idx, p)
 		for _, f := range []func() (v1.Hash, error){img.Digest, img.ConfigName} {
 			h, err := f()
 			if err != nil {
@@ -154,7 +154,7 @@ func Blobs(t testing.TB, idx v1.ImageIndex, platforms []string) map[digest.Diges
 // Layers are the layer digests of idx's image for platform, in order.
 func Layers(t testing.TB, idx v1.ImageIndex, platform string) []digest.Digest {
 	t.Helper()
-	m, err := platformImage(t, idx, platform).Manifest()
+	m, err := PlatformImage(t, idx, platform).Manifest()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,9 @@ func Layers(t testing.TB, idx v1.ImageIndex, platform string) []digest.Digest {
 	return out
 }
 
-func platformImage(t testing.TB, idx v1.ImageIndex, platform string) v1.Image {
+// PlatformImage is the image that idx lists for platform ("linux/amd64");
+// it fails t when there is none.
+func PlatformImage(t testing.TB, idx v1.ImageIndex, platform string) v1.Image {
 	t.Helper()
 	im, err := idx.IndexManifest()
 	if err != nil {
