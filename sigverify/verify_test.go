@@ -28,14 +28,11 @@ import (
 // bundle's blob path.
 func signedLayout(t *testing.T, l *layout.Layout, name string, subject digest.Digest) (pub, bundlePath string) {
 	t.Helper()
-	ctx := context.Background()
 	key, err := sign.NewEphemeralKeypair(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	statement := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"image","digest":{"sha256":%q}}],"predicateType":%q,"predicate":{}}`,
-		subject.Encoded(), manifest.CosignSignPredicate)
-	pb, err := sign.Bundle(&sign.DSSEData{Data: []byte(statement), PayloadType: "application/vnd.in-toto+json"}, key, sign.BundleOptions{})
+	pb, err := sign.Bundle(&sign.DSSEData{Data: signPayload(subject), PayloadType: "application/vnd.in-toto+json"}, key, sign.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +48,23 @@ func signedLayout(t *testing.T, l *layout.Layout, name string, subject digest.Di
 	if err := os.WriteFile(pub, []byte(pem), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return pub, vendorBundle(t, l, name, subject, bundle)
+}
+
+// signPayload returns what cosign v3 signs for subject: an in-toto
+// statement of its signing predicate.
+func signPayload(subject digest.Digest) []byte {
+	return fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"image","digest":{"sha256":%q}}],"predicateType":%q,"predicate":{}}`,
+		subject.Encoded(), manifest.CosignSignPredicate)
+}
+
+// vendorBundle writes bundle into l as sync vendors a signature of
+// subject for the image named name (a referrer manifest with the bundle
+// as its layer, recorded in index.json), and returns the bundle's blob
+// path.
+func vendorBundle(t *testing.T, l *layout.Layout, name string, subject digest.Digest, bundle []byte) string {
+	t.Helper()
+	ctx := context.Background()
 	if err := l.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +100,7 @@ func signedLayout(t *testing.T, l *layout.Layout, name string, subject digest.Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pub, p
+	return p
 }
 
 func TestVerify(t *testing.T) {
