@@ -32,6 +32,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
+	"github.com/vendorimg/vendorimg/internal/enginetest"
 	"github.com/vendorimg/vendorimg/internal/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
@@ -283,6 +284,19 @@ func checkLoadSendsNoReferrers(t *testing.T, cfg *config.Config, referrers []dig
 	t.Cleanup(func() { _, _ = vendorimg.Unload(context.Background(), cfg, vendorimg.UnloadOptions{Engine: c}) })
 	if err != nil {
 		t.Fatalf("Load = %v", err)
+	}
+	if len(e.entries) == 0 {
+		// The engine already held the image (left by an earlier run, or
+		// another test's with the same seed), so load only tagged it:
+		// evict it by ID and load again, so that the stream is read.
+		for _, im := range rep.Images {
+			if _, err := enginetest.DockerErr("rmi", "-f", im.ImageID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep, err = vendorimg.Load(ctx, cfg, vendorimg.LoadOptions{Engine: e, Platform: &amd64}); err != nil {
+			t.Fatalf("Load = %v", err)
+		}
 	}
 	if len(e.entries) == 0 {
 		t.Fatalf("Load streamed no archive: %+v", rep)
