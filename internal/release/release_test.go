@@ -250,7 +250,11 @@ func TestReleaseBinaries(t *testing.T) {
 			if err != nil || !fileWant[p.String()].Match(out) {
 				t.Errorf("file %s/vendorimg = %q, %v, want /%s/", folder, out, err, fileWant[p.String()])
 			}
-			out, err = exec.Command("go", "version", "-m", path).Output()
+			// GOFLAGS cleared: .ci/run's GOFLAGS=-json makes go version -m
+			// print JSON.
+			gv := exec.Command("go", "version", "-m", path)
+			gv.Env = append(os.Environ(), "GOFLAGS=")
+			out, err = gv.Output()
 			mod := string(out)
 			for _, want := range []string{"\tpath\tgithub.com/vendorimg/vendorimg/cmd/vendorimg\n", "\tbuild\tGOOS=" + p.OS + "\n",
 				"\tbuild\tGOARCH=" + p.Arch + "\n", "\tbuild\tCGO_ENABLED=0\n", "\tbuild\t-trimpath=true\n"} {
