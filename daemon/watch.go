@@ -300,7 +300,7 @@ type CheckTestOptions struct {
 // names or uses it. The error is for what stops the check (the engine
 // does not answer); findings are in the report.
 func (w *Watcher) Check(ctx context.Context, opts CheckTestOptions) (*WatchReport, error) {
-	list, err := w.c.ImageList(ctx, client.ImageListOptions{})
+	list, err := listImages(ctx, w.c)
 	if err != nil {
 		return nil, fmt.Errorf("listing the engine's images: %w", err)
 	}
@@ -446,4 +446,28 @@ func loadedID(ctx context.Context, c Client, eng Engine, v *vendored) (string, e
 		return v.manifest.Digest.String(), nil
 	}
 	return v.config.Digest.String(), nil
+}
+
+// imageLister is what listImages needs of the engine.
+type imageLister interface {
+	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
+}
+
+// listAttempts bounds listImages' tries.
+const listAttempts = 3
+
+// listImages asks the engine for its image list. podman 4.3 fails the
+// whole list with "image not known" when an image is removed while it
+// lists (another test's cleanup, seen in CI), so the list is asked again
+// then, listAttempts times in all; any other error is returned at once.
+func listImages(ctx context.Context, c imageLister) (client.ImageListResult, error) {
+	var err error
+	for range listAttempts {
+		var list client.ImageListResult
+		list, err = c.ImageList(ctx, client.ImageListOptions{})
+		if err == nil || !strings.Contains(err.Error(), "image not known") {
+			return list, err
+		}
+	}
+	return client.ImageListResult{}, err
 }
