@@ -155,34 +155,33 @@ func parseString(v string) (string, string, error) {
 // any string.
 func closed(v string) bool {
 	depth := 0
-	var quote byte
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case quote != 0 && c == '\\' && quote == '"':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '[':
+	return outsideStrings(v, func(c byte) bool {
+		switch c {
+		case '[':
 			depth++
-		case c == ']':
+		case ']':
 			depth--
-			if depth == 0 {
-				return true
-			}
+			return depth == 0
 		}
-	}
-	return false
+		return false
+	}) >= 0
 }
 
 // stripComment drops a # comment that is outside any string.
 func stripComment(line string) string {
+	if i := outsideStrings(line, func(c byte) bool { return c == '#' }); i >= 0 {
+		return line[:i]
+	}
+	return line
+}
+
+// outsideStrings calls stop with each byte of s that is outside any
+// quoted string ('...' or "...", with backslash escapes in the latter)
+// and returns the index of the first for which it says true, or -1.
+func outsideStrings(s string, stop func(c byte) bool) int {
 	var quote byte
-	for i := 0; i < len(line); i++ {
-		c := line[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case quote != 0 && c == '\\' && quote == '"':
 			i++
@@ -191,9 +190,9 @@ func stripComment(line string) string {
 		case quote != 0:
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#':
-			return line[:i]
+		case stop(c):
+			return i
 		}
 	}
-	return line
+	return -1
 }
