@@ -5,7 +5,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // BenchmarkWriteArchive measures building and rehashing the archive of a

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 )
 

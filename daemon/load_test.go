@@ -16,7 +16,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/progress"
 )

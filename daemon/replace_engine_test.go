@@ -7,7 +7,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // TestLoadSaysWhatItReplaced moves a loaded image's tag onto another image

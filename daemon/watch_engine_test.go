@@ -12,8 +12,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/internal/enginetest"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/reference"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/internal/testbin"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/vendorimg/vendorimg/internal/enginetest"
-	"github.com/vendorimg/vendorimg/internal/testimage"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testimage"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/vendorimgtest"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 

@@ -13,7 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // testTimeouts keep the fault tests fast: a real registry on loopback

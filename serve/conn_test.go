@@ -19,7 +19,7 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/registry"
 	"github.com/vendorimg/vendorimg/serve"
 )

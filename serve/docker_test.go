@@ -15,8 +15,8 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/enginetest"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/registry"
 )

@@ -19,7 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/serve"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // KillTestEnv gates TestLoadEngineKilled, which starts engines of its own

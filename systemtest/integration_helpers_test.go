@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
-	"github.com/vendorimg/vendorimg/internal/testbin"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 )
 
 func registrytestAuth(user, pass string) remote.Option {

@@ -23,7 +23,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"

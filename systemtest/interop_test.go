@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/vendorimg/vendorimg"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // inNetns runs a command in a new network namespace, where not even the

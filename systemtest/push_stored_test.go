@@ -12,7 +12,7 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // TestPushChecksWhatTheRegistryStored: a registry that answers 201 Created

@@ -24,8 +24,8 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/internal/enginetest"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
 	"github.com/vendorimg/vendorimg/pusher"

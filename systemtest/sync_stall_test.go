@@ -18,7 +18,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/errs"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/progress"
 	"github.com/vendorimg/vendorimg/registry"
 )

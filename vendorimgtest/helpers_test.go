@@ -11,7 +11,7 @@ import (
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/internal/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/platform"
 )

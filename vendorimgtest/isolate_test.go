@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 	"github.com/vendorimg/vendorimg/layout"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 )
 
 // isolationChanger is a test of testdata/isolation/test_changes.py that

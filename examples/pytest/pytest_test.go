@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/internal/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 

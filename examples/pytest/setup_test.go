@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/testbin"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
 

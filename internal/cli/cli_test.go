@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // run drives the real root command, as main does.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // TestConfigOneUTF8Document: a vendorimg.yaml with a second YAML document,

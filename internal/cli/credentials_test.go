@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // TestFailingCredentialHelperKeepsItsSecret is promise 8 with a credential

@@ -14,8 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/vendorimg/vendorimg/daemon"
-	"github.com/vendorimg/vendorimg/internal/enginetest"
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // These tests drive load, verify --daemon and unload through the root

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // TestHostileLayoutIsReportedAndChangesNothing: a malformed or hostile

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
 
 // TestTimeoutFlag: behind a registry that never answers, each command

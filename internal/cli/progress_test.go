@@ -17,7 +17,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/vendorimg/vendorimg/internal/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 	"github.com/vendorimg/vendorimg/progress"
 )
 

@@ -38,8 +38,8 @@ exit "$(cat "$answer.code")"
 """
 
 PROBE = "registry.vendorimg.test/probe:1"
-PROBE_ID = "sha256:c456b63aa063a1a356c3f71080cd7b4129d5ff5e42347f91e60a26736cb8608d"
-PROBE_PIN = "sha256:f997271297af512e9cf8fb0ded17a193037499315c6bca76988ccc6d187651c9"
+PROBE_ID = "sha256:e318d02d17027f40083e3747c48d67ef1821857c8149ca69e71045ce0eee5e1d"
+PROBE_PIN = "sha256:e351f403b6dfee83d32166c7d66efb05595650fccb420c74041a4e77f41dd0cd"
 ALPINE = "docker.io/library/alpine:3.19.1"
 ALPINE_ID = "sha256:05455a08881ea9cf0e752bc48e61bbd71a34c029bb13df01e40e3e70e0d007bd"
 ALPINE_PIN = "sha256:c5b1261d6d3e43071626931fc004f70149baeba2c8ec672bd4f27761f8e1ad6b"
@@ -50,7 +50,7 @@ LOAD_OK = {
     "platform": "linux/amd64",
     "images": [
         {"ref": PROBE, "tag": PROBE, "platform": "linux/amd64", "imageId": PROBE_ID,
-         "match": "config", "action": "loaded", "bytes": 850375, "streamed": 850375, "seconds": 0.6},
+         "match": "config", "action": "loaded", "bytes": 850465, "streamed": 850465, "seconds": 0.6},
         {"ref": ALPINE, "tag": "alpine:3.19.1", "platform": "linux/amd64", "imageId": ALPINE_ID,
          "match": "config", "action": "skipped", "bytes": 3412170, "streamed": 0, "seconds": 0.01},
     ],

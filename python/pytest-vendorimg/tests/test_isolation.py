@@ -16,7 +16,7 @@ CHANGED = {
     "since": SINCE,
     "until": UNTIL,
     "tags": [{"ref": PROBE, "tag": PROBE, "kind": "tag-moved", "expected": PROBE_ID, "actual": COMMITTED,
-              "message": "points to image sha256:555555555555, not the vendored sha256:c456b63aa063"}],
+              "message": "points to image sha256:555555555555, not the vendored sha256:e318d02d1702"}],
     "events": [{"time": "2026-12-07T17:26:24.123456789Z", "type": "container", "action": "commit", "id": COMMITTED,
                 "text": f"docker commit of container happy_ritchie as {PROBE} (image sha256:555555555555)"}],
     "restored": [{"tag": PROBE, "action": "re-tagged", "displaced": COMMITTED, "displacedAction": "removed"}],
@@ -48,7 +48,7 @@ def test_the_test_that_changed_an_image_fails_at_its_teardown(pytester, fake):
         [
             "*ERROR at teardown of test_commits_onto_the_tag*",
             "vendorimg: this test changed a vendored image:",
-            f"  {PROBE}: tag-moved: points to image sha256:555555555555, not the vendored sha256:c456b63aa063",
+            f"  {PROBE}: tag-moved: points to image sha256:555555555555, not the vendored sha256:e318d02d1702",
             "  what the engine's events say did it:",
             f"    docker commit of container happy_ritchie as {PROBE} (image sha256:555555555555) at 17:26:24.123",
             f"  restored: {PROBE}: re-tagged; the image it pointed to, sha256:555555555555: removed",
@@ -180,7 +180,7 @@ def test_load_says_what_it_replaced(pytester, fake):
     pytester.makepyfile(SUITE)
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(
-        [f"  {PROBE}: loaded sha256:c456b63aa063 (linux/amd64, 850375 bytes); replaced sha256:555555555555, "
+        [f"  {PROBE}: loaded sha256:e318d02d1702 (linux/amd64, 850465 bytes); replaced sha256:555555555555, "
          "which the tag pointed to: removed (nothing else named or used it)"]
     )
 

@@ -47,10 +47,10 @@ def test_alpine(vendorimg_image, ref):
             "*= vendorimg =*",
             "vendorimg: 4 tests used vendored images; 4 checked after they ran",
             "vendorimg load: docker 20.10.24+dfsg1 (classic image store), platform linux/amd64",
-            f"  {PROBE}: loaded sha256:c456b63aa063 (linux/amd64, 850375 bytes)",
+            f"  {PROBE}: loaded sha256:e318d02d1702 (linux/amd64, 850465 bytes)",
             "  alpine:3.19.1: skipped sha256:05455a08881e (linux/amd64, 3412170 bytes)",
             "vendorimg verify --daemon: layout /src/testdata/images: 7 blobs, 1631348 bytes rehashed",
-            f"  {PROBE}: ok sha256:c456b63aa063",
+            f"  {PROBE}: ok sha256:e318d02d1702",
         ]
     )
 

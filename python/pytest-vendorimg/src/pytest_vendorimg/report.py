@@ -11,7 +11,7 @@ Line = Tuple[str, bool]
 
 
 def short(image_id: Optional[str]) -> str:
-    """sha256:c456b63aa063a1a3... -> sha256:c456b63aa063"""
+    """sha256:e318d02d1702a1a3... -> sha256:e318d02d1702"""
     return image_id[: len("sha256:") + 12] if image_id else "-"
 
 

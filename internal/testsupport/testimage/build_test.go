@@ -10,7 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/vendorimg/vendorimg/internal/testimage"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testimage"
 )
 
 // TestIndexIsReproducible builds the index for the host's platform twice
@@ -54,7 +54,7 @@ func TestIndexIsReproducible(t *testing.T) {
 	if history[0].Comment != "built with "+goVersion {
 		// The two builds above were compared; the committed image can only
 		// be compared by a build with its Go version.
-		t.Skipf("the committed image was %s, this is %s: not comparing this build with it (go generate -tags mkprobe ./internal/testimage re-pins)", history[0].Comment, goVersion)
+		t.Skipf("the committed image was %s, this is %s: not comparing this build with it (go generate -tags mkprobe ./internal/testsupport/testimage re-pins)", history[0].Comment, goVersion)
 	}
 	m, err := idx1.IndexManifest()
 	if err != nil {
@@ -62,7 +62,7 @@ func TestIndexIsReproducible(t *testing.T) {
 	}
 	got := m.Manifests[0].Digest
 	if want := c.image.Manifest.Digest.String(); got.String() != want {
-		t.Errorf("Index(%s) with %s has manifest %s, want the committed %s: the build is not reproducible, or the probe changed without go generate -tags mkprobe ./internal/testimage", p, goVersion, got, want)
+		t.Errorf("Index(%s) with %s has manifest %s, want the committed %s: the build is not reproducible, or the probe changed without go generate -tags mkprobe ./internal/testsupport/testimage", p, goVersion, got, want)
 	}
 }
 

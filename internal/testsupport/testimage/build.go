@@ -22,7 +22,7 @@ import (
 const Ref = "registry.vendorimg.test/probe:1"
 
 // ProbePackage is the import path of the program the image runs.
-const ProbePackage = "github.com/vendorimg/vendorimg/internal/testimage/probe"
+const ProbePackage = "github.com/vendorimg/vendorimg/internal/testsupport/testimage/probe"
 
 // Platforms are the platforms Index builds by default.
 var Platforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
@@ -223,13 +223,13 @@ func ImageFromBinary(p v1.Platform, binary []byte, goVersion string) (v1.Image, 
 			WorkingDir: "/",
 			Labels: map[string]string{
 				"org.opencontainers.image.title":       "probe",
-				"org.opencontainers.image.description": "vendorimg's test image: a static Go program (internal/testimage/probe)",
+				"org.opencontainers.image.description": "vendorimg's test image: a static Go program (internal/testsupport/testimage/probe)",
 			},
 		},
 		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
 		History: []v1.History{{
 			Created:   created,
-			CreatedBy: `CGO_ENABLED=0 GOOS=linux GOARCH=` + p.Architecture + ` go build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" ./internal/testimage/probe`,
+			CreatedBy: `CGO_ENABLED=0 GOOS=linux GOARCH=` + p.Architecture + ` go build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" ./internal/testsupport/testimage/probe`,
 			Comment:   "built with " + goVersion,
 		}},
 	}

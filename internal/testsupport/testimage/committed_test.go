@@ -15,13 +15,13 @@ import (
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/testimage"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testimage"
 	"github.com/vendorimg/vendorimg/layout"
 )
 
 // repoConfig is the repository root's vendorimg.yaml, seen from this
 // package's folder (where go test runs).
-var repoConfig = filepath.Join("..", "..", config.FileName)
+var repoConfig = filepath.Join("..", "..", "..", config.FileName)
 
 // committed is the probe image as vendored in the repository: its pin and
 // the stored image for arch.
@@ -45,7 +45,7 @@ func loadCommitted(t *testing.T, arch string) committed {
 		}
 	}
 	if i < 0 {
-		t.Fatalf("%s does not pin %s (run go generate -tags mkprobe ./internal/testimage)", cfg.Path, testimage.Ref)
+		t.Fatalf("%s does not pin %s (run go generate -tags mkprobe ./internal/testsupport/testimage)", cfg.Path, testimage.Ref)
 	}
 	c := committed{cfg: cfg, pin: cfg.Images[i], layout: layout.New(cfg.LayoutDir())}
 	idx, err := c.layout.ReadIndex(context.Background())

@@ -1,7 +1,7 @@
 // Command mkprobe rebuilds vendorimg's own test image and vendors it into
 // the repository, through the same Add and Sync a user runs:
 //
-//  1. it builds registry.vendorimg.test/probe:1 from internal/testimage/probe
+//  1. it builds registry.vendorimg.test/probe:1 from internal/testsupport/testimage/probe
 //     for linux/amd64 and linux/arm64, reproducibly (see package testimage);
 //  2. it pushes the index to a registry it serves in process on 127.0.0.1;
 //  3. it runs vendorimg.Add with a client that mirrors
@@ -14,11 +14,11 @@
 // name and no mirrors: key. Run it through its go generate recipe, from
 // the repository root:
 //
-//	go generate -tags mkprobe ./internal/testimage
+//	go generate -tags mkprobe ./internal/testsupport/testimage
 //
 // or directly:
 //
-//	go run ./internal/testimage/cmd/mkprobe -C .
+//	go run ./internal/testsupport/testimage/cmd/mkprobe -C .
 //
 // With the same Go version a second run changes no byte; with another one
 // the binaries differ, so the digest changes and the run re-pins.
@@ -36,7 +36,7 @@ import (
 	"syscall"
 
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/testimage"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testimage"
 	"github.com/vendorimg/vendorimg/reference"
 )
 
@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("C", "", "the folder holding vendorimg.yaml and go.mod (default: the nearest folder with a vendorimg.yaml, from the current one up)")
 	ref := fs.String("ref", testimage.Ref, "the image's name")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mkprobe [-C DIR] [-ref REF]\n\nRebuilds the probe image and vendors it with vendorimg add (see go doc ./internal/testimage/cmd/mkprobe).\n\n")
+		fmt.Fprintf(stderr, "usage: mkprobe [-C DIR] [-ref REF]\n\nRebuilds the probe image and vendors it with vendorimg add (see go doc ./internal/testsupport/testimage/cmd/mkprobe).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

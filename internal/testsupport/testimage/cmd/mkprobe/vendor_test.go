@@ -15,7 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/vendorimg/vendorimg/config"
-	"github.com/vendorimg/vendorimg/internal/testimage"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testimage"
 	"github.com/vendorimg/vendorimg/reference"
 )
 

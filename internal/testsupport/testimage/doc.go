@@ -1,6 +1,6 @@
 // Package testimage builds vendorimg's own small runnable test image,
 // registry.vendorimg.test/probe:1, from the probe program in
-// internal/testimage/probe, for linux/amd64 and linux/arm64.
+// internal/testsupport/testimage/probe, for linux/amd64 and linux/arm64.
 //
 // This repository's CI cannot reach Docker Hub, so its vendorimg.yaml and
 // testdata/images hold this image instead of a pulled one, under a name in
@@ -11,7 +11,7 @@
 // registry.vendorimg.test to that registry (the mirror is not written into
 // vendorimg.yaml). The recipe, from the repository root:
 //
-//	go generate -tags mkprobe ./internal/testimage
+//	go generate -tags mkprobe ./internal/testsupport/testimage
 //
 // The go:generate directive sits in a file built only with the mkprobe tag,
 // so a plain "go generate ./..." never rebuilds the image: it stays an

@@ -1,0 +1,15 @@
+// Package testsupport is the home of the code that exists only for
+// vendorimg's tests and benchmarks, kept apart from the production helpers
+// beside it in internal/ (disk, flock, version, release):
+//
+//   - registrytest: registries for tests, real (/usr/bin/docker-registry)
+//     and in process, and the one fault-injecting, throttling proxy;
+//   - testimage: the repository's own runnable probe image and its
+//     reproducible builder (go generate -tags mkprobe);
+//   - enginetest: which engine a test talks to, and the docker, layout-copy
+//     and byte-flip helpers the engine tests share;
+//   - testbin: the one builder of the vendorimg binary for tests;
+//   - bench: the benchmarks' tools and findings (scripts/bench runs them).
+//
+// No production package imports anything below this folder.
+package testsupport
