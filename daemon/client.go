@@ -104,6 +104,10 @@ type Engine struct {
 	Store string `json:"store"`
 
 	platform platform.Platform
+	// root and driver are where the engine keeps its data on its machine
+	// and its storage driver, as /info reports them (DockerRootDir,
+	// Driver): the per-test check reads podman's image store there.
+	root, driver string
 }
 
 // Inspect asks the engine what it is. When no engine can be reached (no
@@ -127,7 +131,7 @@ func EngineFromInfo(info system.Info) (Engine, error) {
 	if err != nil {
 		return Engine{}, err
 	}
-	e := Engine{Version: info.ServerVersion, Platform: p.String(), Store: StoreClassic, platform: p}
+	e := Engine{Version: info.ServerVersion, Platform: p.String(), Store: StoreClassic, platform: p, root: info.DockerRootDir, driver: info.Driver}
 	for _, kv := range info.DriverStatus {
 		if kv[0] == "driver-type" && kv[1] == "io.containerd.snapshotter.v1" {
 			e.Store = StoreContainerd

@@ -52,13 +52,15 @@ type WatchOptions struct {
 	Logger *slog.Logger
 }
 
-// Watcher is the per-test check of loaded images: Check tells, in one
-// image list and a stat of each watched layout file, whether any test
-// since the last Check moved or removed a loaded image's tag, removed the
-// image, or changed a file of the layout, and asks the engine's event log
-// what did it; with restore it puts the vendored images back. It is built
-// for a test harness that checks after every test (a few milliseconds
-// each); a Watcher is not safe for concurrent use.
+// Watcher is the per-test check of loaded images: Check tells whether any
+// test since the last Check moved or removed a loaded image's tag, removed
+// the image, or changed a file of the layout, and asks the engine's event
+// log what did it; with restore it puts the vendored images back. It is
+// built for a test harness that checks after every test: when nothing
+// changed, a check is a stat of each watched layout file and one short
+// request to the engine or none (Quiet, watch_quiet.go); only a change, or
+// an engine where that cannot tell, costs the image list. A Watcher is not
+// safe for concurrent use.
 type Watcher struct {
 	c      WatchClient
 	l      *layout.Layout
@@ -72,6 +74,15 @@ type Watcher struct {
 	// before are the layout files that were already wrong when the
 	// Watcher started.
 	before []layout.FileChange
+	// quietBy is how Check knows that no image changed without listing
+	// them (watch_quiet.go); quietSince starts the window of the next
+	// events query; storeFile is podman's images.json, storeSum its sum
+	// when a full check last saw no change (storeKnown).
+	quietBy    string
+	quietSince time.Time
+	storeFile  string
+	storeSum   [32]byte
+	storeKnown bool
 }
 
 // watchedImage is one loaded image.
@@ -115,7 +126,10 @@ func NewWatcher(ctx context.Context, c WatchClient, l *layout.Layout, images []c
 	if opts.Platform != nil {
 		want = *opts.Platform
 	}
-	w := &Watcher{c: c, l: l, logger: logger, eng: eng}
+	w := &Watcher{c: c, l: l, logger: logger, eng: eng, quietSince: time.Now()}
+	var why string
+	w.quietBy, w.storeFile, why = quietWay(ctx, c, eng)
+	logger.Debug("per-test check", "quiet-by", w.quietBy, "why-none", why)
 	idx, unlock, err := openLayout(ctx, l, nil)
 	if err != nil {
 		return nil, err
@@ -162,6 +176,10 @@ func NewWatcher(ctx context.Context, c WatchClient, l *layout.Layout, images []c
 
 // Engine is the engine watched.
 func (w *Watcher) Engine() Engine { return w.eng }
+
+// Quiet is how Check knows that no image changed without listing the
+// images: QuietByEvents, QuietByStoreFile or QuietByNone.
+func (w *Watcher) Quiet() string { return w.quietBy }
 
 // Files is how many layout files the Watcher watches.
 func (w *Watcher) Files() int { return w.fp.Files() }
@@ -258,9 +276,12 @@ type WatchReport struct {
 	// OK: no tag finding and no layout change (a file put back is not one).
 	OK bool `json:"ok"`
 	// Since and Until delimit the window checked: from the end of the
-	// previous Check to the image list of this one.
+	// previous Check to the start of this one (quiet) or its image list.
 	Since time.Time `json:"since"`
 	Until time.Time `json:"until"`
+	// Quiet: the engine's event log or image store file showed that no
+	// image changed (Watcher.Quiet), so the images were not listed.
+	Quiet bool `json:"quiet,omitempty"`
 	// Tags are the loaded images whose tag changed.
 	Tags []TagFinding `json:"tags,omitempty"`
 	// Layout are the watched layout files that changed (or were put back).
@@ -291,23 +312,42 @@ type CheckTestOptions struct {
 
 // Check tells whether anything changed since the previous Check (or
 // NewWatcher): a loaded image's tag moved or removed, the vendored image
-// removed, a watched layout file changed. It asks the engine for its
-// image list, stats each watched file and rehashes those that moved; only
-// when something changed does it read the engine's events of the window.
+// removed, a watched layout file changed. It stats each watched file and
+// rehashes those that moved; it asks the engine's event log (dockerd) or
+// reads its image store's file (podman) whether an image may have changed
+// in the window (Quiet), and lists the images only then, or when neither
+// can tell; only when something changed does it read the engine's events
+// of the window to say what did it.
 // With opts.Restore it then puts the vendored images back (re-tags the
 // vendored image, or loads it from the layout when the engine no longer
 // has it) and removes the image a tag was moved to when nothing else
 // names or uses it. The error is for what stops the check (the engine
 // does not answer); findings are in the report.
 func (w *Watcher) Check(ctx context.Context, opts CheckTestOptions) (*WatchReport, error) {
+	until := time.Now()
+	rep := &WatchReport{Since: w.since, Until: until}
+	if !opts.Since.IsZero() && opts.Since.Before(rep.Since) {
+		rep.Since = opts.Since
+	}
+	quiet, storeSum := w.quiet(ctx, until)
+	// The next events window starts where this one ends: what happens
+	// from here on (this check's list, a restore) is in it.
+	w.quietSince = until
+	var err error
+	if rep.Layout, err = w.fp.Changes(ctx); err != nil {
+		return nil, err
+	}
+	layoutOK := !slices.ContainsFunc(rep.Layout, func(c layout.FileChange) bool { return !c.Restored })
+	if quiet && layoutOK {
+		rep.OK, rep.Quiet = true, true
+		w.since = time.Now()
+		return rep, nil
+	}
 	list, err := listImages(ctx, w.c)
 	if err != nil {
 		return nil, fmt.Errorf("listing the engine's images: %w", err)
 	}
-	rep := &WatchReport{Since: w.since, Until: time.Now()}
-	if !opts.Since.IsZero() && opts.Since.Before(rep.Since) {
-		rep.Since = opts.Since
-	}
+	rep.Until = time.Now()
 	byTag := map[string]string{}
 	ids := map[string][]string{}
 	for _, s := range list.Items {
@@ -331,10 +371,11 @@ func (w *Watcher) Check(ctx context.Context, opts CheckTestOptions) (*WatchRepor
 			rep.Tags = append(rep.Tags, f)
 		}
 	}
-	if rep.Layout, err = w.fp.Changes(ctx); err != nil {
-		return nil, err
-	}
-	rep.OK = len(rep.Tags) == 0 && !slices.ContainsFunc(rep.Layout, func(c layout.FileChange) bool { return !c.Restored })
+	rep.OK = len(rep.Tags) == 0 && layoutOK
+	// The store file read before the list is the next baseline when the
+	// list found every tag in place; after a change (restored or not) the
+	// next check lists again.
+	w.storeSum, w.storeKnown = storeSum, len(rep.Tags) == 0 && w.quietBy == QuietByStoreFile
 	if !rep.OK {
 		rep.Events, err = w.events(ctx, rep.Since, rep.Until)
 		if err != nil {

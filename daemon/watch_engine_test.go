@@ -204,7 +204,8 @@ func TestWatcher(t *testing.T) {
 
 // BenchmarkWatcherCheck is the per-test check's cost on the engine under
 // test with 10 loaded images (2 layers each): one Check with nothing
-// changed, the common case after a test.
+// changed, the common case after a test. It reports how many checks were
+// quiet (no image list: Watcher.Quiet).
 func BenchmarkWatcherCheck(b *testing.B) {
 	ctx := context.Background()
 	f := newFixture(b)
@@ -219,10 +220,95 @@ func BenchmarkWatcherCheck(b *testing.B) {
 		b.Fatalf("NewWatcher() = %v", err)
 	}
 	b.ResetTimer()
+	quiet := 0
 	for b.Loop() {
 		rep, err := w.Check(ctx, daemon.CheckTestOptions{Restore: true})
 		if err != nil || !rep.OK {
 			b.Fatalf("Check() = %+v, %v; want clean", rep, err)
+		}
+		if rep.Quiet {
+			quiet++
+		}
+	}
+	// The share of checks that the engine's event log or store file
+	// showed quiet (they list no images), and how.
+	b.ReportMetric(float64(quiet)/float64(b.N), "quiet/op")
+	b.Logf("quiet by %s", w.Quiet())
+}
+
+// listCounter is the engine's client, counting image lists.
+type listCounter struct {
+	*client.Client
+	lists int
+}
+
+func (c *listCounter) ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error) {
+	c.lists++
+	return c.Client.ImageList(ctx, options)
+}
+
+// TestWatcherQuiet checks that the per-test check uses the cheap proof the
+// engine allows (dockerd on this machine: its event log; podman: its image
+// store's file, readable by root here), that a quiet check lists no
+// images, and that each change TestWatcher makes is seen through it (there
+// the changes are reported, so no check was wrongly quiet).
+func TestWatcherQuiet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	im := f.add(repoName(t, "img"), "1.0", registrytest.Index(t, []string{"linux/amd64"}, 1, 1000, randomSeed(t), registrytest.OCI), "linux/amd64")
+	if _, err := daemon.Load(ctx, f.c, f.l, f.cfg.Images, daemon.LoadOptions{}); err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	c := &listCounter{Client: f.c}
+	w, err := daemon.NewWatcher(ctx, c, f.l, f.cfg.Images, daemon.WatchOptions{})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	want := daemon.QuietByEvents
+	if f.eng.Product == "podman" {
+		want = daemon.QuietByStoreFile
+		if os.Geteuid() != 0 {
+			want = daemon.QuietByNone // rootful podman's store is root's
+		}
+	}
+	if got := w.Quiet(); got != want {
+		t.Fatalf("Quiet() = %q on %s, want %q", got, f.eng, want)
+	}
+	// The engine is shared with the package's other tests (and other
+	// packages' runs), whose changes make a check list the images: of 50
+	// checks in a row at least one must find the engine quiet, and no
+	// quiet check may list.
+	quiet := 0
+	for range 50 {
+		before := c.lists
+		rep, err := w.Check(ctx, daemon.CheckTestOptions{Restore: true})
+		if err != nil || !rep.OK {
+			t.Fatalf("Check() = %+v, %v; want clean", rep, err)
+		}
+		if rep.Quiet {
+			quiet++
+			if c.lists != before {
+				t.Fatalf("a quiet Check() listed the images %d times", c.lists-before)
+			}
+		}
+	}
+	if want != daemon.QuietByNone && quiet == 0 {
+		t.Fatalf("none of 50 checks was quiet (%s, %s)", w.Quiet(), f.eng)
+	}
+	t.Logf("%s: %d of 50 checks quiet by %s", f.eng, quiet, w.Quiet())
+	// docker rmi right before the check: never quiet.
+	tag := tagOf(im)
+	for i := range 3 {
+		if _, err := f.c.ImageRemove(ctx, tag, client.ImageRemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := w.Check(ctx, daemon.CheckTestOptions{Restore: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Quiet || rep.OK || len(rep.Tags) != 1 || len(rep.Restored) != 1 {
+			t.Fatalf("round %d: Check() after docker rmi of the tag = %+v, want it found and re-tagged", i, rep)
 		}
 	}
 }

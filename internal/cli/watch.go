@@ -41,6 +41,9 @@ type watchReady struct {
 	// wrong at the start.
 	Files  int                 `json:"files"`
 	Before []layout.FileChange `json:"before"`
+	// Quiet is how a check knows that no image changed without listing
+	// them: "events", "store-file" or "none" (daemon.Watcher.Quiet).
+	Quiet string `json:"quiet"`
 }
 
 // watchTagged is the answer to tag and untag.
@@ -56,12 +59,16 @@ func newWatchCommand(g *globals) *cobra.Command {
 		Short: "Check loaded images after each test, for a test harness (JSON lines on stdin and stdout)",
 		Long: `watch is the per-test check of a test harness (pytest-vendorimg runs it): a
 long-lived process that keeps one engine connection, so that a check after
-every test costs one image list and a stat of each layout file.
+every test costs a stat of each layout file and, when nothing changed, one
+short request to the engine (dockerd: its event log of the window) or none
+(podman: its image store's file, when readable here); only a change, or an
+engine where neither can tell, costs the image list.
 
 It watches the images REF names (default: every image of vendorimg.yaml),
 which must be loaded already (vendorimg load). It rehashes their blobs once,
 prints one JSON line ({"ready": true, "engine": ..., "images": [...],
-"files": N, "before": [files already wrong]}) and then answers each JSON line
+"files": N, "before": [files already wrong], "quiet": "events" | "store-file"
+| "none"}) and then answers each JSON line
 read on stdin with one JSON line on stdout:
 
   {"op": "check", "restore": true, "since": 1796664062.5}
@@ -108,7 +115,7 @@ A request that fails is answered {"error": "...", "kind": "..."}. It exits
 				return out.Flush()
 			}
 			g.printed = true
-			if err := send(watchReady{Ready: true, Engine: w.Engine(), Images: w.Images(), Files: w.Files(), Before: append([]layout.FileChange{}, w.Before()...)}, nil); err != nil {
+			if err := send(watchReady{Ready: true, Engine: w.Engine(), Images: w.Images(), Files: w.Files(), Before: append([]layout.FileChange{}, w.Before()...), Quiet: w.Quiet()}, nil); err != nil {
 				return err
 			}
 			in := bufio.NewScanner(stdin(cmd))

@@ -4,7 +4,9 @@ share, and the record of which test ran when, to name the culprit of a
 change.
 
 - Helper runs ``vendorimg watch --json`` and speaks JSON lines with it: a
-  check costs one image list and a stat per layout file, in that process.
+  check costs a stat per layout file and, when nothing changed, one short
+  request to the engine (dockerd's event log) or none (podman's image
+  store file), in that process; the image list only after a change.
 - EngineLock is a flock on a file in the run's shared folder: tests that
   use vendored images hold it shared, a test marked
   ``@pytest.mark.vendorimg_exclusive`` holds it exclusive, so it runs while
