@@ -1,15 +1,13 @@
 package systemtest_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 )
 
 // TestServeToContainerdEngine starts a containerd-store Docker Engine of
@@ -64,30 +62,12 @@ func TestServeToContainerdEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := "127.0.0.1:5000"
 
 	// serve, inside the engine's namespace, on its loopback.
 	cfgPath := hubCheckout(t)
 	p := committedProbe(t, cfgPath)
-	logs := &syncWriter{}
-	srv := exec.Command("nsenter", "--net="+netns, bin, "--config", cfgPath, "-v", "serve", "--addr", "127.0.0.1:5000", "--json")
-	srv.Stderr = logs
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		if err := srv.Wait(); err != nil {
-			t.Errorf("vendorimg serve did not stop cleanly on SIGTERM: %v\n%s", err, logs)
-		}
-	})
-	var info struct{ Addr string }
-	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&info); err != nil || info.Addr != "127.0.0.1:5000" {
-		t.Fatalf("serve --json: %+v %v\n%s", info, err, logs)
-	}
+	logs := testbin.Serve(t, bin, testbin.ServeOptions{Config: cfgPath, Addr: addr, Netns: netns}).Log
 
 	host := []string{"DOCKER_HOST=unix://" + filepath.Join(state, "containerd", "docker.sock")}
 	for _, ref := range []string{"127.0.0.1:5000/registry.vendorimg.test/probe:1", "probe:1"} {
