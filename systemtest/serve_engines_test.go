@@ -11,8 +11,8 @@ import (
 )
 
 // TestServeToContainerdEngine starts a containerd-store Docker Engine of
-// its own (scripts/engines, with "registry-mirrors" pointing at serve) in
-// its network namespace, runs vendorimg serve inside that namespace, and
+// its own (scripts/engines, whose "registry-mirrors" point at 127.0.0.1:5000
+// of its network namespace), runs vendorimg serve there, and
 // pulls: by serve's address, as docker.io/library/probe:1 through the
 // engine's registry mirror, and with containerd's own client (ctr) through
 // a hosts.toml mirror, whose requests carry ns=docker.io. Each pull gives
@@ -44,7 +44,6 @@ func TestServeToContainerdEngine(t *testing.T) {
 	env := []string{
 		"VENDORIMG_ENGINE_STATE=" + state,
 		"VENDORIMG_ENGINE_CACHE=" + cache,
-		`VENDORIMG_ENGINE_DAEMON_JSON={"registry-mirrors": ["http://127.0.0.1:5000"]}`,
 	}
 	engines := func(args ...string) (string, error) {
 		out, err := run(t, env, filepath.Join(root, "scripts", "engines"), args...)
@@ -58,11 +57,16 @@ func TestServeToContainerdEngine(t *testing.T) {
 	if _, err := engines("start", "containerd"); err != nil {
 		t.Fatal(err)
 	}
-	netns, err := engines("netns")
+	// Its docker.io mirror, as the engine reports it, and its namespace:
+	// "127.0.0.1:5000<TAB>/run/netns/NAME".
+	mirror, err := engines("mirror", "containerd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:5000"
+	addr, netns, _ := strings.Cut(mirror, "\t")
+	if addr != "127.0.0.1:5000" || netns == "" {
+		t.Fatalf("scripts/engines mirror containerd = %q, want 127.0.0.1:5000 and the engine's network namespace", mirror)
+	}
 
 	// serve, inside the engine's namespace, on its loopback.
 	cfgPath := hubCheckout(t)
