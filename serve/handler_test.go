@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -22,6 +21,7 @@ import (
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/registry"
 	"github.com/vendorimg/vendorimg/serve"
@@ -77,27 +77,9 @@ images:
 	return f
 }
 
-// logBuffer is a slog destination tests read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (f *fixture) server(t *testing.T) (*httptest.Server, *logBuffer) {
+func (f *fixture) server(t *testing.T) (*httptest.Server, *testbin.Log) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testbin.Log{}
 	h, err := serve.New(context.Background(), f.layout, serve.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatalf("serve.New: %v", err)

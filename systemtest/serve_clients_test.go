@@ -11,19 +11,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg"
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testimage"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/vendorimgtest"
 )
@@ -73,59 +73,13 @@ func committedProbe(t *testing.T, cfgPath string) probe {
 	return p
 }
 
-// hubCheckout copies the committed layout into a new checkout that also
-// names the probe as a Docker Hub image, docker.io/library/probe:1 (the
-// same bytes, a second index.json entry), for mirror tests. It returns the
+// hubCheckout makes a checkout that vendors the probe both under its own
+// name and as a Docker Hub image, docker.io/library/probe:1 (the same
+// bytes, a second index.json entry), for mirror tests. It returns the
 // checkout's vendorimg.yaml.
 func hubCheckout(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	src := committedProbe(t, config.FileName)
-	dir := t.TempDir()
-	dst := filepath.Join(dir, "testdata", "images")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cp", "-a", src.cfg.LayoutDir(), dst).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
-	}
-	l := layout.New(dst)
-	idx, err := l.ReadIndex(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top := idx.Manifests[0]
-	if _, err := l.WriteIndex(ctx, []ocispec.Descriptor{top, layout.Entry(top, "docker.io/library/probe:1")}); err != nil {
-		t.Fatal(err)
-	}
-	yaml := fmt.Sprintf(`images:
-  - ref: registry.vendorimg.test/probe:1
-    digest: %[1]s
-    platforms: [linux/amd64, linux/arm64]
-  - ref: docker.io/library/probe:1
-    digest: %[1]s
-    platforms: [linux/amd64, linux/arm64]
-`, src.pin)
-	writeConfig(t, dir, yaml)
-	return filepath.Join(dir, config.FileName)
-}
-
-// syncWriter is a log destination tests read while serve writes.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+	return testimage.Checkout(t, config.FileName, testimage.Ref, "docker.io/library/probe:1")
 }
 
 func serveLogger(w io.Writer) *slog.Logger {
@@ -199,7 +153,7 @@ func TestServeToPodman(t *testing.T) {
 	}
 	cfgPath := hubCheckout(t)
 	p := committedProbe(t, cfgPath)
-	logs := &syncWriter{}
+	logs := &testbin.Log{}
 	addr := vendorimgtest.Serve(t, vendorimgtest.ServeOptions{Config: cfgPath, Logger: serveLogger(logs)})
 	store := t.TempDir()
 	conf := filepath.Join(store, "registries.conf")
@@ -326,7 +280,7 @@ func TestServeFlippedBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	layer := digest.Digest(m.Layers[0].Digest.String())
-	logs := &syncWriter{}
+	logs := &testbin.Log{}
 	addr := vendorimgtest.Serve(t, vendorimgtest.ServeOptions{Config: cfg.Path, Logger: serveLogger(logs)})
 	path := filepath.Join(cfg.LayoutDir(), layout.RelBlobPath(layer))
 	b, err := os.ReadFile(path)

@@ -1,20 +1,18 @@
 package systemtest_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 )
 
 // TestServeToContainerdEngine starts a containerd-store Docker Engine of
-// its own (scripts/engines, with "registry-mirrors" pointing at serve) in
-// its network namespace, runs vendorimg serve inside that namespace, and
+// its own (scripts/engines, whose "registry-mirrors" point at 127.0.0.1:5000
+// of its network namespace), runs vendorimg serve there, and
 // pulls: by serve's address, as docker.io/library/probe:1 through the
 // engine's registry mirror, and with containerd's own client (ctr) through
 // a hosts.toml mirror, whose requests carry ns=docker.io. Each pull gives
@@ -46,7 +44,6 @@ func TestServeToContainerdEngine(t *testing.T) {
 	env := []string{
 		"VENDORIMG_ENGINE_STATE=" + state,
 		"VENDORIMG_ENGINE_CACHE=" + cache,
-		`VENDORIMG_ENGINE_DAEMON_JSON={"registry-mirrors": ["http://127.0.0.1:5000"]}`,
 	}
 	engines := func(args ...string) (string, error) {
 		out, err := run(t, env, filepath.Join(root, "scripts", "engines"), args...)
@@ -60,34 +57,21 @@ func TestServeToContainerdEngine(t *testing.T) {
 	if _, err := engines("start", "containerd"); err != nil {
 		t.Fatal(err)
 	}
-	netns, err := engines("netns")
+	// Its docker.io mirror, as the engine reports it, and its namespace:
+	// "127.0.0.1:5000<TAB>/run/netns/NAME".
+	mirror, err := engines("mirror", "containerd")
 	if err != nil {
 		t.Fatal(err)
+	}
+	addr, netns, _ := strings.Cut(mirror, "\t")
+	if addr != "127.0.0.1:5000" || netns == "" {
+		t.Fatalf("scripts/engines mirror containerd = %q, want 127.0.0.1:5000 and the engine's network namespace", mirror)
 	}
 
 	// serve, inside the engine's namespace, on its loopback.
 	cfgPath := hubCheckout(t)
 	p := committedProbe(t, cfgPath)
-	logs := &syncWriter{}
-	srv := exec.Command("nsenter", "--net="+netns, bin, "--config", cfgPath, "-v", "serve", "--addr", "127.0.0.1:5000", "--json")
-	srv.Stderr = logs
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		if err := srv.Wait(); err != nil {
-			t.Errorf("vendorimg serve did not stop cleanly on SIGTERM: %v\n%s", err, logs)
-		}
-	})
-	var info struct{ Addr string }
-	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&info); err != nil || info.Addr != "127.0.0.1:5000" {
-		t.Fatalf("serve --json: %+v %v\n%s", info, err, logs)
-	}
+	logs := testbin.Serve(t, bin, testbin.ServeOptions{Config: cfgPath, Addr: addr, Netns: netns}).Log
 
 	host := []string{"DOCKER_HOST=unix://" + filepath.Join(state, "containerd", "docker.sock")}
 	for _, ref := range []string{"127.0.0.1:5000/registry.vendorimg.test/probe:1", "probe:1"} {

@@ -8,6 +8,8 @@
 // Debian's pytest and pytest-xdist: the plugin's own tests; the example
 // with -n 2, which must load the image once for both workers; a suite
 // whose tests change the image, which must fail naming the tag and the
-// blob; and the example with no engine, whose tests must skip, or fail
-// under VENDORIMG_REQUIRE_DOCKER=1.
+// blob; a suite whose code under test pulls its image by a Docker Hub
+// name, which must get the vendored bytes from vendorimg serve as the
+// engine's registry mirror; and the example with no engine, whose tests
+// must skip, or fail under VENDORIMG_REQUIRE_DOCKER=1.
 package pytest

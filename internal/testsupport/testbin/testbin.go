@@ -1,8 +1,9 @@
 // Package testbin builds the vendorimg command for the tests that run it
 // as a separate process (to kill it, to watch its system calls, to run it
 // from pytest or go generate): one builder, so that every such test runs
-// the same binary built the same way. It is test support, not linked by
-// vendorimg itself.
+// the same binary built the same way; and runs its serve command for a
+// test (Serve), in the test's network namespace or an engine's. It is test
+// support, not linked by vendorimg itself.
 package testbin
 
 import (
