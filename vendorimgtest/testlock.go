@@ -99,15 +99,17 @@ func (l *testLock) acquire(ctx context.Context, name string, exclusive bool, wai
 	}
 }
 
-// sharedAbove is the test, the one named name or one it runs under, that
-// holds the lock shared, or "". Called with mu held.
+// sharedAbove is the test that holds the lock shared among the one named
+// name and those it runs under, or "": the outermost, whose hold the test
+// cannot do without. Called with mu held.
 func (l *testLock) sharedAbove(name string) string {
+	above := ""
 	for h, x := range l.holds {
-		if !x && (h == name || runsUnder(name, h)) {
-			return h
+		if !x && (h == name || runsUnder(name, h)) && (above == "" || len(h) < len(above)) {
+			above = h
 		}
 	}
-	return ""
+	return above
 }
 
 // excluding are the tests whose holds keep the test named name from taking

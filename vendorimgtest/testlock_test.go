@@ -48,6 +48,10 @@ func TestTestLockRules(t *testing.T) {
 			name: "subtest cannot take exclusive under a shared parent", holds: map[string]bool{"TestA": shared}, test: "TestA/b/c", exclusive: true, want: "refused",
 			wantErr: []string{"TestA/b/c runs under TestA, which called Image or LockEngine(t, LockShared)", "take LockEngine(t, LockExclusive) in TestA before that, or call Image in its subtests only"},
 		},
+		{
+			name: "the parent's shared hold is named before the test's own", holds: map[string]bool{"TestA/b": shared, "TestA/b/c": shared, "TestA": shared}, test: "TestA/b/c", exclusive: true, want: "refused",
+			wantErr: []string{"TestA/b/c runs under TestA, which called Image"},
+		},
 		{name: "subtest inside an exclusive parent", holds: map[string]bool{"TestA": exclusive}, test: "TestA/b", want: "granted"},
 		{name: "exclusive subtest inside an exclusive parent", holds: map[string]bool{"TestA": exclusive}, test: "TestA/b", exclusive: true, want: "granted"},
 		{name: "exclusive subtest waits for its sibling", holds: map[string]bool{"TestA": exclusive, "TestA/c": shared}, test: "TestA/b", exclusive: true, want: "waits", wantWaits: []string{"TestA/c"}},
