@@ -57,7 +57,11 @@ func lockEngine(ctx context.Context, host string, exclusive bool, waiting func(f
 // until its subtests end) cannot wait for them exclusive, and LockEngine
 // fails it at once rather than deadlock. Subtests of an exclusive test use
 // the images inside its hold, shared or, with LockEngine, exclusive among
-// themselves. Other test binaries are kept away by the flock Main holds:
+// themselves. A test that waits keeps its place among go test's -parallel
+// tests, and parallel subtests still to run need places: give an
+// exclusive test no parallel subtests, and run none beside a parent that
+// called Image and has parallel subtests, or the run can stall until
+// -timeout. Other test binaries are kept away by the flock Main holds:
 // Options.Lock = LockExclusive for a package whose tests change images.
 //
 // Elsewhere (no Main, or Main on another engine) it takes the flock Main
