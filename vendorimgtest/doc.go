@@ -51,9 +51,19 @@
 // until after the check: shared by default, so suites that only use the
 // images run together; exclusive with Options.Lock = LockExclusive, for a
 // suite whose tests change the images on purpose (and restore them), so
-// that no other suite sees, or reports, the change. A single test outside
-// such a suite takes the same lock with LockEngine; other tools that tamper
+// that no other suite sees, or reports, the change. A test in a package
+// without Main takes the same lock with LockEngine; other tools that tamper
 // with the same engine's images can take the same flock(2) lock.
+//
+// # Parallel tests
+//
+// Within a package, tests that call Image hold the vendored images shared
+// until after their check, and a test that changes them on purpose calls
+// LockEngine(t, LockExclusive) first: it then runs while no other test of
+// the package uses them, and its change is pinned on it alone. When an
+// unmarked test changes an image while another that called Image runs
+// (t.Parallel), the failure names both: the change cannot be pinned on
+// one. LockEngine says how parents and subtests share the lock.
 //
 // # A registry for tests
 //

@@ -47,14 +47,25 @@ type Loaded struct {
 // layout's files as they were; a change fails the test (t.Errorf), naming
 // what changed and what the engine's events say did it, and the vendored
 // image is put back (re-tagged, or loaded from the layout) before the next
-// test, unless Options.NoRestore. When tests that call Image run in
-// parallel and one changes an image, the message names every test that ran
-// meanwhile. With OwnTag the test gets a tag of its own.
+// test, unless Options.NoRestore. The test holds the vendored images shared
+// (see LockEngine) from the first call until after that check, so it waits
+// while a test that took LockEngine(t, LockExclusive) runs. When tests that
+// call Image run in parallel (t.Parallel) and one changes an image, the
+// message names every test that ran meanwhile, since the change cannot be
+// pinned on one. With OwnTag the test gets a tag of its own.
 func Image(t testing.TB, ref string, opts ...ImageOption) Loaded {
 	t.Helper()
 	var o imageOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	s := getCurrent()
+	if s != nil && s.noEngine == nil {
+		// Before Lookup, which would fail while an exclusive test has the
+		// image changed.
+		if err := s.hold(t, false); err != nil {
+			t.Fatalf("vendorimgtest.Image(%q): %v", ref, err)
+		}
 	}
 	im, err := Lookup(t.Context(), ref)
 	switch {
@@ -65,7 +76,6 @@ func Image(t testing.TB, ref string, opts ...ImageOption) Loaded {
 		t.Fatalf("vendorimgtest.Image(%q): %v", ref, err)
 		return im
 	}
-	s := getCurrent()
 	wt, err := s.watch(t)
 	if err != nil {
 		t.Fatalf("vendorimgtest.Image(%q): %v", ref, err)

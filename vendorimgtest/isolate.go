@@ -112,7 +112,7 @@ func (s *session) checkTest(t testing.TB, wt *watchedTest) {
 		head := "vendorimgtest: " + wt.name + " changed a vendored image:"
 		who := wt.name
 		if len(others) > 0 {
-			head = fmt.Sprintf("vendorimgtest: a vendored image changed while %s ran, and so did %s: it cannot be pinned to one test (take LockEngine(t, LockExclusive) in a test that changes images on purpose):", wt.name, strings.Join(others, ", "))
+			head = fmt.Sprintf("vendorimgtest: a vendored image changed while %s ran, and so did %s: it cannot be pinned to one test (call vendorimgtest.LockEngine(t, vendorimgtest.LockExclusive) first in a test that changes images on purpose):", wt.name, strings.Join(others, ", "))
 			who += " or " + strings.Join(others, " or ")
 		}
 		lines := describeWatch(rep, s.noRestore)

@@ -101,14 +101,7 @@ func TestHelperIsolation(t *testing.T) {
 		// an engine cannot run, as os/exec's helper processes do.
 		return
 	}
-	sees := func(name string) {
-		t.Run("sees-the-vendored-image-after-the-"+name, func(t *testing.T) {
-			im := Image(t, probeRef)
-			if got := docker(t, "image", "inspect", "--format", "{{.Id}}", im.Ref); got != im.ID {
-				t.Errorf("%s is %s, want the vendored %s", im.Ref, got, im.ID)
-			}
-		})
-	}
+	sees := func(name string) { seesVendored(t, "sees-the-vendored-image-after-the-"+name) }
 	commit := func(t *testing.T, onto string) {
 		if reason := os.Getenv(skipCommitEnv); reason != "" {
 			t.Skip(reason)
@@ -159,4 +152,15 @@ func TestHelperIsolation(t *testing.T) {
 		flipByte(t, filepath.Join(cfg.LayoutDir(), layout.BlobsDir, "sha256", largest.Name()))
 	})
 	sees("blob")
+}
+
+// seesVendored runs a subtest of t, named name, that asks for the probe
+// image with Image and checks that the engine's tag is the vendored image.
+func seesVendored(t *testing.T, name string) {
+	t.Run(name, func(t *testing.T) {
+		im := Image(t, probeRef)
+		if got := docker(t, "image", "inspect", "--format", "{{.Id}}", im.Ref); got != im.ID {
+			t.Errorf("%s is %s, want the vendored %s", im.Ref, got, im.ID)
+		}
+	})
 }

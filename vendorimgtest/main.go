@@ -160,6 +160,8 @@ type session struct {
 	noRestore bool
 	// iso is the per-test check (isolate.go).
 	iso isolation
+	// tests is the lock the tests hold on the images (testlock.go).
+	tests testLock
 }
 
 // run is Main with a context, any runner, and a hook that publishes the

@@ -77,14 +77,15 @@ func TestNoEngine(t *testing.T) {
 	}
 }
 
-// runHelper runs this test binary with -test.run=pattern and env added to
-// the environment (replacing DOCKER_HOST and VENDORIMG_REQUIRE_DOCKER),
-// and returns its exit code and its output (stdout and stderr).
-func runHelper(t *testing.T, pattern string, env []string) (int, string) {
+// runHelper runs this test binary with -test.run=pattern, the flags args
+// and env added to the environment (replacing DOCKER_HOST and
+// VENDORIMG_REQUIRE_DOCKER), and returns its exit code and its output
+// (stdout and stderr).
+func runHelper(t *testing.T, pattern string, env []string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=" + pattern, "-test.v", "-test.count=1"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DOCKER_HOST=") && !strings.HasPrefix(kv, RequireDockerEnv+"=") && !strings.HasPrefix(kv, helperEnv+"=") {
 			cmd.Env = append(cmd.Env, kv)
