@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -42,14 +46,11 @@ const (
 // room for the events logged after the window, before the query.
 const quietEventLimit = 64
 
-// versioner and hoster are what *client.Client tells beside WatchClient:
-// which engine it is (podman names itself in /version's components) and
-// where it is.
-type versioner interface {
-	ServerVersion(ctx context.Context, options client.ServerVersionOptions) (client.ServerVersionResult, error)
-}
-
-type hoster interface {
+// dialer is what *client.Client tells beside WatchClient: a connection
+// to the engine, on which quietWay asks /_ping who answers, and where the
+// engine is.
+type dialer interface {
+	Dialer() func(context.Context) (net.Conn, error)
 	DaemonHost() string
 }
 
@@ -57,19 +58,15 @@ type hoster interface {
 // podman when readable here, the event log for a dockerd on this machine,
 // else none (with the reason, for the debug log).
 func quietWay(ctx context.Context, c WatchClient, eng Engine) (way, file, why string) {
-	v, ok := c.(versioner)
+	d, ok := c.(dialer)
 	if !ok {
-		return QuietByNone, "", "the client cannot ask the engine's version"
+		return QuietByNone, "", "the client cannot tell which engine it talks to"
 	}
-	ver, err := v.ServerVersion(ctx, client.ServerVersionOptions{})
+	server, err := serverHeader(ctx, d.Dialer())
 	if err != nil {
-		return QuietByNone, "", "asking the engine's version: " + err.Error()
+		return QuietByNone, "", "asking the engine who it is: " + err.Error()
 	}
-	podman := strings.Contains(strings.ToLower(ver.Platform.Name), "podman")
-	for _, comp := range ver.Components {
-		podman = podman || strings.Contains(strings.ToLower(comp.Name), "podman")
-	}
-	if podman {
+	if strings.HasPrefix(server, "Libpod/") {
 		if eng.root == "" || eng.driver == "" {
 			return QuietByNone, "", "podman did not name its storage (GraphRoot, driver)"
 		}
@@ -79,13 +76,46 @@ func quietWay(ctx context.Context, c WatchClient, eng Engine) (way, file, why st
 		}
 		return QuietByStoreFile, file, ""
 	}
-	h, ok := c.(hoster)
-	if !ok || !onThisMachine(h.DaemonHost()) {
+	if !strings.HasPrefix(server, "Docker/") {
+		return QuietByNone, "", fmt.Sprintf("the engine answers as %q, neither dockerd nor podman", server)
+	}
+	if !onThisMachine(d.DaemonHost()) {
 		// The window's bounds are this machine's clock; another machine's
 		// log is timed by its own.
 		return QuietByNone, "", "the engine is not on this machine"
 	}
 	return QuietByEvents, "", ""
+}
+
+// serverHeader is the Server header of the engine's answer to GET /_ping:
+// "Docker/20.10.24 (linux)" from dockerd, "Libpod/4.3.1 (linux)" from
+// podman. (Its /version says so too, but podman takes most of a second to
+// answer that.)
+func serverHeader(ctx context.Context, dial func(context.Context) (net.Conn, error)) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, eventsTimeout)
+	defer cancel()
+	conn, err := dial(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return "", err
+	}
+	_ = resp.Body.Close()
+	return resp.Header.Get("Server"), nil
 }
 
 // onThisMachine: a unix socket, or TCP to a loopback address.
