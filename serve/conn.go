@@ -48,19 +48,22 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 // takes a slot for each connection it returns and the connection's Close
 // gives it back. When none is free it closes the connection that has been
 // idle (between requests, per the server's ConnState) the longest, and
-// otherwise waits for one to end.
+// otherwise waits until one ends or one goes idle (which it then closes).
 type connLimit struct {
 	net.Listener
 	slots chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	// wentIdle has a value when a connection went idle since Accept last
+	// looked: a waiting Accept closes it for its new connection.
+	wentIdle chan struct{}
 
 	mu   sync.Mutex
 	idle map[*limitedConn]time.Time
 }
 
 func newConnLimit(ln net.Listener, n int) *connLimit {
-	return &connLimit{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), idle: map[*limitedConn]time.Time{}}
+	return &connLimit{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), wentIdle: make(chan struct{}, 1), idle: map[*limitedConn]time.Time{}}
 }
 
 func (l *connLimit) Accept() (net.Conn, error) {
@@ -68,18 +71,26 @@ func (l *connLimit) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case l.slots <- struct{}{}:
-	default:
+	// When all are taken: a connection that has answered its request may
+	// not be idle yet (the server marks it so after the write), so close
+	// the idlest now, and again each time one goes idle, until a slot is
+	// free; never one more than it takes (a slot freed is taken first).
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, l: l}, nil
+		default:
+		}
 		l.closeIdlest()
 		select {
 		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, l: l}, nil
+		case <-l.wentIdle:
 		case <-l.done:
 			c.Close()
 			return nil, net.ErrClosed
 		}
 	}
-	return &limitedConn{Conn: c, l: l}, nil
 }
 
 func (l *connLimit) Close() error {
@@ -115,6 +126,10 @@ func (l *connLimit) connState(c net.Conn, s http.ConnState) {
 	defer l.mu.Unlock()
 	if s == http.StateIdle {
 		l.idle[lc] = time.Now()
+		select {
+		case l.wentIdle <- struct{}{}:
+		default:
+		}
 		return
 	}
 	delete(l.idle, lc)
