@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,6 +304,10 @@ func TestServeFlippedBlob(t *testing.T) {
 	}
 }
 
+// detachedLine is strace's line for a system call it could not name when
+// the tracee left it.
+var detachedLine = regexp.MustCompile(`^\d+ \?\?\?\( <detached \.\.\.>$`)
+
 // TestServeOffline runs the serve command in a network namespace with
 // only loopback up, under strace: skopeo pulls from it there, and serve
 // makes no connect call at all (Promise 2).
@@ -345,8 +350,17 @@ wait $pid
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.TrimSpace(string(tr)); lines != "" {
-		t.Errorf("serve made connect calls:\n%s", lines)
+	// strace may end its log with "PID ???( <detached ...>" for a thread
+	// caught inside a system call when serve exits, its name unknown (seen
+	// once beside stress-ng): that is no connect call; any other line is.
+	var calls []string
+	for _, line := range strings.Split(strings.TrimSpace(string(tr)), "\n") {
+		if line != "" && !detachedLine.MatchString(line) {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) > 0 {
+		t.Errorf("serve made connect calls:\n%s", strings.Join(calls, "\n"))
 	}
 	var info struct{ Addr string }
 	if b, _ := os.ReadFile(trace + ".out"); json.Unmarshal(b, &info) != nil || info.Addr != "127.0.0.1:5000" {
