@@ -44,6 +44,8 @@ import (
 // upstream gone, push refuses the index as before, saying how to complete
 // it. Both an OCI index and a Docker manifest list.
 func TestPushCompletesSparseIndex(t *testing.T) {
+	// Each case has registries, a checkout and a reference of its own.
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		format registrytest.Format
@@ -52,7 +54,10 @@ func TestPushCompletesSparseIndex(t *testing.T) {
 		{"oci-index", registrytest.OCI, 231},
 		{"docker-manifest-list", registrytest.Docker, 232},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testPushCompletes(t, tc.format, tc.seed) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testPushCompletes(t, tc.format, tc.seed)
+		})
 	}
 }
 
@@ -575,6 +580,8 @@ func TestPushCompletesNestedIndex(t *testing.T) {
 // from upstream to the target, so the peak RSS does not grow with it
 // (Promise 4).
 func TestPushFromUpstreamMemoryIsFlat(t *testing.T) {
+	// The peak RSS is the push process's own, whatever runs beside it.
+	t.Parallel()
 	bin := vendorimgBinary(t)
 	timeBin := lookPath(t, "/usr/bin/time", "time")
 	upstream := registrytest.Start(t, registrytest.Options{})

@@ -262,7 +262,10 @@ func TestReadersNeverSeeFirstSyncHalfDone(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	const total = 4 << 20
 	pin := bigImage(t, reg.Host+"/first/x:1", 4, 1<<20)
-	proxy := startThrottle(t, reg.Host, 2<<20)
+	// 8 MiB/s: each try's sync goes on for up to half a second after the
+	// readers start (they are started while it is held, so they overlap it
+	// whatever the rate); at 2 MiB/s the test took 26 s.
+	proxy := startThrottle(t, reg.Host, 8<<20)
 	type verifyDoc struct {
 		OK     bool
 		Layout struct{ Findings []layout.Finding }

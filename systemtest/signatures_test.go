@@ -161,6 +161,11 @@ func (s *signedImage) vendorimgVerify(t *testing.T) (sigVerifyDoc, string) {
 // in vendorimg and in cosign, from the layout and through serve; a
 // flipped byte in a signature, or a policy with another key, fails.
 func TestSignaturesTravel(t *testing.T) {
+	// Each case has its own registry, project, keys and cosign HOME, and
+	// runs its offline steps in network namespaces of their own: they
+	// overlap each other and the package's other long tests, waiting on
+	// cosign and the registries.
+	t.Parallel()
 	tests := []struct {
 		name      string
 		recursive bool // each platform's manifest is signed too
@@ -177,6 +182,7 @@ func TestSignaturesTravel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var host string
 			if tt.referrers {
 				host, _ = referrersRegistry(t)
