@@ -305,8 +305,25 @@ func TestServeFlippedBlob(t *testing.T) {
 }
 
 // detachedLine is strace's line for a system call it could not name when
-// the tracee left it.
-var detachedLine = regexp.MustCompile(`^\d+ \?\?\?\( <detached \.\.\.>$`)
+// the tracee left it; strace pads the PID column to five characters
+// ("8586  ???( <detached ...>", "29142 ???( <detached ...>").
+var detachedLine = regexp.MustCompile(`^\d+ +\?\?\?\( <detached \.\.\.>$`)
+
+// TestDetachedLine: strace's detached line, whatever the PID's width, is
+// told from a connect call.
+func TestDetachedLine(t *testing.T) {
+	for line, want := range map[string]bool{
+		"8586  ???( <detached ...>": true,
+		"29142 ???( <detached ...>": true,
+		"123   ???( <detached ...>": true,
+		"8586  connect(3, {sa_family=AF_INET, sin_port=htons(443)}, 16) = 0": false,
+		"???( <detached ...>": false,
+	} {
+		if got := detachedLine.MatchString(line); got != want {
+			t.Errorf("detachedLine.MatchString(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
 
 // TestServeOffline runs the serve command in a network namespace with
 // only loopback up, under strace: skopeo pulls from it there, and serve
@@ -350,9 +367,9 @@ wait $pid
 	if err != nil {
 		t.Fatal(err)
 	}
-	// strace may end its log with "PID ???( <detached ...>" for a thread
-	// caught inside a system call when serve exits, its name unknown (seen
-	// once beside stress-ng): that is no connect call; any other line is.
+	// strace may end its log with detachedLine for a thread caught inside
+	// a system call when serve exits, its name unknown (seen beside
+	// stress-ng): that is no connect call; any other line is.
 	var calls []string
 	for _, line := range strings.Split(strings.TrimSpace(string(tr)), "\n") {
 		if line != "" && !detachedLine.MatchString(line) {
