@@ -5,6 +5,12 @@
 // with its %d replaced by 0 to N-1 (-ref 127.0.0.1:5000/small/img%d:1),
 // and prints one digest a line in that order. -compressible makes layers
 // that gzip halves, like real ones, rather than incompressible random bytes.
+//
+// For a realistic set of many images (scripts/bench's scale group):
+// -layers MIN-MAX gives image i of -count MIN + i%(MAX-MIN+1) layers, and
+// -shared K makes the first half of each image's layers (at most K) come
+// from a base of K layers per platform that every image of the run shares,
+// as images built on one base image do.
 package main
 
 import (
@@ -30,7 +36,8 @@ import (
 
 func main() {
 	ref := flag.String("ref", "", "where to push, e.g. 127.0.0.1:5000/bench:1")
-	layers := flag.Int("layers", 4, "number of layers")
+	layersFlag := flag.String("layers", "4", "number of layers, or MIN-MAX: image i of -count gets MIN + i%(MAX-MIN+1)")
+	shared := flag.Int("shared", 0, "size of a base of layers per platform shared by every image of the run: each image's first half of layers (at most this many) come from it")
 	size := flag.String("size", "64MiB", "size of each layer's file (KiB, MiB suffixes)")
 	platforms := flag.String("platforms", "linux/amd64", "comma-separated platforms; more than one pushes an index")
 	count := flag.Int("count", 1, "number of different images to push; -ref then needs a %d, replaced by 0 to count-1")
@@ -40,16 +47,46 @@ func main() {
 		fmt.Fprintf(os.Stderr, "pushrandom: -count needs a %s in -ref\n", "%d")
 		os.Exit(2)
 	}
+	lo, hi, err := parseRange(*layersFlag)
+	if err != nil || *shared < 0 {
+		fmt.Fprintf(os.Stderr, "pushrandom: -layers %q -shared %d: want N or MIN-MAX with 1 <= MIN <= MAX, and -shared >= 0\n", *layersFlag, *shared)
+		os.Exit(2)
+	}
+	layerSize, err := parseSize(*size)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pushrandom: -size %q: %v\n", *size, err)
+		os.Exit(2)
+	}
+	base := map[string][]v1.Layer{}
 	for i := 0; i < *count; i++ {
 		r := *ref
 		if *count != 1 {
 			r = fmt.Sprintf(*ref, i)
 		}
-		if err := run(r, *layers, *size, strings.Split(*platforms, ",")); err != nil {
+		layers := lo + i%(hi-lo+1)
+		if err := run(r, layers, min(layers/2, *shared), *shared, layerSize, strings.Split(*platforms, ","), base); err != nil {
 			fmt.Fprintln(os.Stderr, "pushrandom:", err)
 			os.Exit(1)
 		}
 	}
+}
+
+// parseRange parses N or MIN-MAX.
+func parseRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	if lo, err = strconv.Atoi(a); err != nil {
+		return 0, 0, err
+	}
+	hi = lo
+	if isRange {
+		if hi, err = strconv.Atoi(b); err != nil {
+			return 0, 0, err
+		}
+	}
+	if lo < 1 || hi < lo {
+		return 0, 0, fmt.Errorf("bad range %q", s)
+	}
+	return lo, hi, nil
 }
 
 func parseSize(s string) (int64, error) {
@@ -105,12 +142,25 @@ func layer(size int64) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithMediaType(types.OCILayer))
 }
 
-func image(p string, layers int, size int64) (v1.Image, error) {
+// image makes an image of platform p with layers layers of size bytes,
+// the first fromBase of them the platform's shared base layers (made on
+// first use, baseSize of them, and kept in base).
+func image(p string, layers, fromBase, baseSize int, size int64, base map[string][]v1.Layer) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	for i := 0; i < layers; i++ {
+	for len(base[p]) < baseSize {
 		l, err := layer(size)
 		if err != nil {
+			return nil, err
+		}
+		base[p] = append(base[p], l)
+	}
+	for i := 0; i < layers; i++ {
+		var l v1.Layer
+		var err error
+		if i < fromBase {
+			l = base[p][i]
+		} else if l, err = layer(size); err != nil {
 			return nil, err
 		}
 		if img, err = mutate.AppendLayers(img, l); err != nil {
@@ -130,17 +180,14 @@ func image(p string, layers int, size int64) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-func run(ref string, layers int, sizeStr string, platforms []string) error {
-	size, err := parseSize(sizeStr)
-	if err != nil {
-		return fmt.Errorf("-size %q: %w", sizeStr, err)
-	}
+// run pushes one image (one platform) or index (several) to ref.
+func run(ref string, layers, fromBase, baseSize int, size int64, platforms []string, base map[string][]v1.Layer) error {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		return err
 	}
 	if len(platforms) == 1 {
-		img, err := image(platforms[0], layers, size)
+		img, err := image(platforms[0], layers, fromBase, baseSize, size, base)
 		if err != nil {
 			return err
 		}
@@ -153,7 +200,7 @@ func run(ref string, layers int, sizeStr string, platforms []string) error {
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, p := range platforms {
-		img, err := image(p, layers, size)
+		img, err := image(p, layers, fromBase, baseSize, size, base)
 		if err != nil {
 			return err
 		}
