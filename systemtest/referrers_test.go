@@ -281,23 +281,15 @@ func checkLoadSendsNoReferrers(t *testing.T, cfg *config.Config, referrers []dig
 	e := &teeEngine{Client: c}
 	amd64 := platform.Platform{OS: "linux", Architecture: "amd64"}
 	rep, err := vendorimg.Load(ctx, cfg, vendorimg.LoadOptions{Engine: e, Platform: &amd64})
-	// The cleanup removes the tags it loaded, by what the load reported:
-	// the caller goes on to update cfg to another pin and prune this one
-	// from the layout, so an Unload of cfg at the end would no longer know
-	// this image and would leave it tagged in the engine.
-	t.Cleanup(func() {
-		if rep == nil {
-			return
-		}
+	// The tags the load made go at the end by name (untag): the caller
+	// goes on to update cfg to another pin and prune this one from the
+	// layout, so an Unload of cfg would no longer know this image and
+	// would leave it tagged in the engine.
+	if rep != nil {
 		for _, im := range rep.Images {
-			if id, err := enginetest.DockerErr("image", "inspect", "--format", "{{.Id}}", im.Tag); err != nil || id != im.ImageID {
-				continue
-			}
-			if out, err := enginetest.DockerErr("rmi", im.Tag); err != nil {
-				t.Errorf("docker rmi %s: %v\n%s", im.Tag, err, out)
-			}
+			untag(t, im.Tag)
 		}
-	})
+	}
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
