@@ -45,60 +45,74 @@ type dockerManifest struct {
 	Layers   []string
 }
 
-// archiveWriter streams one image as a docker-loadable tar.
+// archiveWriter streams images as one docker-loadable tar, each blob once.
 type archiveWriter struct {
-	ctx      context.Context
-	l        *layout.Layout
-	v        *vendored
-	tw       *tar.Writer
-	buf      []byte
-	tail     []byte
-	written  map[digest.Digest]bool
+	ctx context.Context
+	l   *layout.Layout
+	vs  []*vendored
+	// v is the image whose blobs are being written, vs[i].
+	v       *vendored
+	i       int
+	tw      *tar.Writer
+	buf     []byte
+	tail    []byte
+	written map[digest.Digest]bool
+	// n is the blob bytes written for all images; sent, for each image of
+	// vs (a blob an earlier image already sent counts for that one only).
 	n        int64
-	progress func(int64)
+	sent     []int64
+	progress func(i int, n int64)
 }
 
-// writeArchive writes v to w as the archive docker 25+ "docker save"
-// writes: blobs/sha256/ with the config, the layers (compressed, as
-// stored) and the manifest, then oci-layout, index.json and manifest.json.
-// Each blob is rehashed as it streams; on a mismatch writeArchive stops
-// before the blob's last bytes and before manifest.json, with an error
-// that names the blob and wraps errs.ErrDigestMismatch or
-// errs.ErrSizeMismatch. It returns the number of blob bytes written.
-// progress, if not nil, gets that number as it grows.
+// writeArchive writes the images vs to w as one archive, as docker 25+
+// "docker save" writes several: blobs/sha256/ with each image's config,
+// layers (compressed, as stored) and manifest, every blob once, then
+// oci-layout, index.json and manifest.json, which name every image. Each
+// blob is rehashed as it streams; on a mismatch writeArchive stops before
+// the blob's last bytes and before manifest.json, so the engine loads no
+// image of the archive, with an error that names the blob and its image and
+// wraps errs.ErrDigestMismatch or errs.ErrSizeMismatch. It returns the blob
+// bytes written for each image of vs (see archiveSizes). progress, if not
+// nil, gets image i's count as it grows.
 //
 // With plain, it writes the archive for the classic image store with the
 // layers decompressed instead (see writePlainArchive).
-func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendored, plain bool, progress func(int64)) (int64, error) {
+func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, vs []*vendored, plain bool, progress func(i int, n int64)) ([]int64, error) {
 	a := &archiveWriter{
-		ctx: ctx, l: l, v: v, tw: tar.NewWriter(w),
+		ctx: ctx, l: l, vs: vs, tw: tar.NewWriter(w),
 		buf: make([]byte, copyBuffer), tail: make([]byte, holdBack),
-		written: map[digest.Digest]bool{}, progress: progress,
+		written: map[digest.Digest]bool{}, sent: make([]int64, len(vs)), progress: progress,
 	}
 	if plain {
-		return writePlainArchive(a)
+		return a.sent, writePlainArchive(a)
 	}
-	for _, dir := range []string{"blobs/", archiveBlobs} {
-		if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: archiveEpoch}); err != nil {
-			return a.n, err
+	return a.sent, a.writeStored()
+}
+
+// writeStored writes the archive with the layers as stored.
+func (a *archiveWriter) writeStored() error {
+	if err := a.dirs(); err != nil {
+		return err
+	}
+	for i, v := range a.vs {
+		a.i, a.v = i, v
+		if err := a.blob(v.config, "config"); err != nil {
+			return err
 		}
-	}
-	if err := a.blob(v.config, "config"); err != nil {
-		return a.n, err
-	}
-	for _, d := range v.layers {
-		if err := a.blob(d, "layer"); err != nil {
-			return a.n, err
+		for _, d := range v.layers {
+			if err := a.blob(d, "layer"); err != nil {
+				return err
+			}
 		}
-	}
-	if err := a.blob(v.manifest, "manifest"); err != nil {
-		return a.n, err
+		if err := a.blob(v.manifest, "manifest"); err != nil {
+			return err
+		}
 	}
 	// Only now, with every blob verified, the files that make the engine
 	// act on them.
 	idx, mf, err := a.metadata()
 	if err != nil {
-		return a.n, err
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -109,42 +123,103 @@ func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, v *vendore
 		{archiveManifest, mf},
 	} {
 		if err := a.file(f.name, f.data); err != nil {
-			return a.n, err
+			return err
 		}
 	}
-	return a.n, a.tw.Close()
+	return a.tw.Close()
 }
 
-// metadata is index.json (for the containerd store) and manifest.json (for
-// the classic store).
-func (a *archiveWriter) metadata() (idx, mf []byte, err error) {
-	v := a.v
-	desc := ocispec.Descriptor{MediaType: v.manifest.MediaType, Digest: v.manifest.Digest, Size: v.manifest.Size}
-	p := v.platform
-	if p.OS != "" {
-		desc.Platform = &p
-	}
-	dm := dockerManifest{Config: archiveBlobs + v.config.Digest.Encoded(), RepoTags: []string{}}
-	if v.tag != "" {
-		// containerd names images by their full reference and, as docker
-		// save does, ref.name is the tag alone.
-		desc.Annotations = map[string]string{
-			layout.AnnotationContainerName: v.name,
-			layout.AnnotationRefName:       v.refTag,
+// dirs writes the archive's folders.
+func (a *archiveWriter) dirs() error {
+	for _, dir := range []string{"blobs/", archiveBlobs} {
+		if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: archiveEpoch}); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// archiveSizes is the blob bytes the archive of vs carries for each image:
+// those of its blobs no earlier image of vs carries. With plain, layers
+// are told apart by diff_id, as writePlainArchive sends them.
+func archiveSizes(vs []*vendored, plain bool) []int64 {
+	seen := map[digest.Digest]bool{}
+	add := func(key digest.Digest, size int64) int64 {
+		if seen[key] {
+			return 0
+		}
+		seen[key] = true
+		return size
+	}
+	sizes := make([]int64, len(vs))
+	for i, v := range vs {
+		sizes[i] = add(v.config.Digest, v.config.Size) + add(v.manifest.Digest, v.manifest.Size)
+		for j, d := range v.layers {
+			key := d.Digest
+			if plain && j < len(v.diffIDs) {
+				key = v.diffIDs[j]
+			}
+			sizes[i] += add(key, d.Size)
+		}
+	}
+	return sizes
+}
+
+// count adds n blob bytes written for the current image.
+func (a *archiveWriter) count(n int) {
+	if n <= 0 {
+		return
+	}
+	a.n += int64(n)
+	a.sent[a.i] += int64(n)
+	if a.progress != nil {
+		a.progress(a.i, a.sent[a.i])
+	}
+}
+
+// dockerEntry is v's entry of manifest.json; layers are the archive's
+// names of its layers.
+func dockerEntry(v *vendored, layers []string) dockerManifest {
+	dm := dockerManifest{Config: archiveBlobs + v.config.Digest.Encoded(), RepoTags: []string{}, Layers: layers}
+	if v.tag != "" {
 		// The full reference: docker shortens it as it likes, and podman
 		// would put a short Docker Hub name under localhost/.
 		dm.RepoTags = []string{v.name}
 	}
-	for _, d := range v.layers {
-		dm.Layers = append(dm.Layers, archiveBlobs+d.Digest.Encoded())
-	}
-	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{desc}}
+	return dm
+}
+
+// metadata is index.json (for the containerd store) and manifest.json (for
+// the classic store), each naming every image of the archive.
+func (a *archiveWriter) metadata() (idx, mf []byte, err error) {
+	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
 	index.SchemaVersion = 2
+	dms := []dockerManifest{}
+	for _, v := range a.vs {
+		desc := ocispec.Descriptor{MediaType: v.manifest.MediaType, Digest: v.manifest.Digest, Size: v.manifest.Size}
+		p := v.platform
+		if p.OS != "" {
+			desc.Platform = &p
+		}
+		if v.tag != "" {
+			// containerd names images by their full reference and, as docker
+			// save does, ref.name is the tag alone.
+			desc.Annotations = map[string]string{
+				layout.AnnotationContainerName: v.name,
+				layout.AnnotationRefName:       v.refTag,
+			}
+		}
+		index.Manifests = append(index.Manifests, desc)
+		var layers []string
+		for _, d := range v.layers {
+			layers = append(layers, archiveBlobs+d.Digest.Encoded())
+		}
+		dms = append(dms, dockerEntry(v, layers))
+	}
 	if idx, err = json.Marshal(index); err != nil {
 		return nil, nil, err
 	}
-	if mf, err = json.Marshal([]dockerManifest{dm}); err != nil {
+	if mf, err = json.Marshal(dms); err != nil {
 		return nil, nil, err
 	}
 	return idx, mf, nil
@@ -247,10 +322,7 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 	}
 	n, err := s.a.tw.Write(p)
 	if !s.uncounted {
-		s.a.n += int64(n)
-		if s.a.progress != nil && n > 0 {
-			s.a.progress(s.a.n)
-		}
+		s.a.count(n)
 	}
 	return n, err
 }

@@ -39,53 +39,50 @@ func plainable(v *vendored) bool {
 
 func isTarLayer(mt string) bool { return mt == ocispec.MediaTypeImageLayer }
 
-// writePlainArchive writes v to w as a docker-archive for the classic
-// image store with its layers decompressed: the config, each layer as the
-// tar its diff_id names (blobs/sha256/<diff_id>), the manifest (as stored),
-// then manifest.json. The
-// engine then only untars: the inflating is done here, on another core,
-// while the engine writes the layers. The image's ID is still its config
-// digest. Every stored blob is rehashed as it is read; a blob that does not
-// verify stops the archive before the last bytes of its layer and before
-// manifest.json, so the engine loads nothing. It returns the number of
-// stored (compressed) bytes read, as writeArchive does: all of v.size(); the error wraps
+// writePlainArchive writes the archive for the classic image store with
+// the layers decompressed: for each image, its config, each layer as the
+// tar its diff_id names (blobs/sha256/<diff_id>) and its manifest (as
+// stored), every blob once, then manifest.json. The engine then only
+// untars: the inflating is done here, on another core, while the engine
+// writes the layers. Each image's ID is still its config digest. Every
+// stored blob is rehashed as it is read; a blob that does not verify stops
+// the archive before the last bytes of its layer and before manifest.json,
+// so the engine loads nothing. The bytes counted are the stored
+// (compressed) bytes read, as writeArchive counts them; the error wraps
 // errNotPlain when a layer's gzip stream ends elsewhere than its trailer
 // says (the caller then sends the compressed archive).
-func writePlainArchive(a *archiveWriter) (int64, error) {
-	v := a.v
-	for _, dir := range []string{"blobs/", archiveBlobs} {
-		if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: archiveEpoch}); err != nil {
-			return a.n, err
+func writePlainArchive(a *archiveWriter) error {
+	if err := a.dirs(); err != nil {
+		return err
+	}
+	dms := []dockerManifest{}
+	for i, v := range a.vs {
+		a.i, a.v = i, v
+		if err := a.blob(v.config, "config"); err != nil {
+			return err
 		}
-	}
-	if err := a.blob(v.config, "config"); err != nil {
-		return a.n, err
-	}
-	dm := dockerManifest{Config: archiveBlobs + v.config.Digest.Encoded(), RepoTags: []string{}}
-	if v.tag != "" {
-		// The full reference: docker shortens it as it likes, and podman
-		// would put a short Docker Hub name under localhost/.
-		dm.RepoTags = []string{v.name}
-	}
-	for i, d := range v.layers {
-		if err := a.plainLayer(d, v.diffIDs[i]); err != nil {
-			return a.n, err
+		var layers []string
+		for j, d := range v.layers {
+			if err := a.plainLayer(d, v.diffIDs[j]); err != nil {
+				return err
+			}
+			layers = append(layers, archiveBlobs+v.diffIDs[j].Encoded())
 		}
-		dm.Layers = append(dm.Layers, archiveBlobs+v.diffIDs[i].Encoded())
+		// The classic store does not read it, but the archive carries every
+		// vendored blob of the image, as the other form does.
+		if err := a.blob(v.manifest, "manifest"); err != nil {
+			return err
+		}
+		dms = append(dms, dockerEntry(v, layers))
 	}
-	// The classic store does not read it, but the archive carries every
-	// vendored blob of the image, as the other form does.
-	if err := a.blob(v.manifest, "manifest"); err != nil {
-		return a.n, err
-	}
-	mf, err := json.Marshal([]dockerManifest{dm})
+	mf, err := json.Marshal(dms)
 	if err != nil {
-		return a.n, err
+		return err
 	}
 	if err := a.file(archiveManifest, mf); err != nil {
-		return a.n, err
+		return err
 	}
-	return a.n, a.tw.Close()
+	return a.tw.Close()
 }
 
 // plainLayer streams the stored layer d as the uncompressed tar diffID
@@ -169,12 +166,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.r.Read(p)
-	if n > 0 {
-		c.a.n += int64(n)
-		if c.a.progress != nil {
-			c.a.progress(c.a.n)
-		}
-	}
+	c.a.count(n)
 	return n, err
 }
 

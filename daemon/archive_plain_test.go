@@ -29,11 +29,11 @@ func TestWritePlainArchive(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	var last int64
-	n, err := writeArchive(context.Background(), &buf, l, v, true, func(n int64) { last = n })
+	sent, err := writeArchive(context.Background(), &buf, l, []*vendored{v}, true, func(_ int, n int64) { last = n })
 	if err != nil {
 		t.Fatalf("writeArchive(plain) = %v", err)
 	}
-	if n != v.size() || last != n {
+	if n := sent[0]; n != v.size() || last != n {
 		t.Errorf("writeArchive(plain) read %d stored bytes (progress %d), want every blob's, %d", n, last, v.size())
 	}
 	var names []string
@@ -79,7 +79,7 @@ func TestWritePlainArchiveStopsAtABadLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	_, err := writeArchive(context.Background(), &buf, l, v, true, nil)
+	_, err := writeArchive(context.Background(), &buf, l, []*vendored{v}, true, nil)
 	if err == nil || !strings.Contains(err.Error(), layout.RelBlobPath(bad.Digest)) {
 		t.Fatalf("writeArchive(plain) with a changed layer = %v, want an error naming %s", err, layout.RelBlobPath(bad.Digest))
 	}
@@ -128,12 +128,12 @@ func TestWritePlainArchiveTwoMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.layers[0].Digest, v.layers[0].Size = nd, int64(two.Len())
-	_, err = writeArchive(context.Background(), &bytes.Buffer{}, l, v, true, nil)
+	_, err = writeArchive(context.Background(), &bytes.Buffer{}, l, []*vendored{v}, true, nil)
 	if !errors.Is(err, errNotPlain) {
 		t.Errorf("writeArchive(plain) of a two-member gzip layer = %v, want %v", err, errNotPlain)
 	}
 	var buf bytes.Buffer
-	if _, err := writeArchive(context.Background(), &buf, l, v, false, nil); err != nil {
+	if _, err := writeArchive(context.Background(), &buf, l, []*vendored{v}, false, nil); err != nil {
 		t.Errorf("writeArchive(as stored) of a two-member gzip layer = %v", err)
 	}
 }

@@ -75,11 +75,11 @@ func TestWriteArchive(t *testing.T) {
 	l, im := writeImage(t, "docker.io/library/alpine:3.19.1", img, "linux/amd64")
 	v := vendoredFor(t, l, im)
 	var buf bytes.Buffer
-	n, err := writeArchive(context.Background(), &buf, l, v, false, nil)
+	sent, err := writeArchive(context.Background(), &buf, l, []*vendored{v}, false, nil)
 	if err != nil {
 		t.Fatalf("writeArchive() = %v", err)
 	}
-	if n != v.size() {
+	if n := sent[0]; n != v.size() {
 		t.Errorf("writeArchive() wrote %d blob bytes, want %d", n, v.size())
 	}
 	entries := readTar(&buf)
@@ -124,11 +124,11 @@ func TestWriteArchive(t *testing.T) {
 
 	// The same image always streams the same bytes.
 	var again bytes.Buffer
-	if _, err := writeArchive(context.Background(), &again, l, v, false, nil); err != nil {
+	if _, err := writeArchive(context.Background(), &again, l, []*vendored{v}, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	var first bytes.Buffer
-	if _, err := writeArchive(context.Background(), &first, l, v, false, nil); err != nil {
+	if _, err := writeArchive(context.Background(), &first, l, []*vendored{v}, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
@@ -168,7 +168,7 @@ func TestWriteArchiveStopsAtABadBlob(t *testing.T) {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			_, err = writeArchive(context.Background(), &buf, l, v, false, nil)
+			_, err = writeArchive(context.Background(), &buf, l, []*vendored{v}, false, nil)
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), layout.RelBlobPath(bad.Digest)) {
 				t.Fatalf("writeArchive() with a bad layer = %v, want %v naming %s", err, tc.want, layout.RelBlobPath(bad.Digest))
 			}
@@ -196,7 +196,7 @@ func TestWriteArchiveCancelled(t *testing.T) {
 	l, im := writeImage(t, "registry.test/x:1", registrytest.Image(t, "linux/amd64", 1, 500_000, 41, registrytest.OCI), "linux/amd64")
 	v := vendoredFor(t, l, im)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := writeArchive(ctx, io.Discard, l, v, false, func(int64) { cancel() })
+	_, err := writeArchive(ctx, io.Discard, l, []*vendored{v}, false, func(int, int64) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("writeArchive() cancelled while streaming = %v, want context.Canceled", err)
 	}

@@ -21,7 +21,7 @@ func BenchmarkWriteArchive(b *testing.B) {
 			b.SetBytes(v.size())
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := writeArchive(context.Background(), io.Discard, l, v, plain, nil); err != nil {
+				if _, err := writeArchive(context.Background(), io.Discard, l, []*vendored{v}, plain, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

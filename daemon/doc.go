@@ -20,7 +20,9 @@
 // is rehashed as it streams and the last bytes of each are held back until
 // its digest is checked; manifest.json and index.json come last. A blob
 // that does not match aborts the stream, so the engine never completes the
-// archive and loads nothing.
+// archive and loads nothing. The images one Load sends go in one archive,
+// each blob once (load_batch.go); if it fails, each is sent alone, so that
+// one image's failure is its own.
 //
 // Identity: the classic store reports an image's config digest as its ID,
 // the containerd store the digest of the manifest (or index) it was loaded

@@ -39,6 +39,9 @@ type fakeEngine struct {
 	// ignoreNames makes loads untagged, as an engine that ignores the
 	// archive's names would.
 	ignoreNames bool
+	// firstOnly makes loads take only the first image of an archive that
+	// holds several, as an engine that reads one image per archive would.
+	firstOnly bool
 	// podman makes removals report names and IDs as podman's
 	// docker-compatible API does: untagged names in full
 	// ("docker.io/library/x:1"), deleted IDs without "sha256:".
@@ -229,6 +232,9 @@ func (f *fakeEngine) loadDocker(files map[string][]byte) ([]string, error) {
 	if err := json.Unmarshal(files[archiveManifest], &mfs); err != nil {
 		return nil, fmt.Errorf("manifest.json: %w", err)
 	}
+	if f.firstOnly && len(mfs) > 1 {
+		mfs = mfs[:1]
+	}
 	var msgs []string
 	for _, m := range mfs {
 		cfgRaw, ok := files[m.Config]
@@ -271,6 +277,9 @@ func (f *fakeEngine) loadOCI(files map[string][]byte) ([]string, error) {
 	var idx ocispec.Index
 	if err := json.Unmarshal(files[layout.IndexFile], &idx); err != nil {
 		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	if f.firstOnly && len(idx.Manifests) > 1 {
+		idx.Manifests = idx.Manifests[:1]
 	}
 	var msgs []string
 	for _, d := range idx.Manifests {
@@ -329,10 +338,40 @@ func layersOf(ds []digest.Digest) []string {
 // image.
 func writeImage(t testing.TB, name string, img any, platforms ...string) (*layout.Layout, config.Image) {
 	t.Helper()
+	l, images := writeImages(t, []namedImage{{name, img}}, platforms...)
+	return l, images[0]
+}
+
+// namedImage is an image to store under a name (writeImages).
+type namedImage struct {
+	name string
+	img  any
+}
+
+// writeImages stores each image in one new layout, as writeImage does.
+func writeImages(t testing.TB, imgs []namedImage, platforms ...string) (*layout.Layout, []config.Image) {
+	t.Helper()
 	l := layout.New(filepath.Join(t.TempDir(), "images"))
 	if err := l.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	var entries []ocispec.Descriptor
+	var images []config.Image
+	for _, ni := range imgs {
+		top, im := storeImage(t, l, ni.name, ni.img, platforms...)
+		entries = append(entries, layout.Entry(top, ni.name))
+		images = append(images, im)
+	}
+	if _, err := l.WriteIndex(context.Background(), entries); err != nil {
+		t.Fatal(err)
+	}
+	return l, images
+}
+
+// storeImage writes img's blobs into l and returns its top descriptor and
+// its configured image.
+func storeImage(t testing.TB, l *layout.Layout, name string, img any, platforms ...string) (ocispec.Descriptor, config.Image) {
+	t.Helper()
 	ctx := context.Background()
 	put := func(mt string, b []byte) ocispec.Descriptor {
 		d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
@@ -401,9 +440,6 @@ func writeImage(t testing.TB, name string, img any, platforms ...string) (*layou
 	default:
 		t.Fatalf("writeImage(%T): not an image or index", img)
 	}
-	if _, err := l.WriteIndex(context.Background(), []ocispec.Descriptor{layout.Entry(top, name)}); err != nil {
-		t.Fatal(err)
-	}
 	ref, err := reference.Parse(name)
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +448,7 @@ func writeImage(t testing.TB, name string, img any, platforms ...string) (*layou
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, config.Image{Ref: ref, Digest: top.Digest, Platforms: sel}
+	return top, config.Image{Ref: ref, Digest: top.Digest, Platforms: sel}
 }
 
 // fullName is a short docker name written in full, as podman writes it.

@@ -163,30 +163,7 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		}
 		return rep, errors.Join(broken...)
 	}
-	var failed []error
-	for i, im := range images {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		start := time.Now()
-		res := LoadResult{Ref: im.Name(), Tag: dockerTag(im), Platform: want.String()}
-		err := readErrs[i]
-		if err == nil {
-			err = ld.load(ctx, graphs[i], im, want, &res)
-		}
-		res.Duration = time.Since(start)
-		res.Seconds = res.Duration.Seconds()
-		if err != nil {
-			res.Action = ""
-			res.Error = err.Error()
-			failed = append(failed, err)
-		} else if res.Replaced != "" && res.ReplacedAction == "" {
-			res.ReplacedAction = ld.replacedAction(ctx, res.Replaced)
-		}
-		logger.Debug("load", "image", res.Ref, "platform", res.Platform, "action", res.Action, "id", res.ImageID, "duration", res.Duration, "error", res.Error)
-		rep.Images = append(rep.Images, res)
-	}
-	return rep, errors.Join(failed...)
+	return ld.loadAll(ctx, rep, graphs, readErrs, images, want)
 }
 
 // openLayout takes the layout's shared lock and reads its index.json.
@@ -222,14 +199,19 @@ type loader struct {
 	store string
 }
 
-func (ld *loader) load(ctx context.Context, vs []*vendored, im config.Image, want platform.Platform, res *LoadResult) error {
+// prepare reads the image im's vendored platform and decides what the
+// engine needs: nothing (res.Action ActionSkipped), a tag on the image it
+// already holds, which prepare sets (ActionTagged), or the image streamed
+// (res.Action "", its layers checked present). It returns the vendored
+// image.
+func (ld *loader) prepare(ctx context.Context, vs []*vendored, im config.Image, want platform.Platform, res *LoadResult) (*vendored, error) {
 	v, err := pick(im.Name(), vs, want)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.Platform, res.Bytes = v.platformString(), v.size()
 	if err := v.readConfig(ctx, ld.l); err != nil {
-		return err
+		return nil, err
 	}
 	if v.tag != "" {
 		ins, err := ld.c.ImageInspect(ctx, v.tag)
@@ -239,43 +221,70 @@ func (ld *loader) load(ctx context.Context, vs []*vendored, im config.Image, wan
 			switch {
 			case ok && !ld.replace:
 				res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, rule
-				return nil
+				return v, nil
 			case ok:
 				if err := ld.remove(ctx, ins.ID); err != nil {
-					return err
+					return nil, err
 				}
 				res.ReplacedAction = ReplacedRemoved
 			}
 			res.Replaced = ins.ID
 		case !isNotFound(err):
-			return fmt.Errorf("inspecting %s in docker: %w", v.tag, err)
+			return nil, fmt.Errorf("inspecting %s in docker: %w", v.tag, err)
 		}
 	}
-	if ins, ok, err := findByID(ctx, ld.c, v); err != nil {
-		return err
-	} else if ok {
-		if v.tag == "" {
-			res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, v.matchID(ins.ID)
-			return nil
-		}
+	ins, ok, err := findByID(ctx, ld.c, v)
+	switch {
+	case err != nil:
+		return nil, err
+	case ok && v.tag == "":
+		res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, v.matchID(ins.ID)
+	case ok:
 		ld.logger.Debug("image already in docker, tagging it", "image", v.name, "id", ins.ID, "tag", v.tag)
 		if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: ins.ID, Target: v.tag}); err != nil {
-			return fmt.Errorf("tagging %s as %s: %w", ins.ID, v.tag, err)
+			return nil, fmt.Errorf("tagging %s as %s: %w", ins.ID, v.tag, err)
 		}
 		res.Action = ActionTagged
-	} else {
+	default:
 		// Only a load needs the layers: check they are all there before
 		// the engine is involved.
 		if err := v.complete(ctx, ld.l); err != nil {
-			return err
+			return nil, err
 		}
-		n, err := ld.stream(ctx, v)
-		res.Streamed = n
-		if err != nil {
-			return err
-		}
-		res.Action = ActionLoaded
 	}
+	return v, nil
+}
+
+// load does for one image what prepare decided, streaming it alone, then
+// checks the engine's image (finish).
+func (ld *loader) load(ctx context.Context, vs []*vendored, im config.Image, want platform.Platform, res *LoadResult) error {
+	v, err := ld.prepare(ctx, vs, im, want, res)
+	if err != nil || res.Action == ActionSkipped {
+		return err
+	}
+	if res.Action == "" {
+		if err := ld.streamAlone(ctx, v, res); err != nil {
+			return err
+		}
+	}
+	return ld.finish(ctx, v, res)
+}
+
+// streamAlone streams v in an archive of its own.
+func (ld *loader) streamAlone(ctx context.Context, v *vendored, res *LoadResult) error {
+	n, err := ld.stream(ctx, []*vendored{v})
+	res.Streamed = n[0]
+	if err != nil {
+		return err
+	}
+	res.Action = ActionLoaded
+	return nil
+}
+
+// finish checks that v's tag (or, untagged, its ID) now points to the
+// vendored image, tagging it by ID when the engine loaded it but ignored
+// the archive's names, and records the engine's image in res.
+func (ld *loader) finish(ctx context.Context, v *vendored, res *LoadResult) error {
 	ins, ok, err := lookup(ctx, ld.c, v)
 	if err != nil {
 		return err
@@ -360,71 +369,76 @@ func findByID(ctx context.Context, c Client, v *vendored) (image.InspectResponse
 // errEngineDone stops an archive writer once the engine has answered.
 var errEngineDone = errors.New("docker stopped reading the archive")
 
-// stream sends v's archive to the engine through a pipe and waits for the
-// engine's answer. An error from the archive (a blob that does not
-// verify) wins over the engine's, which is only its consequence.
-func (ld *loader) stream(ctx context.Context, v *vendored) (int64, error) {
+// stream sends the images vs to the engine in one archive, each blob once,
+// through a pipe, and waits for the engine's answer. It returns the blob
+// bytes sent for each image. An error from the archive (a blob that does
+// not verify) wins over the engine's, which is only its consequence.
+func (ld *loader) stream(ctx context.Context, vs []*vendored) ([]int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	total := v.size()
-	ev := progress.Event{Image: v.name, Size: total}
-	report := func(k progress.Kind, done int64) {
-		ev.Kind, ev.Done = k, done
-		ld.progress.Emit(ev)
-	}
-	report(progress.Start, 0)
-	var advance func(int64)
-	if ld.progress != nil {
-		advance = func(n int64) { report(progress.Advance, n) }
-	}
 	// The classic store gets the layers decompressed: it then only untars
 	// them, while this side inflates on another core. If a layer's gzip
 	// stream is not what its trailer says (several members, 4 GiB or more),
 	// the archive stops before its manifest.json, the engine loads nothing,
 	// and the layers go as stored.
-	plain := ld.store == StoreClassic && plainable(v)
-	sent := func(n int64) { report(progress.Unpacking, n) }
-	n, err := ld.send(ctx, v, plain, advance, sent)
+	plain := ld.store == StoreClassic && all(vs, plainable)
+	n, err := ld.send(ctx, vs, plain)
 	if plain && errors.Is(err, errNotPlain) {
-		ld.logger.Debug("a layer cannot be sent uncompressed; sending the layers as stored", "image", v.name, "error", err)
-		n, err = ld.send(ctx, v, false, advance, sent)
+		ld.logger.Debug("a layer cannot be sent uncompressed; sending the layers as stored", "images", names(vs), "error", err)
+		n, err = ld.send(ctx, vs, false)
 	}
 	if err != nil {
 		return n, err
 	}
-	report(progress.Done, n)
+	for i, v := range vs {
+		ld.progress.Emit(progress.Event{Kind: progress.Done, Image: v.name, Size: n[i], Done: n[i]})
+	}
 	return n, nil
 }
 
-// send streams one archive of v into the engine and waits for its answer.
-// An error from the archive (a blob that does not verify) wins over the
-// engine's, which is only its consequence.
-// sent, once the whole archive is written, is told how many stored bytes
-// it carried, while the engine still unpacks them.
-func (ld *loader) send(ctx context.Context, v *vendored, plain bool, advance, sent func(int64)) (int64, error) {
+// send streams one archive of vs into the engine and waits for its answer,
+// reporting each image's progress: progress.Start with the bytes the
+// archive carries for it, progress.Advance as they go, progress.Unpacking
+// once the whole archive is written. It returns the blob bytes sent for
+// each image. An error from the archive (a blob that does not verify) wins
+// over the engine's, which is only its consequence.
+func (ld *loader) send(ctx context.Context, vs []*vendored, plain bool) ([]int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	sizes := archiveSizes(vs, plain)
+	for i, v := range vs {
+		ld.progress.Emit(progress.Event{Kind: progress.Start, Image: v.name, Size: sizes[i]})
+	}
+	var advance func(int, int64)
+	if ld.progress != nil {
+		advance = func(i int, n int64) {
+			ld.progress.Emit(progress.Event{Kind: progress.Advance, Image: vs[i].name, Size: sizes[i], Done: n})
+		}
+	}
 	pr, pw := io.Pipe()
 	type result struct {
-		n   int64
+		n   []int64
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := writeArchive(ctx, pw, ld.l, v, plain, advance)
+		n, err := writeArchive(ctx, pw, ld.l, vs, plain, advance)
 		pw.CloseWithError(err) // nil closes with EOF
 		if err == nil {
-			sent(n)
+			for i, v := range vs {
+				ld.progress.Emit(progress.Event{Kind: progress.Unpacking, Image: v.name, Size: sizes[i], Done: n[i]})
+			}
 		}
 		done <- result{n, err}
 	}()
-	ld.logger.Debug("streaming image into docker", "image", v.name, "platform", v.platformString(), "bytes", v.size(), "uncompressed layers", plain)
+	name := names(vs)
+	ld.logger.Debug("streaming into docker", "images", name, "platforms", platforms(vs), "bytes", sum(sizes), "uncompressed layers", plain)
 	resp, err := ld.c.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err == nil {
 		var lines []string
 		lines, err = readLoadResponse(resp)
 		resp.Close()
-		ld.logger.Debug("docker load answered", "image", v.name, "messages", strings.Join(lines, "; "))
+		ld.logger.Debug("docker load answered", "images", name, "messages", strings.Join(lines, "; "))
 	}
 	pr.CloseWithError(errEngineDone)
 	w := <-done
@@ -436,13 +450,48 @@ func (ld *loader) send(ctx context.Context, v *vendored, plain bool, advance, se
 		return w.n, fmt.Errorf("%w (docker loaded nothing)", w.err)
 	case err != nil:
 		if gone := ld.gone(ctx, err); gone != nil {
-			return w.n, fmt.Errorf("loading %s into docker: %s: %w", v.name, stoppedAfter(w.err == nil, w.n, v.size()), gone)
+			return w.n, fmt.Errorf("loading %s into docker: %s: %w", name, stoppedAfter(w.err == nil, sum(w.n), sum(sizes)), gone)
 		}
-		return w.n, fmt.Errorf("loading %s into docker: %w", v.name, err)
+		return w.n, fmt.Errorf("loading %s into docker: %w", name, err)
 	case w.err != nil:
-		return w.n, fmt.Errorf("loading %s into docker: %w before the archive ended", v.name, w.err)
+		return w.n, fmt.Errorf("loading %s into docker: %w before the archive ended", name, w.err)
 	}
 	return w.n, nil
+}
+
+// names names the images vs in messages.
+func names(vs []*vendored) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.name
+	}
+	return strings.Join(s, ", ")
+}
+
+// platforms lists the platforms of vs, for logs.
+func platforms(vs []*vendored) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.platformString()
+	}
+	return strings.Join(s, ", ")
+}
+
+func sum(ns []int64) int64 {
+	var t int64
+	for _, n := range ns {
+		t += n
+	}
+	return t
+}
+
+func all[T any](xs []T, f func(T) bool) bool {
+	for _, x := range xs {
+		if !f(x) {
+			return false
+		}
+	}
+	return true
 }
 
 // goneTimeout bounds the question whether the engine still answers, after
