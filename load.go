@@ -28,6 +28,8 @@ type LoadOptions struct {
 	// Replace removes and loads again an image already in the engine
 	// under its tag (daemon.LoadOptions.Replace). Default false.
 	Replace bool
+	// Archive always sends archives (daemon.LoadOptions.Archive).
+	Archive bool
 }
 
 // Load loads the configured images from the layout into the engine and
@@ -44,7 +46,7 @@ func Load(ctx context.Context, cfg *config.Config, opts LoadOptions) (*daemon.Lo
 		return nil, err
 	}
 	defer done()
-	return daemon.Load(ctx, c, layout.New(cfg.LayoutDir()), images, daemon.LoadOptions{Platform: opts.Platform, Logger: opts.Logger, Progress: opts.Progress, Replace: opts.Replace})
+	return daemon.Load(ctx, c, layout.New(cfg.LayoutDir()), images, daemon.LoadOptions{Platform: opts.Platform, Logger: opts.Logger, Progress: opts.Progress, Replace: opts.Replace, Archive: opts.Archive})
 }
 
 // UnloadOptions configure Unload.

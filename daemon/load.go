@@ -56,6 +56,11 @@ type LoadOptions struct {
 	// finds it). It forces the removal (a container of the image loses
 	// it). Default false: such an image is skipped.
 	Replace bool
+	// Archive sends every image to a containerd-store engine as an
+	// archive. Default false: the engine first pulls the images it lacks
+	// from a server of vendorimg's own on 127.0.0.1 (load_pull.go), and
+	// gets archives when it cannot reach it.
+	Archive bool
 }
 
 // LoadReport is what Load did.
@@ -138,7 +143,7 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		return nil, err
 	}
 	defer unlock()
-	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store, replace: opts.Replace}
+	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store, replace: opts.Replace, archive: opts.Archive}
 	// Every image's graph is read before anything is sent: a layout with
 	// a graph that cannot be read (nested too deeply, a document that does
 	// not verify or is malformed) loads nothing, rather than some images.
@@ -188,8 +193,9 @@ func noLayout(l *layout.Layout) error {
 }
 
 type loader struct {
-	// replace is LoadOptions.Replace.
+	// replace is LoadOptions.Replace; archive LoadOptions.Archive.
 	replace  bool
+	archive  bool
 	c        Client
 	l        *layout.Layout
 	logger   *slog.Logger

@@ -69,6 +69,9 @@ func (ld *loader) loadAll(ctx context.Context, rep *LoadReport, graphs [][]*vend
 			inBatch = append(inBatch, i)
 		}
 	}
+	if len(batch) > 0 {
+		batch, inBatch = ld.pullAll(ctx, plans, batch, inBatch)
+	}
 	if len(batch) > 1 {
 		ld.logger.Debug("loading images in one archive", "images", len(batch))
 		start := time.Now()

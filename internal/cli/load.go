@@ -17,7 +17,7 @@ import (
 
 func newLoadCommand(g *globals) *cobra.Command {
 	var platformFlag string
-	var replace bool
+	var replace, archive bool
 	cmd := &cobra.Command{
 		Use:   "load [REF]...",
 		Short: "Load vendored images into docker from the layout, offline",
@@ -30,6 +30,14 @@ with no temporary file and no network, rehashing every blob as it goes: a
 blob that changed on disk aborts the load, and docker loads nothing. An
 image whose tag already points to exactly the vendored image is skipped in
 milliseconds; one docker already holds under another name is only tagged.
+The images to send go in one archive, each blob once.
+
+A containerd-store engine (current Docker's default) instead pulls the
+images from a server vendorimg runs on 127.0.0.1 for the load, which is
+faster there: the layout served as is, every blob rehashed as it streams
+and checked by the engine, under a temporary name that vendorimg replaces
+by the image's tag. An engine that cannot reach that address (rootless, in
+a VM or a network namespace) gets the archive; --archive always sends it.
 
 The platform loaded is the engine's own (from docker info) unless
 --platform chooses another vendored one; docker accepts images of other
@@ -60,7 +68,7 @@ tagged), size and time; --json prints the report.`,
 				return err
 			}
 			p := g.newProgress()
-			opts.Images, opts.Logger, opts.Progress, opts.Replace = refs, g.logger, p.load, replace
+			opts.Images, opts.Logger, opts.Progress, opts.Replace, opts.Archive = refs, g.logger, p.load, replace, archive
 			rep, err := vendorimg.Load(cmd.Context(), cfg, opts)
 			p.done()
 			if g.json {
@@ -75,6 +83,7 @@ tagged), size and time; --json prints the report.`,
 		},
 	}
 	cmd.Flags().StringVar(&platformFlag, "platform", "", "load the vendored `OS/ARCH[/VARIANT]` (default: the docker engine's platform)")
+	cmd.Flags().BoolVar(&archive, "archive", false, "send every image as an archive: never let a containerd-store engine pull from vendorimg's loopback server")
 	cmd.Flags().BoolVar(&replace, "replace", false, "remove the image under each tag (forced) and load it again from the layout, even when its ID is the vendored one")
 	return cmd
 }
