@@ -3,11 +3,9 @@ package daemon
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"time"
@@ -57,6 +55,8 @@ type archiveWriter struct {
 	buf     []byte
 	tail    []byte
 	written map[digest.Digest]bool
+	// chunks are the background hash's buffers.
+	chunks *chunkPool
 	// n is the blob bytes written for all images; sent, for each image of
 	// vs (a blob an earlier image already sent counts for that one only).
 	n        int64
@@ -81,7 +81,7 @@ func writeArchive(ctx context.Context, w io.Writer, l *layout.Layout, vs []*vend
 	a := &archiveWriter{
 		ctx: ctx, l: l, vs: vs, tw: tar.NewWriter(w),
 		buf: make([]byte, copyBuffer), tail: make([]byte, holdBack),
-		written: map[digest.Digest]bool{}, sent: make([]int64, len(vs)), progress: progress,
+		written: map[digest.Digest]bool{}, chunks: newChunkPool(), sent: make([]int64, len(vs)), progress: progress,
 	}
 	if plain {
 		return a.sent, writePlainArchive(a)
@@ -277,7 +277,8 @@ func (a *archiveWriter) blobAs(d ocispec.Descriptor, role, name string) error {
 	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: d.Size, ModTime: archiveEpoch}); err != nil {
 		return err
 	}
-	h := sha256.New()
+	h := newBackgroundHash(a.chunks)
+	defer h.stop()
 	src := &hashingReader{r: f, h: h}
 	hold := min(d.Size, holdBack)
 	body := d.Size - hold
@@ -299,7 +300,7 @@ func (a *archiveWriter) blobAs(d ocispec.Descriptor, role, name string) error {
 	if m, _ := f.Read(one[:]); m > 0 {
 		return fmt.Errorf("streaming %s: %w: the file is longer than %d bytes", where, errs.ErrSizeMismatch, d.Size)
 	}
-	if got := digest.NewDigest(digest.SHA256, h); got != d.Digest {
+	if got := h.digest(); got != d.Digest {
 		return fmt.Errorf("streaming %s: %w: it hashes to %s", where, errs.ErrDigestMismatch, got)
 	}
 	_, err = (&streamWriter{a: a}).Write(tail)
@@ -331,7 +332,7 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 // reason.
 type hashingReader struct {
 	r io.Reader
-	h hash.Hash
+	h io.Writer
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {

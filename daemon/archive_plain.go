@@ -3,7 +3,6 @@ package daemon
 import (
 	"archive/tar"
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -115,7 +114,8 @@ func (a *archiveWriter) plainLayer(d ocispec.Descriptor, diffID digest.Digest) e
 	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: archiveBlobs + diffID.Encoded(), Mode: 0o644, Size: size, ModTime: archiveEpoch}); err != nil {
 		return err
 	}
-	stored := sha256.New()
+	stored := newBackgroundHash(a.chunks)
+	defer stored.stop()
 	src := &countingReader{a: a, r: io.TeeReader(f, stored)}
 	// The last bytes of the tar stay here until the stored blob hashed
 	// right, so that the engine never gets a whole layer made from bytes
@@ -131,7 +131,7 @@ func (a *archiveWriter) plainLayer(d ocispec.Descriptor, diffID digest.Digest) e
 	if _, err := io.CopyBuffer(io.Discard, src, a.buf); err != nil {
 		return fmt.Errorf("streaming %s: %w", where, err)
 	}
-	if got := digest.NewDigest(digest.SHA256, stored); got != d.Digest {
+	if got := stored.digest(); got != d.Digest {
 		return fmt.Errorf("streaming %s: %w: it hashes to %s", where, errs.ErrDigestMismatch, got)
 	}
 	switch {

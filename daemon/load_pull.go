@@ -104,8 +104,8 @@ type pullLog struct {
 }
 
 func (p *pullLog) Enabled(context.Context, slog.Level) bool { return true }
-func (p *pullLog) WithAttrs([]slog.Attr) slog.Handler        { return p }
-func (p *pullLog) WithGroup(string) slog.Handler             { return p }
+func (p *pullLog) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *pullLog) WithGroup(string) slog.Handler            { return p }
 
 func (p *pullLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelError {
