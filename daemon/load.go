@@ -56,8 +56,8 @@ type LoadOptions struct {
 	// finds it). It forces the removal (a container of the image loses
 	// it). Default false: such an image is skipped.
 	Replace bool
-	// Archive sends every image to a containerd-store engine as an
-	// archive. Default false: the engine first pulls the images it lacks
+	// Archive sends every image as an archive. Default false: a
+	// containerd-store engine or podman first pulls the images it lacks
 	// from a server of vendorimg's own on 127.0.0.1 (load_pull.go), and
 	// gets archives when it cannot reach it.
 	Archive bool
@@ -194,8 +194,11 @@ func noLayout(l *layout.Layout) error {
 
 type loader struct {
 	// replace is LoadOptions.Replace; archive LoadOptions.Archive.
-	replace  bool
-	archive  bool
+	replace bool
+	archive bool
+	// libpod is podman's own API, when the engine is podman on a local
+	// socket (found before the first pull).
+	libpod   *libpod
 	c        Client
 	l        *layout.Layout
 	logger   *slog.Logger

@@ -31,9 +31,9 @@ import (
 // replaces by the image's tag. An engine that cannot reach that address
 // (in another network namespace or a VM), or refuses the pull, gets the
 // archive instead, as does an image whose blob does not verify: the
-// archive route then names the blob. The classic store and podman always
-// get the archive: pulling there measured no faster, and podman pulls
-// over plain http only from registries its configuration allows.
+// archive route then names the blob. podman pulls the same way through
+// its own API (load_libpod.go). Docker's classic store always gets the
+// archive: pulling there measured no faster.
 
 // pullStopTimeout bounds the server's graceful stop.
 const pullStopTimeout = 5 * time.Second
@@ -94,7 +94,8 @@ func (ps *pullServer) stop() {
 	<-ps.done
 }
 
-// pullLog is the server's logger: it counts the bytes served and, when a
+// pullLog is the server's logger: it counts the blob and manifest bytes
+// served and, when a
 // blob does not verify, cancels the pull in flight (docker would retry).
 type pullLog struct {
 	served atomic.Int64
@@ -117,12 +118,21 @@ func (p *pullLog) Handle(_ context.Context, r slog.Record) error {
 		p.mu.Unlock()
 		return nil
 	}
+	// Blob and manifest bytes only: not the API's answers (/v2/'s "{}").
+	var path string
+	var n int64
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "bytes" {
-			p.served.Add(a.Value.Int64())
+		switch a.Key {
+		case "path":
+			path = a.Value.String()
+		case "bytes":
+			n = a.Value.Int64()
 		}
 		return true
 	})
+	if strings.Contains(path, "/blobs/") || strings.Contains(path, "/manifests/") {
+		p.served.Add(n)
+	}
 	return nil
 }
 
@@ -152,10 +162,11 @@ func (p *pullLog) wrong() string {
 var errNoPull = errors.New("the engine did not pull from vendorimg's loopback server")
 
 // pullable reports whether v may go to the engine by a pull: the
-// containerd store, a tag to give it (the temporary name is then
-// removed without removing the image), unless LoadOptions.Archive.
+// containerd store or podman (ld.libpod), a tag to give it (the temporary
+// name is then removed without removing the image), unless
+// LoadOptions.Archive.
 func (ld *loader) pullable(v *vendored) bool {
-	return ld.store == StoreContainerd && !ld.archive && v.tag != ""
+	return (ld.store == StoreContainerd || ld.libpod != nil) && !ld.archive && v.tag != ""
 }
 
 // pull has the engine pull v from ps by its platform manifest's digest
@@ -192,10 +203,10 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 		}
 		return fmt.Errorf("%w: %w", errNoPull, err)
 	}
-	// Tagged by ID, then the temporary name removed: the image stays.
-	if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: v.manifest.Digest.String(), Target: v.tag}); err != nil {
+	// Tagged, then the temporary name removed: the image stays.
+	if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: v.tag}); err != nil {
 		ld.removeTemp(ctx, ref)
-		return fmt.Errorf("tagging %s as %s after the engine pulled it: %w", v.manifest.Digest, v.tag, err)
+		return fmt.Errorf("tagging %s as %s after the engine pulled it: %w", ref, v.tag, err)
 	}
 	if err := ld.removeTemp(ctx, ref); err != nil {
 		return err
@@ -207,6 +218,9 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 // pullRef pulls ref for platform p and reads the engine's answer to its
 // end: the engine reports a failed pull in the stream.
 func (ld *loader) pullRef(ctx context.Context, ref string, p ocispec.Platform) error {
+	if ld.libpod != nil {
+		return ld.libpod.pull(ctx, ref)
+	}
 	var opts client.ImagePullOptions
 	if p.OS != "" {
 		opts.Platforms = []ocispec.Platform{p}
@@ -236,6 +250,10 @@ func (ld *loader) removeTemp(ctx context.Context, ref string) error {
 // a blob that does not verify goes the archive route alone, which names
 // the blob.
 func (ld *loader) pullAll(ctx context.Context, plans []planned, batch []*vendored, inBatch []int) ([]*vendored, []int) {
+	if ld.store == StoreClassic && !ld.archive {
+		// podman, on a local socket, pulls through its own API.
+		ld.libpod = findLibpod(ctx, ld.c)
+	}
 	var pullable []*vendored
 	for _, v := range batch {
 		if ld.pullable(v) {

@@ -48,7 +48,7 @@ func engineNetns(t *testing.T) string {
 // for the test's own), as a vendorimg running beside the engine there
 // would: the loopback server Load starts listens in it. It returns the
 // debug log.
-func loadIn(t *testing.T, netns string, f *fixture, images []config.Image) (*daemon.LoadReport, error, string) {
+func loadIn(t *testing.T, netns string, f *fixture, images []config.Image) (*daemon.LoadReport, string, error) {
 	t.Helper()
 	var log syncBuffer
 	var rep *daemon.LoadReport
@@ -74,7 +74,7 @@ func loadIn(t *testing.T, netns string, f *fixture, images []config.Image) (*dae
 		rep, err = daemon.Load(context.Background(), f.c, f.l, images, daemon.LoadOptions{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	}()
 	<-done
-	return rep, err, log.String()
+	return rep, log.String(), err
 }
 
 var pullRef = regexp.MustCompile(`ref=(127\.0\.0\.1:[0-9]+/)`)
@@ -100,13 +100,21 @@ func noTemporaryName(t *testing.T, f *fixture, log string) {
 	}
 }
 
-// TestLoadPullsOnContainerdStore: a containerd-store engine pulls the
-// images to load from vendorimg's loopback server when it can reach it
-// (Load run in its network namespace), and gets the archive when it
-// cannot (Load run in the test's); either way the tag points to the
-// vendored image and no temporary name is left. The classic store and
-// podman are never asked to pull.
-func TestLoadPullsOnContainerdStore(t *testing.T) {
+// pullingEngine: load has the engine under test pull from its loopback
+// server (the containerd store, podman), rather than send an archive
+// (Docker's classic store).
+func pullingEngine(f *fixture) bool {
+	return f.eng.Store == daemon.StoreContainerd || f.eng.Product == "podman"
+}
+
+// TestLoadPulls: a containerd-store engine and podman pull the images to
+// load from vendorimg's loopback server when they can reach it (Load run
+// in the engine's network namespace, if it has one), and get the archive
+// when they cannot (Load run in the test's, when the engine has a
+// namespace of its own); either way the tag points to the vendored image
+// and no temporary name is left. Docker's classic store is never asked to
+// pull.
+func TestLoadPulls(t *testing.T) {
 	netns := engineNetns(t)
 	type route struct {
 		name  string
@@ -125,17 +133,16 @@ func TestLoadPullsOnContainerdStore(t *testing.T) {
 			f := newFixture(t)
 			a, b, c, _, _ := sharedImages(t, f)
 			images := []config.Image{a, b, c}
-			rep, err, log := loadIn(t, r.netns, f, images)
+			rep, log, err := loadIn(t, r.netns, f, images)
 			if err != nil {
 				t.Fatalf("Load() = %v\n%s", err, log)
 			}
 			asked := strings.Contains(log, "the engine pulls the image")
 			pulled := asked && !strings.Contains(log, "the engine did not pull")
-			containerd := f.eng.Store == daemon.StoreContainerd
 			switch {
-			case !containerd && asked:
+			case !pullingEngine(f) && asked:
 				t.Errorf("Load() asked %s to pull, want archives only:\n%s", f.eng, log)
-			case containerd && pulled != r.pulls:
+			case pullingEngine(f) && pulled != r.pulls:
 				t.Errorf("Load() on %s %s: pulled %v, want %v:\n%s", f.eng, r.name, pulled, r.pulls, log)
 			}
 			pa, pb := f.platformImages(a)["linux/amd64"], f.platformImages(b)["linux/amd64"]
@@ -182,11 +189,11 @@ func TestLoadPullTamperedBlob(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep, err, log := loadIn(t, netns, f, []config.Image{im})
+	rep, log, err := loadIn(t, netns, f, []config.Image{im})
 	if !errors.Is(err, errs.ErrDigestMismatch) || !strings.Contains(err.Error(), layout.RelBlobPath(bad)) {
 		t.Fatalf("Load() with a changed layer = %v, want a digest mismatch naming %s\n%s", err, layout.RelBlobPath(bad), log)
 	}
-	if f.eng.Store == daemon.StoreContainerd && !strings.Contains(log, "the engine pulls the image") {
+	if pullingEngine(f) && !strings.Contains(log, "the engine pulls the image") {
 		t.Errorf("Load() did not ask %s to pull:\n%s", f.eng, log)
 	}
 	if rep.Images[0].Action != "" {
