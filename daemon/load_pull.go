@@ -196,7 +196,7 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 			return ctx.Err()
 		}
 		if gone := ld.gone(ctx, err); gone != nil {
-			return fmt.Errorf("loading %s into docker by a pull from %s: %w", v.name, ps.addr, gone)
+			return fmt.Errorf("loading %s into docker: the engine stopped answering after %d of %d bytes were served to its pull from %s: %w", v.name, res.Streamed, v.size(), ps.addr, gone)
 		}
 		if bad := ps.log.wrong(); bad != "" {
 			err = fmt.Errorf("%w (the server found: %s)", err, bad)
