@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -239,4 +240,21 @@ func layersOf(ds []digest.Digest) []string {
 		out[i] = d.String()
 	}
 	return out
+}
+
+// changeBlob rewrites the layout's blob d as change makes it, as a file
+// changed on disk would be.
+func changeBlob(t testing.TB, l *layout.Layout, d digest.Digest, change func([]byte) []byte) {
+	t.Helper()
+	path, err := l.BlobPath(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, change(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -129,18 +129,7 @@ func TestLoadTogetherOneBadImage(t *testing.T) {
 			a, b, c, ownA, ownB := sharedImages(t, f)
 			images := []config.Image{a, b, c}
 			bad := tc.bad(t, f, a, b, ownA, ownB)
-			path, err := f.l.BlobPath(bad)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw[len(raw)/2] ^= 0xff
-			if err := os.WriteFile(path, raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			changeBlob(t, f.l, bad, func(raw []byte) []byte { raw[len(raw)/2] ^= 0xff; return raw })
 			rep, err := daemon.Load(context.Background(), f.c, f.l, images, daemon.LoadOptions{})
 			if !errors.Is(err, errs.ErrDigestMismatch) || !strings.Contains(err.Error(), layout.RelBlobPath(bad)) {
 				t.Fatalf("Load() = %v, want a digest mismatch naming %s", err, layout.RelBlobPath(bad))

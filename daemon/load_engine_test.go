@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -183,17 +182,7 @@ func TestLoadTamperedBlobLoadsNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			layer := inv.Images[0].Layers[1].Digest
-			path, err := f.l.BlobPath(layer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, tc.tamper(b), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			changeBlob(t, f.l, layer, tc.tamper)
 
 			rep, err := daemon.Load(context.Background(), f.c, f.l, f.cfg.Images, daemon.LoadOptions{})
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), "blobs/sha256/"+layer.Encoded()) {

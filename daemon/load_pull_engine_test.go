@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -20,6 +18,7 @@ import (
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
+	"github.com/vendorimg/vendorimg/internal/testsupport/testbin"
 	"github.com/vendorimg/vendorimg/layout"
 )
 
@@ -50,7 +49,7 @@ func engineNetns(t *testing.T) string {
 // debug log.
 func loadIn(t *testing.T, netns string, f *fixture, images []config.Image) (*daemon.LoadReport, string, error) {
 	t.Helper()
-	var log syncBuffer
+	var log testbin.Log
 	var rep *daemon.LoadReport
 	var err error
 	done := make(chan struct{})
@@ -177,18 +176,7 @@ func TestLoadPullTamperedBlob(t *testing.T) {
 	f := newFixture(t)
 	im := f.add(repoName(t, "img"), "1", registrytest.Index(t, []string{"linux/amd64"}, 2, 300_000, randomSeed(t), registrytest.OCI), "linux/amd64")
 	bad := vendoredLayers(t, f, im)[1]
-	path, err := f.l.BlobPath(bad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)-1] ^= 0xff
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	changeBlob(t, f.l, bad, func(raw []byte) []byte { raw[len(raw)-1] ^= 0xff; return raw })
 	rep, log, err := loadIn(t, netns, f, []config.Image{im})
 	if !errors.Is(err, errs.ErrDigestMismatch) || !strings.Contains(err.Error(), layout.RelBlobPath(bad)) {
 		t.Fatalf("Load() with a changed layer = %v, want a digest mismatch naming %s\n%s", err, layout.RelBlobPath(bad), log)
@@ -203,22 +191,4 @@ func TestLoadPullTamperedBlob(t *testing.T) {
 		t.Errorf("%s is in the engine after a load with a changed layer", tagOf(im))
 	}
 	noTemporaryName(t, f, log)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
