@@ -32,13 +32,10 @@ type Client interface {
 	// ImageSave is GET /images/get ("docker save"), the archive streamed
 	// as the response body; verify --daemon --deep reads it.
 	ImageSave(ctx context.Context, images []string, options ...client.ImageSaveOption) (client.ImageSaveResult, error)
-	// ImageRemove is DELETE /images/{name}; Load calls it only for the
-	// temporary name of a pull, and forced with LoadOptions.Replace;
-	// Unload never forces.
+	// ImageRemove is DELETE /images/{name}; Load calls it for the
+	// temporary name of podman's pull, and forced with
+	// LoadOptions.Replace; Unload never forces.
 	ImageRemove(ctx context.Context, image string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
-	// ImagePull is POST /images/create: Load has a containerd-store
-	// engine pull from vendorimg's loopback server.
-	ImagePull(ctx context.Context, ref string, options client.ImagePullOptions) (client.ImagePullResponse, error)
 }
 
 var _ Client = (*client.Client)(nil)

@@ -62,9 +62,6 @@ type fakeEngine struct {
 	images map[string]image.InspectResponse // by ID
 	tags   map[string]string                // docker tag -> ID
 	loads  int
-	// pulls counts ImagePull calls: the fake is an engine that cannot
-	// reach vendorimg's loopback server (in another network namespace).
-	pulls int
 	// saved is what ImageSave exports, by ID (fake_save_test.go).
 	saved map[string]*fakeSaved
 }
@@ -154,14 +151,6 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 	}
 	res.Items = append(res.Items, image.DeleteResponse{Deleted: deleted})
 	return res, nil
-}
-
-// ImagePull fails as an engine that cannot reach the address does.
-func (f *fakeEngine) ImagePull(ctx context.Context, ref string, _ client.ImagePullOptions) (client.ImagePullResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.pulls++
-	return nil, fmt.Errorf("Error response from daemon: failed to resolve reference %q: connection refused", ref)
 }
 
 // ImageLoad reads the whole archive, as the engine does, and loads nothing

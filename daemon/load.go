@@ -56,10 +56,9 @@ type LoadOptions struct {
 	// finds it). It forces the removal (a container of the image loses
 	// it). Default false: such an image is skipped.
 	Replace bool
-	// Archive sends every image as an archive. Default false: a
-	// containerd-store engine or podman first pulls the images it lacks
-	// from a server of vendorimg's own on 127.0.0.1 (load_pull.go), and
-	// gets archives when it cannot reach it.
+	// Archive sends every image as an archive. Default false: podman
+	// first pulls the images it lacks from a server of vendorimg's own on
+	// 127.0.0.1 (load_pull.go), and gets archives when it cannot.
 	Archive bool
 }
 

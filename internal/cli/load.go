@@ -32,12 +32,12 @@ image whose tag already points to exactly the vendored image is skipped in
 milliseconds; one docker already holds under another name is only tagged.
 The images to send go in one archive, each blob once.
 
-A containerd-store engine (current Docker's default) and podman instead
-pull the images from a server vendorimg runs on 127.0.0.1 for the load,
-which is faster there: the layout served as is, every blob rehashed as it streams
-and checked by the engine, under a temporary name that vendorimg replaces
-by the image's tag. An engine that cannot reach that address (rootless, in
-a VM or a network namespace) gets the archive; --archive always sends it.
+podman instead pulls the images from a server vendorimg runs on 127.0.0.1
+for the load, which is faster there: the layout served as is, every blob
+rehashed as it streams and checked by podman, those podman already had
+rehashed from the layout, under a temporary name that vendorimg replaces
+by the image's tag. If podman cannot pull, it gets the archive; --archive
+always sends it.
 
 The platform loaded is the engine's own (from docker info) unless
 --platform chooses another vendored one; docker accepts images of other
@@ -83,7 +83,7 @@ tagged), size and time; --json prints the report.`,
 		},
 	}
 	cmd.Flags().StringVar(&platformFlag, "platform", "", "load the vendored `OS/ARCH[/VARIANT]` (default: the docker engine's platform)")
-	cmd.Flags().BoolVar(&archive, "archive", false, "send every image as an archive: never let a containerd-store engine or podman pull from vendorimg's loopback server")
+	cmd.Flags().BoolVar(&archive, "archive", false, "send every image as an archive: never let podman pull from vendorimg's loopback server")
 	cmd.Flags().BoolVar(&replace, "replace", false, "remove the image under each tag (forced) and load it again from the layout, even when its ID is the vendored one")
 	return cmd
 }
