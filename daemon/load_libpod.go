@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vendorimg/vendorimg/internal/flock"
 )
 
 // podman's docker-compatible pull will not use plain http on loopback
@@ -28,6 +34,28 @@ const libpodVersionPath = "/v4.0.0/libpod"
 // libpod talks podman's own API over the engine's socket.
 type libpod struct {
 	hc *http.Client
+	// socket is the engine's socket, which names its pull lock.
+	socket string
+}
+
+// pullLockPoll is how often a load waiting for another's pull tries again.
+const pullLockPoll = 20 * time.Millisecond
+
+// lock takes the engine's pull lock, held from a pull to the removal of
+// its temporary name: podman names an image it pulls by rewriting the
+// image's whole list of names, so that a pull of the same image by
+// another vendorimg at that moment put back a temporary name this one had
+// just removed (TestLoadConcurrently). The lock is a file in os.TempDir
+// named after the socket, shared by the processes of the machine, and left
+// there, empty.
+func (lp *libpod) lock(ctx context.Context) (func() error, error) {
+	sum := sha256.Sum256([]byte(lp.socket))
+	file := filepath.Join(os.TempDir(), "vendorimg-pull-"+hex.EncodeToString(sum[:8])+".lock")
+	release, err := flock.Wait(ctx, func() (func() error, error) { return flock.Try(file, true, true) }, pullLockPoll, nil)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", file, err)
+	}
+	return release, nil
 }
 
 // daemonHoster is a client that says where its engine is (the docker
@@ -47,7 +75,7 @@ func findLibpod(ctx context.Context, c Client) *libpod {
 		return nil
 	}
 	sock := u.Path
-	lp := &libpod{hc: &http.Client{Transport: &http.Transport{
+	lp := &libpod{socket: sock, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)

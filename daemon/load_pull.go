@@ -212,10 +212,18 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 	defer cancel()
 	ps.log.watch(cancel)
 	defer ps.log.watch(nil)
+	unlock, err := ld.libpod.lock(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %w", errNoPull, err)
+	}
+	defer unlock()
 	before := ps.log.served.Load()
 	ld.progress.Emit(progress.Event{Kind: progress.Start, Image: v.name, Size: v.size()})
 	ld.logger.Debug("the engine pulls the image from vendorimg's loopback server", "image", v.name, "ref", ref)
-	err := ld.pullRef(pctx, ref)
+	err = ld.pullRef(pctx, ref)
 	res.Streamed = ps.log.served.Load() - before
 	if err != nil {
 		// Whatever the pull left under the temporary name goes.
@@ -242,7 +250,7 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 		ld.removeTemp(ctx, ref)
 		return fmt.Errorf("tagging %s as %s after the engine pulled it: %w", ref, v.tag, err)
 	}
-	if err := ld.removeTemp(ctx, ref); err != nil {
+	if err := ld.dropTemp(ctx, ps.addr, v.tag); err != nil {
 		return err
 	}
 	ld.progress.Emit(progress.Event{Kind: progress.Done, Image: v.name, Size: res.Streamed, Done: res.Streamed})
@@ -291,6 +299,43 @@ func rehash(l *layout.Layout, d ocispec.Descriptor) error {
 	}
 	if got := digest.NewDigest(digest.SHA256, h); got != d.Digest {
 		return fmt.Errorf("%w: it hashes to %s", errs.ErrDigestMismatch, got)
+	}
+	return nil
+}
+
+// dropTemp removes from the image tag names every name under the server's
+// address addr, and checks none is left. podman adds the temporary name
+// when the pull stores the image, not always when it already held it, so
+// the names are read rather than assumed; a removal that fails is judged
+// by what is left.
+func (ld *loader) dropTemp(ctx context.Context, addr, tag string) error {
+	temp := func() ([]string, error) {
+		ins, err := ld.c.ImageInspect(ctx, tag)
+		if err != nil {
+			return nil, fmt.Errorf("inspecting %s after the engine pulled it: %w", tag, err)
+		}
+		var names []string
+		for _, n := range append(ins.RepoTags, ins.RepoDigests...) {
+			if strings.HasPrefix(n, addr+"/") {
+				names = append(names, n)
+			}
+		}
+		return names, nil
+	}
+	names, err := temp()
+	if err != nil {
+		return err
+	}
+	var failed []error
+	for _, n := range names {
+		if _, err := ld.c.ImageRemove(ctx, n, client.ImageRemoveOptions{}); err != nil && !isNotFound(err) {
+			failed = append(failed, err)
+		}
+	}
+	if left, err := temp(); err != nil {
+		return err
+	} else if len(left) > 0 {
+		return fmt.Errorf("removing the temporary names %s of %s: %w", strings.Join(left, ", "), tag, errors.Join(failed...))
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func noTemporaryName(t *testing.T, f *fixture, log string) {
 	for _, im := range list.Items {
 		for _, name := range append(im.RepoTags, im.RepoDigests...) {
 			if strings.HasPrefix(name, m[1]) {
-				t.Errorf("the engine still holds the temporary name %s (image %s)", name, im.ID)
+				t.Errorf("the engine still holds the temporary name %s (image %s, names %v %v)", name, im.ID, im.RepoTags, im.RepoDigests)
 			}
 		}
 	}
@@ -125,5 +125,44 @@ func TestLoadPullTamperedBlob(t *testing.T) {
 			}
 			noTemporaryName(t, f, log)
 		})
+	}
+}
+
+// TestLoadConcurrently: two loads of the same images at once (pytest-xdist
+// workers, parallel Go tests) both succeed, each with its own loopback
+// server on podman, and leave the tags on the vendored images and no
+// temporary name.
+func TestLoadConcurrently(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a, b, c, _, _ := sharedImages(t, f)
+	images := []config.Image{a, b, c}
+	type result struct {
+		rep *daemon.LoadReport
+		log string
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			rep, log, err := loadLogged(f, images)
+			results <- result{rep, log, err}
+		}()
+	}
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("Load() beside another = %v\n%s", r.err, r.log)
+		}
+		for i, got := range r.rep.Images {
+			if got.ImageID == "" || got.Match != f.rule() {
+				t.Errorf("Load() beside another, image %d = %+v, want it in the engine by %s", i, got, f.rule())
+			}
+		}
+		noTemporaryName(t, f, r.log)
+	}
+	vr, err := daemon.Verify(context.Background(), f.c, f.l, images, daemon.VerifyOptions{})
+	if err != nil || !vr.OK() {
+		t.Errorf("Verify() after two loads at once = %+v, %v, want OK", vr.Findings, err)
 	}
 }
