@@ -291,18 +291,26 @@ func (ld *loader) streamAlone(ctx context.Context, v *vendored, res *LoadResult)
 
 // finish checks that v's tag (or, untagged, its ID) now points to the
 // vendored image, tagging it by ID when the engine loaded it but ignored
-// the archive's names, and records the engine's image in res.
+// the archive's names, and records the engine's image in res. When the
+// engine holds no image with any of v's IDs the error is a
+// notTakenError.
 func (ld *loader) finish(ctx context.Context, v *vendored, res *LoadResult) error {
 	ins, ok, err := lookup(ctx, ld.c, v)
 	if err != nil {
 		return err
 	}
+	// Untagged, lookup looked for it by ID.
+	absent := !ok && v.tag == ""
 	if !ok && v.tag != "" && res.Action == ActionLoaded {
 		// An engine that loaded the image but ignored the archive's names:
 		// tag it by ID.
-		if byID, found, err := findByID(ctx, ld.c, v); err != nil {
+		byID, found, err := findByID(ctx, ld.c, v)
+		switch {
+		case err != nil:
 			return err
-		} else if found {
+		case !found:
+			absent = true
+		default:
 			ld.logger.Debug("docker loaded the image without its tag, tagging it", "image", v.name, "id", byID.ID, "tag", v.tag)
 			if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: byID.ID, Target: v.tag}); err != nil {
 				return fmt.Errorf("tagging %s as %s: %w", byID.ID, v.tag, err)
@@ -313,11 +321,21 @@ func (ld *loader) finish(ctx context.Context, v *vendored, res *LoadResult) erro
 		}
 	}
 	if !ok {
-		return fmt.Errorf("after loading %s, %s: %w", v.name, describe(v, ins), errs.ErrVerifyFailed)
+		err := fmt.Errorf("after loading %s, %s: %w", v.name, describe(v, ins), errs.ErrVerifyFailed)
+		if absent {
+			return notTakenError{err}
+		}
+		return err
 	}
 	res.ImageID, res.Match = ins.ID, v.matchID(ins.ID)
 	return nil
 }
+
+// notTakenError: after a load, the engine holds no image with any of the
+// vendored image's IDs (it did not take it from the archive).
+type notTakenError struct{ error }
+
+func (e notTakenError) Unwrap() error { return e.error }
 
 // lookup finds v in the engine: by its tag, or by ID for an untagged
 // reference, and says whether what it found is v.

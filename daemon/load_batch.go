@@ -130,11 +130,10 @@ func (ld *loader) complete(ctx context.Context, vs []*vendored, im config.Image,
 	case p.res.Action == ActionSkipped:
 		return nil
 	case p.batched:
-		if _, found, err := findByID(ctx, ld.c, p.v); err != nil || found {
-			if err != nil {
-				return err
-			}
-			return ld.finish(ctx, p.v, &p.res)
+		err := ld.finish(ctx, p.v, &p.res)
+		var nt notTakenError
+		if !errors.As(err, &nt) {
+			return err
 		}
 		ld.logger.Debug("the engine did not take the image from the shared archive; streaming it alone", "image", p.v.name)
 		p.res.Action, p.res.Streamed = "", 0

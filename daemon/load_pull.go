@@ -157,8 +157,7 @@ func (p *pullLog) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// watch makes cancel the pull to stop on a wrong blob; it returns what
-// the server found wrong so far.
+// watch makes cancel the pull to stop on a wrong blob (nil: none).
 func (p *pullLog) watch(cancel context.CancelFunc) {
 	p.mu.Lock()
 	p.cancel = cancel
@@ -180,6 +179,7 @@ func (p *pullLog) badCount() int {
 	return len(p.bad)
 }
 
+// wrong says what the server found wrong so far.
 func (p *pullLog) wrong() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -223,7 +223,7 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 	before := ps.log.served.Load()
 	ld.progress.Emit(progress.Event{Kind: progress.Start, Image: v.name, Size: v.size()})
 	ld.logger.Debug("the engine pulls the image from vendorimg's loopback server", "image", v.name, "ref", ref)
-	err = ld.pullRef(pctx, ref)
+	err = ld.libpod.pull(pctx, ref)
 	res.Streamed = ps.log.served.Load() - before
 	if err != nil {
 		// Whatever the pull left under the temporary name goes.
@@ -255,11 +255,6 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 	}
 	ld.progress.Emit(progress.Event{Kind: progress.Done, Image: v.name, Size: res.Streamed, Done: res.Streamed})
 	return nil
-}
-
-// pullRef has the engine pull ref and reads its answer to its end.
-func (ld *loader) pullRef(ctx context.Context, ref string) error {
-	return ld.libpod.pull(ctx, ref)
 }
 
 // checkUnserved rehashes from the layout each blob of v the server did
@@ -340,13 +335,13 @@ func (ld *loader) dropTemp(ctx context.Context, addr, tag string) error {
 	return nil
 }
 
-// removeTemp removes the temporary name ref, and nothing else: the image
-// keeps its other names.
-func (ld *loader) removeTemp(ctx context.Context, ref string) error {
+// removeTemp removes the temporary name ref after a pull that failed,
+// and nothing else, as far as it can: a name the failed pull never made
+// is not found.
+func (ld *loader) removeTemp(ctx context.Context, ref string) {
 	if _, err := ld.c.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("removing the temporary name %s: %w", ref, err)
+		ld.logger.Debug("removing the temporary name", "ref", ref, "error", err)
 	}
-	return nil
 }
 
 // pullAll has the engine pull each image of batch it may pull
