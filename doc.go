@@ -28,8 +28,9 @@
 // client, its retries and restarts), layout (the layout on disk, its
 // verification and its pruning plan), daemon (engines), serve (the
 // read-only registry), config, reference, platform and manifest. Only
-// package daemon links the docker client, and the sync side (registry,
-// syncer, pusher, serve) never does (a test enforces it).
+// package daemon talks to engines, with its own Engine API client, and the
+// sync side (registry, syncer, pusher, serve) never links it (a test
+// enforces it).
 //
 // The package never prints: progress comes through a callback, logs
 // through an injected *slog.Logger that defaults to discarding.

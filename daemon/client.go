@@ -5,83 +5,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/errs"
 	"github.com/vendorimg/vendorimg/platform"
 )
 
 // Client is the part of the docker Engine API that this package uses.
-// *client.Client (github.com/moby/moby/client) implements it; tests may use
-// a fake.
+// *APIClient (NewClient) implements it; tests may use a fake.
 type Client interface {
 	// Info is GET /info: the engine's platform and image store.
-	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	Info(ctx context.Context) (system.Info, error)
 	// ImageInspect is GET /images/{name}/json, by tag or ID.
-	ImageInspect(ctx context.Context, image string, options ...client.ImageInspectOption) (client.ImageInspectResult, error)
-	// ImageLoad is POST /images/load, streaming input as the request body.
-	ImageLoad(ctx context.Context, input io.Reader, options ...client.ImageLoadOption) (client.ImageLoadResult, error)
-	// ImageTag is POST /images/{name}/tag.
-	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	ImageInspect(ctx context.Context, name string) (image.InspectResponse, error)
+	// ImageLoad is POST /images/load, streaming input as the request body;
+	// the response body is the engine's messages.
+	ImageLoad(ctx context.Context, input io.Reader) (io.ReadCloser, error)
+	// ImageTag is POST /images/{source}/tag: target then names source's
+	// image.
+	ImageTag(ctx context.Context, source, target string) error
 	// ImageSave is GET /images/get ("docker save"), the archive streamed
-	// as the response body; verify --daemon --deep reads it.
-	ImageSave(ctx context.Context, images []string, options ...client.ImageSaveOption) (client.ImageSaveResult, error)
-	// ImageRemove is DELETE /images/{name}; Load calls it for the
-	// temporary name of podman's pull, and forced with
-	// LoadOptions.Replace; Unload never forces.
-	ImageRemove(ctx context.Context, image string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
+	// as the response body, of the given platforms when there are any;
+	// verify --daemon --deep reads it.
+	ImageSave(ctx context.Context, names []string, platforms ...ocispec.Platform) (io.ReadCloser, error)
+	// ImageRemove is DELETE /images/{name}, never pruning untagged
+	// parents; Load calls it for the temporary name of podman's pull, and
+	// forced with LoadOptions.Replace; Unload never forces.
+	ImageRemove(ctx context.Context, name string, force bool) ([]image.DeleteResponse, error)
 }
 
-var _ Client = (*client.Client)(nil)
-
-// NewClient returns a client for the docker engine the environment names,
-// as the docker command finds it: DOCKER_HOST (default: the local socket),
-// DOCKER_API_VERSION, DOCKER_CERT_PATH and DOCKER_TLS_VERIFY. The API
-// version is negotiated on the first request, down to what the engine
-// speaks (1.41 for Engine 20.10), unless DOCKER_API_VERSION fixes it.
-// Docker CLI contexts are not read. NewClient does not contact the engine;
-// the caller closes the client.
-func NewClient() (*client.Client, error) {
-	c, err := client.New(client.WithHTTPClient(engineHTTPClient()), client.WithHost(client.DefaultDockerHost), client.FromEnv)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to docker: %w", err)
-	}
-	return c, nil
-}
-
-// engineHTTPClient is the docker client's default HTTP client (which
-// FromEnv then points at the engine's socket or address) with larger
-// connection buffers. A load streams hundreds of MiB as a chunked request
-// body that the client copies in 32 KiB pieces: through the default 4 KiB
-// write buffer each piece is two writes to the socket (the data, then its
-// chunk's CRLF), 16,000 for 256 MiB; through 256 KiB, about 1,000. The
-// read buffer does the same for verify --daemon --deep's exports.
-func engineHTTPClient() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			// Replaced by the engine's socket or address (FromEnv); set
-			// here so that the clone the docker client makes does not turn
-			// HTTP/2, and with it a TLS configuration, on: the client would
-			// then speak https to a plain socket.
-			DialContext: (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
-			// As the docker client's own default.
-			MaxIdleConns:    6,
-			IdleConnTimeout: 30 * time.Second,
-			WriteBufferSize: engineBuffer,
-			ReadBufferSize:  engineBuffer,
-		},
-		CheckRedirect: client.CheckRedirect,
-	}
-}
-
-// engineBuffer is the size of engineHTTPClient's connection buffers.
-const engineBuffer = 256 << 10
+var _ WatchClient = (*APIClient)(nil)
 
 // Image stores an engine may use, as Engine.Store reports them.
 const (
@@ -114,14 +71,14 @@ type Engine struct {
 // Inspect asks the engine what it is. When no engine can be reached (no
 // socket, connection refused), the error wraps errs.ErrNoEngine.
 func Inspect(ctx context.Context, c Client) (Engine, error) {
-	res, err := c.Info(ctx, client.InfoOptions{})
+	info, err := c.Info(ctx)
 	if err != nil {
-		if client.IsErrConnectionFailed(err) {
+		if isConnectionFailed(err) {
 			err = fmt.Errorf("%w: %w", errs.ErrNoEngine, err)
 		}
 		return Engine{}, fmt.Errorf("asking docker for its platform: %w", err)
 	}
-	return EngineFromInfo(res.Info)
+	return EngineFromInfo(info)
 }
 
 // EngineFromInfo reads an engine's description from its /info response.

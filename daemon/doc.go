@@ -6,10 +6,13 @@
 // Status and Check are the commands over them, and Check is where the
 // layout's verification and the engine's are composed, once.
 //
-// It is the only vendorimg package that imports the docker client
-// (github.com/moby/moby/client); a test enforces it. It talks to the engine
-// through its HTTP API (never by running the docker command), with the API
-// version negotiated, so that engines as old as 20.10 (API 1.41) work.
+// It is the only vendorimg package that talks to engines, through their
+// HTTP API (never by running the docker command), with a client of its own
+// (APIClient, apiclient.go: the ten endpoints it needs, from DOCKER_HOST as
+// docker finds the engine) rather than the docker project's, whose package
+// init was most of every vendorimg command's start-up; a test keeps that
+// client out of vendorimg. The API version is negotiated, so that engines
+// as old as 20.10 (API 1.41) work.
 //
 // Loading streams a docker-loadable archive, built on the fly from the
 // layout's blobs, through an io.Pipe into the engine's /images/load: no

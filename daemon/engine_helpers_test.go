@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -31,16 +32,28 @@ import (
 
 // engine connects to the engine under test (DOCKER_HOST, or the local
 // socket).
-func engine(t testing.TB) *client.Client {
+func engine(t testing.TB) *daemon.APIClient {
 	t.Helper()
 	c, err := daemon.NewClient()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if _, err := c.Ping(context.Background(), client.PingOptions{}); err != nil {
+	if _, err := c.Ping(context.Background()); err != nil {
 		t.Fatalf("docker engine not reachable (these tests need one): %v", err)
 	}
+	return c
+}
+
+// mobyClient is the docker project's client of the engine under test, for
+// the containers vendorimg's own client does not make.
+func mobyClient(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := enginetest.MobyClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -77,7 +90,7 @@ func repoName(t testing.TB, suffix string) string {
 // engine under test with what it says it is.
 type fixture struct {
 	t   testing.TB
-	c   *client.Client
+	c   *daemon.APIClient
 	eng enginetest.Engine
 	reg *registrytest.Registry
 	cfg *config.Config
@@ -201,14 +214,14 @@ func (f *fixture) platformImages(im config.Image) map[string]platformImage {
 
 // cleanupImage removes ref (a tag or an ID this test created) from docker
 // when the test ends.
-func cleanupImage(t testing.TB, c *client.Client, ref string) {
+func cleanupImage(t testing.TB, c *daemon.APIClient, ref string) {
 	t.Cleanup(func() {
-		_, _ = c.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		_, _ = c.ImageRemove(context.Background(), ref, true)
 	})
 }
 
 // inspect returns the image docker has under ref, or ok false.
-func inspect(t *testing.T, c *client.Client, ref string) (client.ImageInspectResult, bool) {
+func inspect(t *testing.T, c *daemon.APIClient, ref string) (image.InspectResponse, bool) {
 	t.Helper()
 	res, err := c.ImageInspect(context.Background(), ref)
 	if err != nil {

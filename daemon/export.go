@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -150,12 +149,12 @@ func (a *savedArchive) file(name string) (savedFile, bool) {
 // findings, with Image and Tag left for the caller; the error is for a
 // cancelled ctx only, as anything the engine does wrong is a finding.
 func exportCheck(ctx context.Context, c Client, l *layout.Layout, name string, v *vendored, byIndex bool) (int64, []Finding, error) {
-	var opts []client.ImageSaveOption
+	var platforms []ocispec.Platform
 	if byIndex {
 		// The tag names the pinned index: export the platform it matched.
-		opts = append(opts, client.ImageSaveWithPlatforms(v.platform))
+		platforms = append(platforms, v.platform)
 	}
-	res, err := c.ImageSave(ctx, []string{name}, opts...)
+	res, err := c.ImageSave(ctx, []string{name}, platforms...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, ctx.Err()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -103,7 +102,7 @@ func (f *fakeEngine) dropLayer(id string, i int) {
 // blobs as loaded, with manifest.json naming them, checking each blob
 // against its digest once it has streamed it (unless unverifiedSave),
 // then ending the stream with a JSON error. Only one name.
-func (f *fakeEngine) ImageSave(ctx context.Context, names []string, _ ...client.ImageSaveOption) (client.ImageSaveResult, error) {
+func (f *fakeEngine) ImageSave(ctx context.Context, names []string, _ ...ocispec.Platform) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(names) != 1 {

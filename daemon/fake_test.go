@@ -16,7 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -76,12 +75,12 @@ func notFound(name string) error {
 	return fmt.Errorf("No such image: %s: %w", name, cerrdefs.ErrNotFound)
 }
 
-func (f *fakeEngine) Info(ctx context.Context, _ client.InfoOptions) (client.SystemInfoResult, error) {
+func (f *fakeEngine) Info(ctx context.Context) (system.Info, error) {
 	info := system.Info{OSType: "linux", Architecture: f.arch, ServerVersion: "fake"}
 	if f.store == StoreContainerd {
 		info.DriverStatus = [][2]string{{"driver-type", "io.containerd.snapshotter.v1"}}
 	}
-	return client.SystemInfoResult{Info: info}, nil
+	return info, nil
 }
 
 // resolve finds an image by tag or ID; the caller holds mu.
@@ -102,46 +101,46 @@ func (f *fakeEngine) resolve(name string) (image.InspectResponse, bool) {
 	return im, true
 }
 
-func (f *fakeEngine) ImageInspect(ctx context.Context, name string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+func (f *fakeEngine) ImageInspect(ctx context.Context, name string) (image.InspectResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	im, ok := f.resolve(name)
 	if !ok {
-		return client.ImageInspectResult{}, notFound(name)
+		return image.InspectResponse{}, notFound(name)
 	}
-	return client.ImageInspectResult{InspectResponse: im}, nil
+	return im, nil
 }
 
-func (f *fakeEngine) ImageTag(ctx context.Context, o client.ImageTagOptions) (client.ImageTagResult, error) {
+func (f *fakeEngine) ImageTag(ctx context.Context, source, target string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	im, ok := f.resolve(o.Source)
+	im, ok := f.resolve(source)
 	if !ok {
-		return client.ImageTagResult{}, notFound(o.Source)
+		return notFound(source)
 	}
-	f.tags[o.Target] = im.ID
-	return client.ImageTagResult{}, nil
+	f.tags[target] = im.ID
+	return nil
 }
 
-func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.ImageRemoveOptions) (client.ImageRemoveResult, error) {
+func (f *fakeEngine) ImageRemove(ctx context.Context, name string, force bool) ([]image.DeleteResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	im, ok := f.resolve(name)
 	if !ok {
-		return client.ImageRemoveResult{}, notFound(name)
+		return nil, notFound(name)
 	}
-	var res client.ImageRemoveResult
+	var res []image.DeleteResponse
 	if _, isTag := f.tags[name]; isTag {
 		delete(f.tags, name)
 		untagged := name
 		if f.podman {
 			untagged = fullName(name)
 		}
-		res.Items = append(res.Items, image.DeleteResponse{Untagged: untagged})
+		res = append(res, image.DeleteResponse{Untagged: untagged})
 		if len(im.RepoTags) > 1 {
 			return res, nil
 		}
-	} else if len(im.RepoTags) > 0 && !o.Force {
+	} else if len(im.RepoTags) > 0 && !force {
 		return res, fmt.Errorf("image is referenced in multiple repositories: %w", cerrdefs.ErrConflict)
 	}
 	delete(f.images, im.ID)
@@ -149,13 +148,13 @@ func (f *fakeEngine) ImageRemove(ctx context.Context, name string, o client.Imag
 	if f.podman {
 		deleted = digest.Digest(im.ID).Encoded()
 	}
-	res.Items = append(res.Items, image.DeleteResponse{Deleted: deleted})
+	res = append(res, image.DeleteResponse{Deleted: deleted})
 	return res, nil
 }
 
 // ImageLoad reads the whole archive, as the engine does, and loads nothing
 // unless it is complete and consistent.
-func (f *fakeEngine) ImageLoad(ctx context.Context, input io.Reader, _ ...client.ImageLoadOption) (client.ImageLoadResult, error) {
+func (f *fakeEngine) ImageLoad(ctx context.Context, input io.Reader) (io.ReadCloser, error) {
 	files := map[string][]byte{}
 	tr := tar.NewReader(input)
 	for {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/client"
 )
 
 // listerOf answers ImageList with its errs in turn, then with one image.
@@ -15,20 +14,20 @@ type listerOf struct {
 	calls int
 }
 
-func (l *listerOf) ImageList(context.Context, client.ImageListOptions) (client.ImageListResult, error) {
+func (l *listerOf) ImageList(context.Context) ([]image.Summary, error) {
 	l.calls++
 	if l.calls <= len(l.errs) {
-		return client.ImageListResult{}, l.errs[l.calls-1]
+		return nil, l.errs[l.calls-1]
 	}
-	return client.ImageListResult{Items: []image.Summary{{ID: "sha256:1"}}}, nil
+	return []image.Summary{{ID: "sha256:1"}}, nil
 }
 
 // TestListImagesAsksAgainWhenAnImageVanished: podman 4.3 fails a list
 // when an image is removed during it; the list is asked again, a bounded
 // number of times, and any other error ends it at once.
 func TestListImagesAsksAgainWhenAnImageVanished(t *testing.T) {
-	vanished := errors.New(`Error response from daemon: retrieving label for image "b3e3": image not known`)
-	refused := errors.New("Cannot connect to the Docker daemon")
+	vanished := errors.New(`the engine answered 500: retrieving label for image "b3e3": image not known`)
+	refused := errors.New("cannot connect to the engine at unix:///var/run/docker.sock")
 	for _, tc := range []struct {
 		name      string
 		errs      []error
@@ -46,8 +45,8 @@ func TestListImagesAsksAgainWhenAnImageVanished(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) || l.calls != tc.wantCalls {
 				t.Errorf("listImages = %v after %d calls, want %v after %d", err, l.calls, tc.wantErr, tc.wantCalls)
 			}
-			if err == nil && len(list.Items) != 1 {
-				t.Errorf("listImages = %d images, want 1", len(list.Items))
+			if err == nil && len(list) != 1 {
+				t.Errorf("listImages = %d images, want 1", len(list))
 			}
 		})
 	}

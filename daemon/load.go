@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/vendorimg/vendorimg/config"
@@ -225,7 +224,7 @@ func (ld *loader) prepare(ctx context.Context, vs []*vendored, im config.Image, 
 		ins, err := ld.c.ImageInspect(ctx, v.tag)
 		switch {
 		case err == nil:
-			rule, ok := v.identifies(ins.InspectResponse)
+			rule, ok := v.identifies(ins)
 			switch {
 			case ok && !ld.replace:
 				res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, rule
@@ -249,7 +248,7 @@ func (ld *loader) prepare(ctx context.Context, vs []*vendored, im config.Image, 
 		res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, v.matchID(ins.ID)
 	case ok:
 		ld.logger.Debug("image already in docker, tagging it", "image", v.name, "id", ins.ID, "tag", v.tag)
-		if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: ins.ID, Target: v.tag}); err != nil {
+		if err := ld.c.ImageTag(ctx, ins.ID, v.tag); err != nil {
 			return nil, fmt.Errorf("tagging %s as %s: %w", ins.ID, v.tag, err)
 		}
 		res.Action = ActionTagged
@@ -312,7 +311,7 @@ func (ld *loader) finish(ctx context.Context, v *vendored, res *LoadResult) erro
 			absent = true
 		default:
 			ld.logger.Debug("docker loaded the image without its tag, tagging it", "image", v.name, "id", byID.ID, "tag", v.tag)
-			if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: byID.ID, Target: v.tag}); err != nil {
+			if err := ld.c.ImageTag(ctx, byID.ID, v.tag); err != nil {
 				return fmt.Errorf("tagging %s as %s: %w", byID.ID, v.tag, err)
 			}
 			if ins, ok, err = lookup(ctx, ld.c, v); err != nil {
@@ -351,8 +350,8 @@ func lookup(ctx context.Context, c Client, v *vendored) (image.InspectResponse, 
 	case err != nil:
 		return image.InspectResponse{}, false, fmt.Errorf("inspecting %s in docker: %w", v.tag, err)
 	}
-	_, ok := v.identifies(res.InspectResponse)
-	return res.InspectResponse, ok, nil
+	_, ok := v.identifies(res)
+	return res, ok, nil
 }
 
 // describe says what the engine has instead of v.
@@ -385,8 +384,8 @@ func findByID(ctx context.Context, c Client, v *vendored) (image.InspectResponse
 		case err != nil:
 			return image.InspectResponse{}, false, fmt.Errorf("inspecting %s in docker: %w", id, err)
 		}
-		if _, ok := v.identifies(res.InspectResponse); ok {
-			return res.InspectResponse, true, nil
+		if _, ok := v.identifies(res); ok {
+			return res, true, nil
 		}
 	}
 	return image.InspectResponse{}, false, nil
@@ -459,7 +458,7 @@ func (ld *loader) send(ctx context.Context, vs []*vendored, plain bool) ([]int64
 	}()
 	name := names(vs)
 	ld.logger.Debug("streaming into docker", "images", name, "platforms", platforms(vs), "bytes", sum(sizes), "uncompressed layers", plain)
-	resp, err := ld.c.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
+	resp, err := ld.c.ImageLoad(ctx, pr)
 	if err == nil {
 		var lines []string
 		lines, err = readLoadResponse(resp)
@@ -533,8 +532,8 @@ func (ld *loader) gone(ctx context.Context, err error) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
 	defer cancel()
-	_, perr := ld.c.Info(pctx, client.InfoOptions{})
-	if perr == nil || !client.IsErrConnectionFailed(perr) {
+	_, perr := ld.c.Info(pctx)
+	if perr == nil || !isConnectionFailed(perr) {
 		return nil
 	}
 	ld.logger.Debug("the engine no longer answers", "load error", err, "ping error", perr)

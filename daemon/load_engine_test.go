@@ -211,14 +211,15 @@ func TestVerifyFindsCommitOntoTag(t *testing.T) {
 	}
 	// docker commit onto the tag: a container from the image, never
 	// started, committed under the image's own reference.
-	ctr, err := f.c.ContainerCreate(ctx, client.ContainerCreateOptions{Image: tagOf(im), Config: &containerConfig})
+	mc := mobyClient(t)
+	ctr, err := mc.ContainerCreate(ctx, client.ContainerCreateOptions{Image: tagOf(im), Config: &containerConfig})
 	if err != nil {
 		t.Fatalf("ContainerCreate(%q) = %v", tagOf(im), err)
 	}
 	t.Cleanup(func() {
-		_, _ = f.c.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true})
+		_, _ = mc.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true})
 	})
-	committed, err := f.c.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{Reference: tagOf(im), Comment: "changed by a test", Config: &committedConfig})
+	committed, err := mc.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{Reference: tagOf(im), Comment: "changed by a test", Config: &committedConfig})
 	if err != nil {
 		t.Fatalf("ContainerCommit() on %s = %v", f.eng, err)
 	}
@@ -270,7 +271,7 @@ func TestVerifyFindsRetagAndUnloadKeepsIt(t *testing.T) {
 		t.Fatalf("Load() = %v", err)
 	}
 	bID := f.id(f.platformImages(b)["linux/amd64"])
-	if _, err := f.c.ImageTag(ctx, client.ImageTagOptions{Source: bID, Target: tagOf(a)}); err != nil {
+	if err := f.c.ImageTag(ctx, bID, tagOf(a)); err != nil {
 		t.Fatal(err)
 	}
 	vr, err := daemon.Verify(ctx, f.c, f.l, f.cfg.Images, daemon.VerifyOptions{})
@@ -319,7 +320,7 @@ func TestUnloadLeavesOtherImagesAlone(t *testing.T) {
 	// The user also tagged our image: unload removes only our tag.
 	id := f.id(f.platformImages(im)["linux/amd64"])
 	mine := repoName(t, "mine") + ":keep"
-	if _, err := f.c.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: mine}); err != nil {
+	if err := f.c.ImageTag(ctx, id, mine); err != nil {
 		t.Fatal(err)
 	}
 	cleanupImage(t, f.c, mine)
@@ -407,7 +408,7 @@ func TestNewClientNegotiatesAndHonoursDockerHost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Inspect() = %v", err)
 	}
-	ping, err := c.Ping(ctx, client.PingOptions{})
+	ping, err := c.Ping(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

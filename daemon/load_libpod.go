@@ -58,24 +58,25 @@ func (lp *libpod) lock(ctx context.Context) (func() error, error) {
 	return release, nil
 }
 
-// daemonHoster is a client that says where its engine is (the docker
-// client does).
-type daemonHoster interface{ DaemonHost() string }
-
 // findLibpod returns a client of podman's own API when the engine c
 // talks to is podman on a local socket (its /_ping answers with a
 // Libpod-Api-Version header), nil otherwise.
 func findLibpod(ctx context.Context, c Client) *libpod {
-	dh, ok := c.(daemonHoster)
+	p, ok := c.(pinger)
 	if !ok {
 		return nil
 	}
-	u, err := url.Parse(dh.DaemonHost())
+	u, err := url.Parse(p.DaemonHost())
 	if err != nil || u.Scheme != "unix" || u.Path == "" {
 		return nil
 	}
+	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
+	defer cancel()
+	if ping, err := p.Ping(pctx); err != nil || ping.Libpod == "" {
+		return nil
+	}
 	sock := u.Path
-	lp := &libpod{socket: sock, hc: &http.Client{Transport: &http.Transport{
+	return &libpod{socket: sock, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
@@ -83,22 +84,6 @@ func findLibpod(ctx context.Context, c Client) *libpod {
 		MaxIdleConns:    1,
 		IdleConnTimeout: 30 * time.Second,
 	}}}
-	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(pctx, http.MethodGet, "http://podman/_ping", nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := lp.hc.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Libpod-Api-Version") == "" {
-		return nil
-	}
-	return lp
 }
 
 // pull has podman pull ref over plain http, and reads its answer.

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -246,7 +245,7 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 		return err
 	}
 	// Tagged, then the temporary name removed: the image stays.
-	if _, err := ld.c.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: v.tag}); err != nil {
+	if err := ld.c.ImageTag(ctx, ref, v.tag); err != nil {
 		ld.removeTemp(ctx, ref)
 		return fmt.Errorf("tagging %s as %s after the engine pulled it: %w", ref, v.tag, err)
 	}
@@ -323,7 +322,7 @@ func (ld *loader) dropTemp(ctx context.Context, addr, tag string) error {
 	}
 	var failed []error
 	for _, n := range names {
-		if _, err := ld.c.ImageRemove(ctx, n, client.ImageRemoveOptions{}); err != nil && !isNotFound(err) {
+		if _, err := ld.c.ImageRemove(ctx, n, false); err != nil && !isNotFound(err) {
 			failed = append(failed, err)
 		}
 	}
@@ -339,7 +338,7 @@ func (ld *loader) dropTemp(ctx context.Context, addr, tag string) error {
 // and nothing else, as far as it can: a name the failed pull never made
 // is not found.
 func (ld *loader) removeTemp(ctx context.Context, ref string) {
-	if _, err := ld.c.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !isNotFound(err) {
+	if _, err := ld.c.ImageRemove(ctx, ref, false); err != nil && !isNotFound(err) {
 		ld.logger.Debug("removing the temporary name", "ref", ref, "error", err)
 	}
 }

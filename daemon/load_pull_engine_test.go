@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/client"
-
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/errs"
@@ -34,11 +32,11 @@ func noTemporaryName(t *testing.T, f *fixture, log string) {
 	if m == nil {
 		return
 	}
-	list, err := f.c.ImageList(context.Background(), client.ImageListOptions{All: true})
+	list, err := f.c.ImageList(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, im := range list.Items {
+	for _, im := range list {
 		for _, name := range append(im.RepoTags, im.RepoDigests...) {
 			if strings.HasPrefix(name, m[1]) {
 				t.Errorf("the engine still holds the temporary name %s (image %s, names %v %v)", name, im.ID, im.RepoTags, im.RepoDigests)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/client"
+	"github.com/moby/moby/api/types/system"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
@@ -65,7 +65,7 @@ func TestLoadIdentityRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			otherID := eng.tags["registry.test/team/other:1"]
-			if _, err := eng.ImageTag(ctx, client.ImageTagOptions{Source: otherID, Target: got.Tag}); err != nil {
+			if err := eng.ImageTag(ctx, otherID, got.Tag); err != nil {
 				t.Fatal(err)
 			}
 			vr, err = Verify(ctx, eng, l, images, VerifyOptions{})
@@ -395,11 +395,11 @@ func TestUnloadReportsDockerForms(t *testing.T) {
 type dyingEngine struct {
 	*fakeEngine
 	after int64
-	dead  *client.Client
+	dead  *APIClient
 	died  bool
 }
 
-func (d *dyingEngine) ImageLoad(ctx context.Context, input io.Reader, _ ...client.ImageLoadOption) (client.ImageLoadResult, error) {
+func (d *dyingEngine) ImageLoad(ctx context.Context, input io.Reader) (io.ReadCloser, error) {
 	if _, err := io.CopyN(io.Discard, input, d.after); err != nil {
 		return nil, err
 	}
@@ -407,11 +407,11 @@ func (d *dyingEngine) ImageLoad(ctx context.Context, input io.Reader, _ ...clien
 	return nil, errors.New("write unix ->/run/docker.sock: write: broken pipe")
 }
 
-func (d *dyingEngine) Info(ctx context.Context, o client.InfoOptions) (client.SystemInfoResult, error) {
+func (d *dyingEngine) Info(ctx context.Context) (system.Info, error) {
 	if d.died && d.dead != nil {
-		return d.dead.Info(ctx, o)
+		return d.dead.Info(ctx)
 	}
-	return d.fakeEngine.Info(ctx, o)
+	return d.fakeEngine.Info(ctx)
 }
 
 // TestLoadEngineDies: an engine that stops answering mid-load gives an
@@ -419,14 +419,14 @@ func (d *dyingEngine) Info(ctx context.Context, o client.InfoOptions) (client.Sy
 // that fails but still answers keeps its own error.
 func TestLoadEngineDies(t *testing.T) {
 	l, im := writeImage(t, "registry.test/team/app:1.0", registrytest.Image(t, "linux/amd64", 2, 200<<10, 9, registrytest.OCI), "linux/amd64")
-	dead, err := client.New(client.WithHost("unix://" + filepath.Join(t.TempDir(), "nobody.sock")))
+	dead, err := newAPIClient("unix://"+filepath.Join(t.TempDir(), "nobody.sock"), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dead.Close()
 	for _, tc := range []struct {
 		name string
-		dead *client.Client
+		dead *APIClient
 		want string
 		gone bool
 	}{

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/moby/moby/client"
-
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
 )
@@ -24,7 +22,7 @@ func TestLoadSaysWhatItReplaced(t *testing.T) {
 	}
 	otherID := f.id(f.platformImages(other)["linux/amd64"])
 	vendoredID := f.id(f.platformImages(im)["linux/amd64"])
-	if _, err := f.c.ImageTag(ctx, client.ImageTagOptions{Source: tagOf(other), Target: tagOf(im)}); err != nil {
+	if err := f.c.ImageTag(ctx, tagOf(other), tagOf(im)); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := daemon.Load(ctx, f.c, f.l, f.cfg.Images[:1], daemon.LoadOptions{})

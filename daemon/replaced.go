@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/moby/moby/client"
 )
 
 // What became of the image a tag pointed to before Load moved it. The
@@ -37,7 +35,7 @@ func (ld *loader) replacedAction(ctx context.Context, id string) string {
 // remove removes the image id for LoadOptions.Replace, forcing it.
 func (ld *loader) remove(ctx context.Context, id string) error {
 	ld.logger.Debug("removing the image to load it again (replace)", "id", id)
-	if _, err := ld.c.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+	if _, err := ld.c.ImageRemove(ctx, id, true); err != nil && !isNotFound(err) {
 		return fmt.Errorf("removing %s to load it again: %w", id, err)
 	}
 	return nil

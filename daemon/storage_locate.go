@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,11 +37,11 @@ func locate(ctx context.Context, c Client, name string, store string, diffIDs []
 	if err != nil {
 		return nil, fmt.Errorf("inspecting %s in docker: %w", name, err)
 	}
-	info, err := c.Info(ctx, client.InfoOptions{})
+	info, err := c.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("asking docker for its storage: %w", err)
 	}
-	root := info.Info.DockerRootDir
+	root := info.DockerRootDir
 	n := len(diffIDs)
 	driver, data := "", map[string]string{}
 	if gd := ins.GraphDriver; gd != nil {
@@ -50,7 +49,7 @@ func locate(ctx context.Context, c Client, name string, store string, diffIDs []
 	}
 	switch {
 	case store == StoreContainerd:
-		return snapshotFolders(info.Info.Driver, root, diffIDs)
+		return snapshotFolders(info.Driver, root, diffIDs)
 	case driver == "overlay2" || driver == "fuse-overlayfs" || driver == "overlay":
 		lf := &layerFolders{driver: driver, dirs: make([]string, n)}
 		if n == 0 {

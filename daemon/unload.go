@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/moby/moby/client"
-
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/layout"
 	"github.com/vendorimg/vendorimg/progress"
@@ -146,7 +144,7 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 		res.ImageID = ins.ID
 		ours := false
 		for _, v := range vs {
-			if _, ok := v.identifies(ins.InspectResponse); ok {
+			if _, ok := v.identifies(ins); ok {
 				ours = true
 			}
 		}
@@ -156,7 +154,7 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 			return nil
 		}
 	}
-	out, err := c.ImageRemove(ctx, target, client.ImageRemoveOptions{Force: false, PruneChildren: false})
+	out, err := c.ImageRemove(ctx, target, false)
 	switch {
 	case isConflict(err):
 		res.Action, res.Reason = UnloadKept, err.Error()
@@ -167,7 +165,7 @@ func unloadOne(ctx context.Context, c Client, vs []*vendored, res *UnloadResult)
 	case err != nil:
 		return fmt.Errorf("removing %s from docker: %w", target, err)
 	}
-	for _, it := range out.Items {
+	for _, it := range out {
 		if it.Untagged != "" {
 			res.Untagged = append(res.Untagged, familiar(it.Untagged))
 		}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/image"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/config"
@@ -21,16 +21,15 @@ import (
 
 // WatchClient is what a Watcher needs of the engine: Client, the image
 // list (one request tells every tag's image) and the event log (which
-// says what changed a tag). *client.Client implements it.
+// says what changed a tag). *APIClient implements it.
 type WatchClient interface {
 	Client
 	// ImageList is GET /images/json.
-	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
-	// Events is GET /events; with Until set the engine ends the stream.
-	Events(ctx context.Context, options client.EventsListOptions) client.EventsResult
+	ImageList(ctx context.Context) ([]image.Summary, error)
+	// Events is GET /events of the window from since to until, which the
+	// engine answers from its log and then ends.
+	Events(ctx context.Context, since, until time.Time) ([]events.Message, error)
 }
-
-var _ WatchClient = (*client.Client)(nil)
 
 // Kinds of TagFinding. The values are part of the JSON output.
 const (
@@ -350,7 +349,7 @@ func (w *Watcher) Check(ctx context.Context, opts CheckTestOptions) (*WatchRepor
 	rep.Until = time.Now()
 	byTag := map[string]string{}
 	ids := map[string][]string{}
-	for _, s := range list.Items {
+	for _, s := range list {
 		ids[s.ID] = s.RepoTags
 		for _, t := range s.RepoTags {
 			byTag[t] = s.ID
@@ -429,10 +428,7 @@ func (wi *watchedImage) check(byTag map[string]string, ids map[string][]string) 
 func (w *Watcher) events(ctx context.Context, since, until time.Time) ([]WatchEvent, error) {
 	ctx, cancel := context.WithTimeout(ctx, eventsTimeout)
 	defer cancel()
-	res := w.c.Events(ctx, client.EventsListOptions{
-		Since: unixNano(since.Add(-time.Millisecond)),
-		Until: unixNano(until.Add(time.Millisecond)),
-	})
+	msgs, err := w.c.Events(ctx, since.Add(-time.Millisecond), until.Add(time.Millisecond))
 	ids := map[string]bool{}
 	names := map[string]bool{}
 	for _, wi := range w.images {
@@ -442,24 +438,15 @@ func (w *Watcher) events(ctx context.Context, since, until time.Time) ([]WatchEv
 		}
 	}
 	var out []WatchEvent
-	for {
-		select {
-		case m := <-res.Messages:
-			if e, ok := watchEvent(m, ids, names); ok {
-				out = append(out, e)
-			}
-		case err := <-res.Err:
-			if err == nil || errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, fmt.Errorf("reading the engine's events: %w", err)
+	for _, m := range msgs {
+		if e, ok := watchEvent(m, ids, names); ok {
+			out = append(out, e)
 		}
 	}
-}
-
-// unixNano formats t as the engine's since and until take it.
-func unixNano(t time.Time) string {
-	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+	if err != nil {
+		return out, fmt.Errorf("reading the engine's events: %w", err)
+	}
+	return out, nil
 }
 
 // DescribeEvents says what events tell, in one line for messages:
@@ -491,7 +478,7 @@ func loadedID(ctx context.Context, c Client, eng Engine, v *vendored) (string, e
 
 // imageLister is what listImages needs of the engine.
 type imageLister interface {
-	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
+	ImageList(ctx context.Context) ([]image.Summary, error)
 }
 
 // listAttempts bounds listImages' tries.
@@ -501,14 +488,14 @@ const listAttempts = 3
 // whole list with "image not known" when an image is removed while it
 // lists (another test's cleanup, seen in CI), so the list is asked again
 // then, listAttempts times in all; any other error is returned at once.
-func listImages(ctx context.Context, c imageLister) (client.ImageListResult, error) {
+func listImages(ctx context.Context, c imageLister) ([]image.Summary, error) {
 	var err error
 	for range listAttempts {
-		var list client.ImageListResult
-		list, err = c.ImageList(ctx, client.ImageListOptions{})
+		var list []image.Summary
+		list, err = c.ImageList(ctx)
 		if err == nil || !strings.Contains(err.Error(), "image not known") {
 			return list, err
 		}
 	}
-	return client.ImageListResult{}, err
+	return nil, err
 }

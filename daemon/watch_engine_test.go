@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/client"
-
+	"github.com/moby/moby/api/types/image"
 	"github.com/vendorimg/vendorimg/daemon"
 	"github.com/vendorimg/vendorimg/internal/testsupport/enginetest"
 	"github.com/vendorimg/vendorimg/internal/testsupport/registrytest"
@@ -108,7 +107,7 @@ func TestWatcher(t *testing.T) {
 	})
 	t.Run("re-tag-of-another-image", func(t *testing.T) {
 		otherID := f.id(f.platformImages(other)["linux/amd64"])
-		if _, err := f.c.ImageTag(ctx, client.ImageTagOptions{Source: otherTag, Target: tag}); err != nil {
+		if err := f.c.ImageTag(ctx, otherTag, tag); err != nil {
 			t.Fatal(err)
 		}
 		rep := check(t, true)
@@ -124,7 +123,7 @@ func TestWatcher(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AddTag() = %v", err)
 		}
-		if _, err := f.c.ImageRemove(ctx, tag, client.ImageRemoveOptions{}); err != nil {
+		if _, err := f.c.ImageRemove(ctx, tag, false); err != nil {
 			t.Fatal(err)
 		}
 		rep := check(t, true)
@@ -139,7 +138,7 @@ func TestWatcher(t *testing.T) {
 		clean(t)
 	})
 	t.Run("rmi-of-the-image", func(t *testing.T) {
-		if _, err := f.c.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true}); err != nil {
+		if _, err := f.c.ImageRemove(ctx, tag, true); err != nil {
 			t.Fatal(err)
 		}
 		rep := check(t, true)
@@ -238,13 +237,13 @@ func BenchmarkWatcherCheck(b *testing.B) {
 
 // listCounter is the engine's client, counting image lists.
 type listCounter struct {
-	*client.Client
+	*daemon.APIClient
 	lists int
 }
 
-func (c *listCounter) ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error) {
+func (c *listCounter) ImageList(ctx context.Context) ([]image.Summary, error) {
 	c.lists++
-	return c.Client.ImageList(ctx, options)
+	return c.APIClient.ImageList(ctx)
 }
 
 // TestWatcherQuiet checks that the per-test check uses the cheap proof the
@@ -260,7 +259,7 @@ func TestWatcherQuiet(t *testing.T) {
 	if _, err := daemon.Load(ctx, f.c, f.l, f.cfg.Images, daemon.LoadOptions{}); err != nil {
 		t.Fatalf("Load() = %v", err)
 	}
-	c := &listCounter{Client: f.c}
+	c := &listCounter{APIClient: f.c}
 	w, err := daemon.NewWatcher(ctx, c, f.l, f.cfg.Images, daemon.WatchOptions{})
 	if err != nil {
 		t.Fatalf("NewWatcher() = %v", err)
@@ -300,7 +299,7 @@ func TestWatcherQuiet(t *testing.T) {
 	// docker rmi right before the check: never quiet.
 	tag := tagOf(im)
 	for i := range 3 {
-		if _, err := f.c.ImageRemove(ctx, tag, client.ImageRemoveOptions{}); err != nil {
+		if _, err := f.c.ImageRemove(ctx, tag, false); err != nil {
 			t.Fatal(err)
 		}
 		rep, err := w.Check(ctx, daemon.CheckTestOptions{Restore: true})

@@ -1,22 +1,17 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
-	"github.com/moby/moby/client"
 )
 
 // How Watcher.Check knows that no image changed in the engine without
@@ -46,26 +41,31 @@ const (
 // room for the events logged after the window, before the query.
 const quietEventLimit = 64
 
-// dialer is what *client.Client tells beside WatchClient: a connection
-// to the engine, on which quietWay asks /_ping who answers, and where the
-// engine is.
-type dialer interface {
-	Dialer() func(context.Context) (net.Conn, error)
+// pinger is what *APIClient tells beside WatchClient: who answers
+// (/_ping's Server header) and where the engine is.
+type pinger interface {
+	Ping(ctx context.Context) (Ping, error)
 	DaemonHost() string
 }
 
 // quietWay picks the cheap proof for the engine c: the store file for
 // podman when readable here, the event log for a dockerd on this machine,
-// else none (with the reason, for the debug log).
+// else none (with the reason, for the debug log). The engine's /_ping
+// says who it is: "Docker/20.10.24 (linux)" from dockerd, "Libpod/4.3.1
+// (linux)" from podman (its /version says so too, but podman takes most
+// of a second to answer that).
 func quietWay(ctx context.Context, c WatchClient, eng Engine) (way, file, why string) {
-	d, ok := c.(dialer)
+	d, ok := c.(pinger)
 	if !ok {
 		return QuietByNone, "", "the client cannot tell which engine it talks to"
 	}
-	server, err := serverHeader(ctx, d.Dialer())
+	pctx, cancel := context.WithTimeout(ctx, eventsTimeout)
+	defer cancel()
+	ping, err := d.Ping(pctx)
 	if err != nil {
 		return QuietByNone, "", "asking the engine who it is: " + err.Error()
 	}
+	server := ping.Server
 	if strings.HasPrefix(server, "Libpod/") {
 		if eng.root == "" || eng.driver == "" {
 			return QuietByNone, "", "podman did not name its storage (GraphRoot, driver)"
@@ -85,37 +85,6 @@ func quietWay(ctx context.Context, c WatchClient, eng Engine) (way, file, why st
 		return QuietByNone, "", "the engine is not on this machine"
 	}
 	return QuietByEvents, "", ""
-}
-
-// serverHeader is the Server header of the engine's answer to GET /_ping:
-// "Docker/20.10.24 (linux)" from dockerd, "Libpod/4.3.1 (linux)" from
-// podman. (Its /version says so too, but podman takes most of a second to
-// answer that.)
-func serverHeader(ctx context.Context, dial func(context.Context) (net.Conn, error)) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, eventsTimeout)
-	defer cancel()
-	conn, err := dial(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Close = true
-	if err := req.Write(conn); err != nil {
-		return "", err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return "", err
-	}
-	_ = resp.Body.Close()
-	return resp.Header.Get("Server"), nil
 }
 
 // onThisMachine: a unix socket, or TCP to a loopback address.
@@ -167,25 +136,14 @@ func (w *Watcher) quiet(ctx context.Context, until time.Time) (quiet bool, store
 func (w *Watcher) eventsQuiet(ctx context.Context, since, until time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, eventsTimeout)
 	defer cancel()
-	res := w.c.Events(ctx, client.EventsListOptions{
-		Since: unixNano(since.Add(-time.Millisecond)),
-		Until: unixNano(until),
-	})
-	n := 0
-	for {
-		select {
-		case m := <-res.Messages:
-			n++
-			if n >= quietEventLimit || mayChangeImages(m) {
-				return false, nil
-			}
-		case err := <-res.Err:
-			if err == nil || errors.Is(err, io.EOF) {
-				return true, nil
-			}
-			return false, err
-		}
+	msgs, err := w.c.Events(ctx, since.Add(-time.Millisecond), until)
+	if err != nil {
+		return false, err
 	}
+	if len(msgs) >= quietEventLimit || slices.ContainsFunc(msgs, mayChangeImages) {
+		return false, nil
+	}
+	return true, nil
 }
 
 // mayChangeImages: an event that can move, add or remove a tag or an image.

@@ -1,10 +1,6 @@
 package daemon
 
 import (
-	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/moby/moby/api/types/events"
@@ -57,27 +53,6 @@ func TestMayChangeImages(t *testing.T) {
 		m := events.Message{Type: c.typ, Action: c.action}
 		if got := mayChangeImages(m); got != c.want {
 			t.Errorf("mayChangeImages(%s %s) = %v, want %v", c.typ, c.action, got, c.want)
-		}
-	}
-}
-
-func TestServerHeader(t *testing.T) {
-	for _, want := range []string{"Libpod/4.3.1 (linux)", "Docker/20.10.24 (linux)"} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/_ping" {
-				http.NotFound(w, r)
-				return
-			}
-			w.Header().Set("Server", want)
-			_, _ = w.Write([]byte("OK"))
-		}))
-		dial := func(ctx context.Context) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", srv.Listener.Addr().String())
-		}
-		got, err := serverHeader(context.Background(), dial)
-		srv.Close()
-		if err != nil || got != want {
-			t.Errorf("serverHeader() = %q, %v; want %q", got, err, want)
 		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moby/moby/client"
-
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"
@@ -33,7 +31,7 @@ func (w *Watcher) restore(ctx context.Context, rep *WatchReport, ids map[string]
 				wi.id = lrep.Images[0].ImageID
 			}
 		} else {
-			if _, err := w.c.ImageTag(ctx, client.ImageTagOptions{Source: wi.id, Target: wi.v.tag}); err != nil {
+			if err := w.c.ImageTag(ctx, wi.id, wi.v.tag); err != nil {
 				r.Error = fmt.Sprintf("tagging %s as %s: %v", wi.id, wi.v.tag, err)
 			} else {
 				r.Action = RestoreRetagged
@@ -66,7 +64,7 @@ func (w *Watcher) dropDisplaced(ctx context.Context, id string, tags []string, w
 	if len(others) > 0 {
 		return "kept: still tagged " + strings.Join(others, ", ")
 	}
-	_, err := w.c.ImageRemove(ctx, id, client.ImageRemoveOptions{})
+	_, err := w.c.ImageRemove(ctx, id, false)
 	switch {
 	case err == nil || isNotFound(err):
 		return "removed"
@@ -108,7 +106,7 @@ func (w *Watcher) AddTag(ctx context.Context, ref, token string) (string, error)
 	if _, err := reference.Parse(tag); err != nil {
 		return "", fmt.Errorf("own tag %q: %w", tag, err)
 	}
-	if _, err := w.c.ImageTag(ctx, client.ImageTagOptions{Source: wi.id, Target: tag}); err != nil {
+	if err := w.c.ImageTag(ctx, wi.id, tag); err != nil {
 		return "", fmt.Errorf("tagging %s as %s: %w", wi.id, tag, err)
 	}
 	wi.own = append(wi.own, tag)
@@ -137,7 +135,7 @@ func (w *Watcher) RemoveTag(ctx context.Context, tag string) (string, error) {
 		// that to the check (its tag is gone, which it reports).
 		return "kept: the vendored image's only tag", nil
 	}
-	if _, err := w.c.ImageRemove(ctx, tag, client.ImageRemoveOptions{}); err != nil {
+	if _, err := w.c.ImageRemove(ctx, tag, false); err != nil {
 		if isConflict(err) {
 			return "kept: a container uses it", nil
 		}

@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -245,7 +244,7 @@ type teeEngine struct {
 	entries []string
 }
 
-func (e *teeEngine) ImageLoad(ctx context.Context, input io.Reader, options ...client.ImageLoadOption) (client.ImageLoadResult, error) {
+func (e *teeEngine) ImageLoad(ctx context.Context, input io.Reader) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -262,7 +261,7 @@ func (e *teeEngine) ImageLoad(ctx context.Context, input io.Reader, options ...c
 			e.mu.Unlock()
 		}
 	}()
-	res, err := e.Client.ImageLoad(ctx, io.TeeReader(input, pw), options...)
+	res, err := e.Client.ImageLoad(ctx, io.TeeReader(input, pw))
 	pw.Close()
 	<-done
 	return res, err

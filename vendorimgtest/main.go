@@ -123,8 +123,8 @@ func getCurrent() *session {
 	return current
 }
 
-// engineClient is the docker client Main uses: daemon's Client, plus what
-// *client.Client has to name and close the connection.
+// engineClient is the engine client Main uses: daemon's WatchClient, plus
+// what *daemon.APIClient has to name and close the connection.
 type engineClient interface {
 	daemon.WatchClient
 	DaemonHost() string

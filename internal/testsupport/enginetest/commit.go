@@ -50,12 +50,17 @@ func Commit(t testing.TB, image string, opts CommitOptions) string {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Image: image, Config: &container.Config{Cmd: opts.Cmd}})
+	mc, err := MobyClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	ctr, err := mc.ContainerCreate(ctx, client.ContainerCreateOptions{Image: image, Config: &container.Config{Cmd: opts.Cmd}})
 	if err != nil {
 		t.Fatalf("creating a container of %s on %s: %v", image, Describe(t), err)
 	}
 	defer func() {
-		if _, err := c.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+		if _, err := mc.ContainerRemove(context.Background(), ctr.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
 			t.Errorf("removing the test's container %s: %v", ctr.ID, err)
 		}
 	}()
@@ -64,7 +69,7 @@ func Commit(t testing.TB, image string, opts CommitOptions) string {
 			t.Fatal(err)
 		}
 	}
-	res, err := c.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
+	res, err := mc.ContainerCommit(ctx, ctr.ID, client.ContainerCommitOptions{
 		Reference: opts.Tag, Comment: "changed by a test",
 		Config: &container.Config{Entrypoint: opts.Entrypoint, Cmd: opts.ConfigCmd},
 	})
@@ -82,7 +87,7 @@ func Commit(t testing.TB, image string, opts CommitOptions) string {
 			return
 		}
 		defer c.Close()
-		if _, err := c.ImageRemove(context.Background(), id, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := c.ImageRemove(context.Background(), id, false); err != nil && !cerrdefs.IsNotFound(err) {
 			t.Errorf("removing the test's image %s: %v", id, err)
 		}
 	})
@@ -91,4 +96,11 @@ func Commit(t testing.TB, image string, opts CommitOptions) string {
 		t.Fatalf("inspecting the committed image %s: %v", id, err)
 	}
 	return ins.ID
+}
+
+// MobyClient is the docker project's own Engine API client, for what
+// vendorimg's (daemon.APIClient) does not do: containers. It finds the
+// engine as daemon.NewClient does (DOCKER_HOST, else the local socket).
+func MobyClient() (*client.Client, error) {
+	return client.New(client.WithHost(client.DefaultDockerHost), client.FromEnv)
 }
