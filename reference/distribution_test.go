@@ -17,8 +17,8 @@ import (
 // This file checks the hand-written grammar against
 // github.com/distribution/reference, which only tests link: oracleParse
 // and oracleParseHost are Parse and ParseHost as they were when they
-// called distribution, and the grammar's functions are compared with
-// distribution's exported regexps.
+// called distribution, less one bug (see oracleParse), and the
+// grammar's functions are compared with distribution's exported regexps.
 
 // distPatterns are distribution's patterns, anchored.
 var distPatterns = sync.OnceValue(func() struct{ tag, domain, component *regexp.Regexp } {
@@ -31,7 +31,10 @@ var distPatterns = sync.OnceValue(func() struct{ tag, domain, component *regexp.
 	}
 })
 
-// oracleParse is Parse as it was on distribution's ParseNormalizedNamed.
+// oracleParse is Parse as it was on distribution's ParseNormalizedNamed,
+// and like Parse it refuses what distribution parses without a domain
+// ("a_b.c/x": a first component that looks like a host but is none is
+// read as a path component): it used to return an empty Registry.
 func oracleParse(s string) (Reference, error) {
 	bad := func(format string, args ...any) (Reference, error) {
 		return Reference{}, fmt.Errorf("%w %q: %s", errs.ErrInvalidReference, s, fmt.Sprintf(format, args...))
@@ -55,6 +58,9 @@ func oracleParse(s string) (Reference, error) {
 	named, err := distref.ParseNormalizedNamed(s)
 	if err != nil {
 		return bad("%s", oracleDiagnose(s, err))
+	}
+	if distref.Domain(named) == "" {
+		return bad("%s", oracleDiagnose(s, distref.ErrReferenceInvalidFormat))
 	}
 	ref := Reference{Registry: distref.Domain(named), Repository: distref.Path(named), Digest: pin}
 	if t, ok := named.(distref.Tagged); ok {

@@ -10,8 +10,9 @@ import (
 // github.com/distribution/reference, written out by hand: that package
 // compiles its regular expressions at package init, the costliest init
 // of the binary (STYLE.md 17). Every function here answers exactly what
-// the matching distribution regexp, anchored, answers, and
-// FuzzParseMatchesDistribution checks that against distribution itself.
+// its distribution counterpart answers (parseNormalized refuses one thing
+// more, see there), and FuzzParseMatchesDistribution checks that against
+// distribution itself.
 // Go's regexp classes used by the grammar are all ASCII, so working on
 // bytes is the same as working on runes: any other byte matches nothing.
 
@@ -30,8 +31,11 @@ var (
 // parseNormalized is distribution's ParseNormalizedNamed on s, a
 // reference whose digest, if any, Parse has already checked: it returns
 // the domain, path and tag distribution would, or distribution's error.
-// The domain is empty when distribution reads a first component that
-// looks like a host but is not one ("a_b.c/x") as a path component.
+// Unlike distribution, it refuses a first component that looks like a
+// host but is not one ("a_b.c/x"), which distribution reads as a path
+// component of a name without a domain: it would leave vendorimg with no
+// registry, and index.json with a name ("/a_b.c/x:latest") it cannot
+// parse back.
 func parseNormalized(s string) (domain, path, tag string, err error) {
 	if isLowerHex(s, 64) {
 		return "", "", "", fmt.Errorf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
@@ -52,6 +56,8 @@ func parseNormalized(s string) (domain, path, tag string, err error) {
 		return "", "", "", errReferenceInvalid
 	case len(path) > maxNameLength:
 		return "", "", "", errNameTooLong
+	case domain == "":
+		return "", "", "", errReferenceInvalid // diagnose names the host
 	}
 	return domain, path, tag, nil
 }

@@ -95,6 +95,9 @@ func TestParseDockerCorners(t *testing.T) {
 		{"uppercase tag", "x:V1", Reference{Registry: DockerHub, Repository: "library/x", Tag: "V1"}, ""},
 		{"the path of docker hub's longest name", strings.Repeat("a", 247), Reference{}, "name is 265 characters, more than 255"},
 		{"a path of more than 255", "example.test/" + strings.Repeat("a", 256), Reference{}, "name is more than 255 characters"},
+		{"a host that is none is no path component", "a_b.c/x", Reference{}, `registry host "a_b.c"`},
+		{"nor with a tag and a digest", "a__b.c/x:1@" + d, Reference{}, `registry host "a__b.c"`},
+		{"nor a long one", "a_b.c/" + strings.Repeat("a", 260), Reference{}, `registry host "a_b.c"`},
 		{"a non-ASCII uppercase letter", "\u212a/x", Reference{}, "registry host \"\u212a\""},
 		{"invalid UTF-8", "a/\xff", Reference{}, `path component "\xff"`},
 	}
