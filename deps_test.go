@@ -16,7 +16,11 @@ import (
 // no networking code at all; no package links the docker project's client
 // (package daemon speaks the Engine API itself: that client and what it
 // brings were most of every command's start-up), only test support does,
-// for containers; and only package sigverify links the Sigstore libraries.
+// for containers; no package links github.com/distribution/reference,
+// whose regexps are compiled at init (the costliest init of the binary):
+// package reference has the grammar written by hand, and only its tests
+// compare it with distribution's; and only package sigverify links the
+// Sigstore libraries.
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/vendorimg/vendorimg"
 	noNetwork := []string{mod + "/reference", mod + "/platform", mod + "/manifest", mod + "/config", mod + "/layout", mod + "/errs", mod + "/progress", mod + "/internal/disk"}
@@ -53,6 +57,9 @@ func TestImportGraph(t *testing.T) {
 			if (fenced || slices.Contains(syncSide, p.ImportPath)) && (isSigstore(dep) || dep == mod+"/sigverify") {
 				t.Errorf("%s links %s: only signature verification links the Sigstore libraries", p.ImportPath, dep)
 			}
+			if isDistributionReference(dep) && !strings.HasPrefix(p.ImportPath, mod+"/internal/testsupport/") {
+				t.Errorf("%s links %s: its regexps are compiled at init; the grammar is written by hand in package reference (go list -deps %s)", p.ImportPath, dep, p.ImportPath)
+			}
 		}
 		if fenced || slices.Contains(syncSide, p.ImportPath) {
 			checked[p.ImportPath] = true
@@ -66,7 +73,7 @@ func TestImportGraph(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range append(noNetwork, syncSide...) {
+	for _, pkg := range slices.Concat(noNetwork, syncSide) {
 		if !checked[pkg] {
 			t.Errorf("%s was not in go list's output: renamed? update the fence", pkg)
 		}
@@ -77,6 +84,12 @@ func TestImportGraph(t *testing.T) {
 // only package sigverify imports.
 func isSigstore(path string) bool {
 	return strings.HasPrefix(path, "github.com/sigstore/")
+}
+
+// isDistributionReference reports whether path is
+// github.com/distribution/reference, docker's reference parser.
+func isDistributionReference(path string) bool {
+	return path == "github.com/distribution/reference"
 }
 
 func isDockerClient(path string) bool {

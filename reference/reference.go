@@ -3,11 +3,8 @@ package reference
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 
-	distref "github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vendorimg/vendorimg/errs"
@@ -37,8 +34,8 @@ type Reference struct {
 	Digest digest.Digest
 }
 
-// Parse parses and normalises an image reference the way docker does (it
-// is github.com/distribution/reference's ParseNormalizedNamed): a missing
+// Parse parses and normalises an image reference the way docker does (as
+// github.com/distribution/reference's ParseNormalizedNamed does): a missing
 // registry means docker.io, a single-component Docker Hub name gets
 // "library/", and a reference with neither tag nor digest gets the tag
 // "latest". Only sha256 digests are accepted. The error wraps
@@ -65,14 +62,11 @@ func Parse(s string) (Reference, error) {
 			return bad("no repository")
 		}
 	}
-	named, err := distref.ParseNormalizedNamed(s)
+	domain, path, tag, err := parseNormalized(s)
 	if err != nil {
 		return bad("%s", diagnose(s, err))
 	}
-	ref := Reference{Registry: distref.Domain(named), Repository: distref.Path(named), Digest: pin}
-	if t, ok := named.(distref.Tagged); ok {
-		ref.Tag = t.Tag()
-	}
+	ref := Reference{Registry: domain, Repository: path, Tag: tag, Digest: pin}
 	if ref.Registry == "registry-1.docker.io" {
 		// Docker Hub's API host; distribution maps only index.docker.io.
 		ref.Registry = DockerHub
@@ -89,25 +83,12 @@ func Parse(s string) (Reference, error) {
 	return ref, nil
 }
 
-// anchored are distribution's exported patterns, anchored, compiled only
-// when a reference is refused (to say which part is wrong).
-var anchored = sync.OnceValue(func() struct{ tag, domain, component *regexp.Regexp } {
-	a := func(p string) *regexp.Regexp { return regexp.MustCompile(`^(?:` + p + `)$`) }
-	return struct{ tag, domain, component *regexp.Regexp }{
-		tag:    a(distref.TagRegexp.String()),
-		domain: a(distref.DomainRegexp.String()),
-		// NameRegexp on one component without a slash: a path component.
-		component: a(distref.NameRegexp.String()),
-	}
-})
-
-// diagnose names the part of s (without its digest) that distribution's
-// grammar refused, falling back to distribution's own message.
+// diagnose names the part of s (without its digest) that the grammar
+// refused, falling back to err, parseNormalized's error.
 func diagnose(s string, err error) string {
 	name, _, _ := strings.Cut(s, "@")
-	re := anchored()
 	if i := strings.LastIndex(name, ":"); i >= 0 && !strings.Contains(name[i+1:], "/") {
-		if tag := name[i+1:]; !re.tag.MatchString(tag) {
+		if tag := name[i+1:]; !isTag(tag) {
 			return fmt.Sprintf("tag %q must be 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", tag)
 		}
 		name = name[:i]
@@ -117,20 +98,20 @@ func diagnose(s string, err error) string {
 	}
 	parts := strings.Split(name, "/")
 	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost" || strings.ToLower(parts[0]) != parts[0]) {
-		if !re.domain.MatchString(parts[0]) {
+		if !isDomain(parts[0]) {
 			return fmt.Sprintf("registry host %q is not a host name or address with an optional port", parts[0])
 		}
 		parts = parts[1:]
 	}
 	for _, p := range parts {
-		if !re.component.MatchString(p) {
+		if !isPathComponent(p) {
 			return fmt.Sprintf("path component %q must be lowercase letters and digits separated by '.', '_', '__' or '-'", p)
 		}
 	}
-	if errors.Is(err, distref.ErrNameTooLong) {
+	if errors.Is(err, errNameTooLong) {
 		return fmt.Sprintf("name is more than %d characters", maxNameLength)
 	}
-	return strings.TrimPrefix(err.Error(), "invalid reference format: ")
+	return err.Error()
 }
 
 // ParseDigest checks that s is a sha256 digest in its canonical form. Only
@@ -234,7 +215,7 @@ func (r Reference) WithoutDigest() Reference {
 // ParseHost checks a registry host as written in vendorimg.yaml's mirrors
 // and insecure lists: a host name or address with an optional port.
 func ParseHost(s string) (string, error) {
-	if !anchored().domain.MatchString(s) {
+	if !isDomain(s) {
 		return "", fmt.Errorf("%w: registry host %q is not a host name or address with an optional port", errs.ErrInvalidReference, s)
 	}
 	switch s {
