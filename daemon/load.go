@@ -127,9 +127,39 @@ type LoadResult struct {
 // it moves leaves the old image in the engine, and the result says so
 // (ReplacedAction).
 func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions) (*LoadReport, error) {
-	logger, eng, err := begin(ctx, c, "loading images", opts.Logger)
+	if c == nil {
+		return nil, errors.New("loading images: no docker client")
+	}
+	if eng, ok := assumeEngine(ctx, c, opts); ok {
+		s := &settlement{info: askInfo(ctx, c), assumed: eng, platformGiven: opts.Platform != nil}
+		rep, err := load(ctx, c, l, images, opts, eng, s)
+		switch serr := s.settle(ctx); {
+		case errors.Is(serr, errAssumed):
+			if opts.Logger != nil {
+				opts.Logger.Debug("the engine is not what the load assumed; loading again", "assumed", eng.Platform, "engine", s.eng.Platform, "store", s.eng.Store)
+			}
+			return load(ctx, c, l, images, opts, s.eng, nil)
+		case serr != nil:
+			return nil, serr
+		}
+		if rep != nil {
+			rep.Engine = s.eng
+		}
+		return rep, err
+	}
+	_, eng, err := begin(ctx, c, "loading images", opts.Logger)
 	if err != nil {
 		return nil, err
+	}
+	return load(ctx, c, l, images, opts, eng, nil)
+}
+
+// load is Load into the engine eng, which s settles when it was assumed
+// (nil: eng is the engine's own answer).
+func load(ctx context.Context, c Client, l *layout.Layout, images []config.Image, opts LoadOptions, eng Engine, s *settlement) (*LoadReport, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
 	want := eng.platform
 	if opts.Platform != nil {
@@ -141,7 +171,7 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 		return nil, err
 	}
 	defer unlock()
-	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store, replace: opts.Replace, archive: opts.Archive}
+	ld := &loader{c: c, l: l, logger: logger, progress: opts.Progress, store: eng.Store, replace: opts.Replace, archive: opts.Archive, settlement: s}
 	// Every image's graph is read before anything is sent: a layout with
 	// a graph that cannot be read (nested too deeply, a document that does
 	// not verify or is malformed) loads nothing, rather than some images.
@@ -204,6 +234,10 @@ type loader struct {
 	// store is the engine's image store (StoreClassic gets the layers
 	// decompressed).
 	store string
+	// settlement, when not nil, is the engine's /info asked in the
+	// background: the loader assumed its engine, and settles before it
+	// changes anything (load_info.go).
+	settlement *settlement
 }
 
 // prepare reads the image im's vendored platform and decides what the
@@ -230,6 +264,9 @@ func (ld *loader) prepare(ctx context.Context, vs []*vendored, im config.Image, 
 				res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, rule
 				return v, nil
 			case ok:
+				if err := ld.settle(ctx); err != nil {
+					return nil, err
+				}
 				if err := ld.remove(ctx, ins.ID); err != nil {
 					return nil, err
 				}
@@ -247,6 +284,9 @@ func (ld *loader) prepare(ctx context.Context, vs []*vendored, im config.Image, 
 	case ok && v.tag == "":
 		res.Action, res.ImageID, res.Match = ActionSkipped, ins.ID, v.matchID(ins.ID)
 	case ok:
+		if err := ld.settle(ctx); err != nil {
+			return nil, err
+		}
 		ld.logger.Debug("image already in docker, tagging it", "image", v.name, "id", ins.ID, "tag", v.tag)
 		if err := ld.c.ImageTag(ctx, ins.ID, v.tag); err != nil {
 			return nil, fmt.Errorf("tagging %s as %s: %w", ins.ID, v.tag, err)
@@ -399,6 +439,9 @@ var errEngineDone = errors.New("docker stopped reading the archive")
 // bytes sent for each image. An error from the archive (a blob that does
 // not verify) wins over the engine's, which is only its consequence.
 func (ld *loader) stream(ctx context.Context, vs []*vendored) ([]int64, error) {
+	if err := ld.settle(ctx); err != nil {
+		return make([]int64, len(vs)), err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The classic store gets the layers decompressed: it then only untars

@@ -244,6 +244,12 @@ func (ld *loader) pull(ctx context.Context, ps *pullServer, v *vendored, res *Lo
 		ld.removeTemp(ctx, ref)
 		return err
 	}
+	// The first change that stays: the engine must be what the load
+	// assumed (load_info.go).
+	if err := ld.settle(ctx); err != nil {
+		ld.removeTemp(ctx, ref)
+		return err
+	}
 	// Tagged, then the temporary name removed: the image stays.
 	if err := ld.c.ImageTag(ctx, ref, v.tag); err != nil {
 		ld.removeTemp(ctx, ref)
@@ -385,6 +391,10 @@ func (ld *loader) pullAll(ctx context.Context, plans []planned, batch []*vendore
 		switch {
 		case err == nil:
 			p.batched, p.res.Action = true, ActionLoaded
+		case errors.Is(err, errAssumed):
+			// The engine is not what the load assumed: nothing more is
+			// pulled; the load starts again (load_info.go).
+			p.err, pulling = err, false
 		case errors.Is(err, errNoPull):
 			ld.logger.Debug("the engine did not pull the image; sending it as an archive", "image", v.name, "error", err)
 			p.res.Streamed = 0
