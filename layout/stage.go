@@ -41,11 +41,13 @@ type Stage struct {
 	// but whose fsync is still to come: Commit syncs them all at once, so
 	// that the file system commits their metadata together rather than
 	// one journal commit per blob. Past maxUnsynced the oldest is synced
-	// in the background (flushing; flushErr is the first failure), so that
-	// a run of thousands of blobs keeps few files open.
-	unsynced []stagedFile
-	flushing sync.WaitGroup
-	flushErr error
+	// in the background (flushing; flushErr is the first failure), at
+	// most flushJobs at once (flushSlots), so that a run of thousands of
+	// blobs keeps few files open also when the disk syncs slowly.
+	unsynced   []stagedFile
+	flushing   sync.WaitGroup
+	flushSlots chan struct{}
+	flushErr   error
 }
 
 // stagedFile is a staged blob's open file.
@@ -55,10 +57,13 @@ type stagedFile struct {
 	path   string
 }
 
-// maxUnsynced bounds Stage.unsynced; syncJobs is how many staged blobs
-// Commit syncs at once.
+// maxUnsynced bounds Stage.unsynced; flushJobs is how many of the
+// oldest are synced in the background at once (a blob staged beyond that
+// waits for one to end); syncJobs is how many staged blobs Commit syncs at
+// once. A stage keeps at most maxUnsynced + flushJobs files open.
 const (
 	maxUnsynced = 64
+	flushJobs   = 8
 	syncJobs    = 16
 )
 
@@ -66,7 +71,7 @@ const (
 // root (which must exist) when the first blob is staged, so that a command
 // that stages nothing writes nothing.
 func (l *Layout) NewStage() *Stage {
-	s := &Stage{base: l, staged: map[digest.Digest]bool{}}
+	s := &Stage{base: l, staged: map[digest.Digest]bool{}, flushSlots: make(chan struct{}, flushJobs)}
 	s.view = &Layout{root: l.root, stage: s}
 	return s
 }
@@ -132,9 +137,13 @@ func (s *Stage) flush(d digest.Digest, f *os.File, path string) {
 	}
 	s.mu.Unlock()
 	if over {
+		s.flushSlots <- struct{}{}
 		s.flushing.Add(1)
 		go func() {
-			defer s.flushing.Done()
+			defer func() {
+				<-s.flushSlots
+				s.flushing.Done()
+			}()
 			if err := oldest.sync(); err != nil {
 				s.mu.Lock()
 				if s.flushErr == nil {
