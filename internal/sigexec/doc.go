@@ -30,8 +30,11 @@
 // with the configuration's bytes (config.Config.Encode) on its stdin.
 // config.Parse of those bytes under that path gives the configuration
 // vendorimg holds in memory, relative key and trusted root paths resolved
-// against the configuration's folder as vendorimg resolved them;
-// Verifier checks that it does before it starts the program. The program
+// against the configuration's folder as vendorimg resolved them (the
+// paths are absolute when the configuration was loaded with config.Load;
+// a relative one resolves against the working directory, which the
+// program inherits). Verifier checks that it does before it starts the
+// program. The program
 // checks the signatures of every image of that configuration that has a
 // verify: policy, in the layout at --layout, and prints one JSON document
 // on stdout:

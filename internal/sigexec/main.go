@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/internal/version"
@@ -32,7 +31,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs := flag.NewFlagSet(Program, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: %s --vendorimg-version VERSION [--vendorimg-commit COMMIT] --config /abs/vendorimg.yaml --layout /abs/layout <vendorimg.yaml
+		fmt.Fprintf(stderr, `usage: %s --vendorimg-version VERSION [--vendorimg-commit COMMIT] --config PATH --layout FOLDER <vendorimg.yaml
 
 %s checks the signatures vendored in an OCI layout against the verify:
 policies of vendorimg.yaml, offline, for "vendorimg verify", which runs it
@@ -50,8 +49,8 @@ vendorimg of another version than its own.
 	}
 	fs.StringVar(&req.version, "vendorimg-version", "", "the `VERSION` of the vendorimg that runs it (required, must be this program's)")
 	fs.StringVar(&req.commit, "vendorimg-commit", "", "the `COMMIT` that vendorimg was built from, if it knows (must be this program's, if it knows its own)")
-	fs.StringVar(&req.config, "config", "", "the absolute `PATH` of the vendorimg.yaml whose bytes are on stdin (required)")
-	fs.StringVar(&req.layout, "layout", "", "the absolute path of the layout `FOLDER` (required)")
+	fs.StringVar(&req.config, "config", "", "the `PATH` of the vendorimg.yaml whose bytes are on stdin, as vendorimg holds it (required)")
+	fs.StringVar(&req.layout, "layout", "", "the layout `FOLDER` (required)")
 	fs.BoolVar(&req.printVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,8 +67,8 @@ vendorimg of another version than its own.
 		return usage(stderr, "unexpected arguments %q", fs.Args())
 	case req.version == "":
 		return usage(stderr, "--vendorimg-version is required: %s is run by vendorimg verify, not by hand", Program)
-	case !filepath.IsAbs(req.config) || !filepath.IsAbs(req.layout):
-		return usage(stderr, "--config and --layout must be absolute paths")
+	case req.config == "" || req.layout == "":
+		return usage(stderr, "--config and --layout are required")
 	}
 	if own, ownCommit := version.Module(), version.Commit(); !compatible(own, ownCommit, req.version, req.commit) {
 		fmt.Fprintf(stderr, "%s is version %s, but vendorimg is %s: use the %s of vendorimg's version; %s\n",

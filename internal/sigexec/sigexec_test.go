@@ -125,6 +125,30 @@ func TestVerifier(t *testing.T) {
 	}
 }
 
+// TestVerifierRelativePaths: a configuration parsed from a relative path
+// (a library user's config.Parse) reaches the program as it is, and its
+// paths resolve against the working directory the program inherits.
+func TestVerifierRelativePaths(t *testing.T) {
+	t.Setenv(EnvVar, testbin.SigverifyPath(t))
+	abs := project(t)
+	data, err := abs.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(abs.Dir())
+	cfg, err := config.Parse(config.FileName, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings, err := Verifier(cfg, nil)(context.Background(), layout.New(cfg.LayoutDir()), cfg.Images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "signed with the key " + filepath.Join("keys", "cosign.pub"); len(findings) != 1 || findings[0].Expected != want {
+		t.Errorf("Verifier() of a relative configuration = %+v, want one finding expecting %q", findings, want)
+	}
+}
+
 // TestVerifierRefusesImagesNotInTheYAML: images edited in memory but not
 // in the document would be checked by the program as the YAML says, so
 // they are refused before it runs.
