@@ -25,7 +25,7 @@
 //
 // vendorimg runs
 //
-//	vendorimg-sigverify --vendorimg-version VERSION [--vendorimg-commit COMMIT] --config /abs/vendorimg.yaml --layout /abs/layout
+//	vendorimg-sigverify --vendorimg-version=VERSION [--vendorimg-commit=COMMIT] --config=/abs/vendorimg.yaml --layout=/abs/layout
 //
 // with the configuration's bytes (config.Config.Encode) on its stdin.
 // config.Parse of those bytes under that path gives the configuration

@@ -114,9 +114,10 @@ func run(ctx context.Context, path, cfgPath, root string, stdin io.Reader, logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	args := []string{"--vendorimg-version", version.Module(), "--config", cfgPath, "--layout", root}
+	// name=value: a value that starts with "-" stays a value.
+	args := []string{"--vendorimg-version=" + version.Module(), "--config=" + cfgPath, "--layout=" + root}
 	if c := version.Commit(); c != "" {
-		args = append(args, "--vendorimg-commit", c)
+		args = append(args, "--vendorimg-commit="+c)
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdin = stdin

@@ -235,11 +235,11 @@ func startBlocked(t *testing.T, ctx context.Context) (int, <-chan error) {
 		done <- err
 	}()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if pid := findProcess(cfg.LayoutDir()); pid > 0 {
+		if pid := findProcess("--layout=" + cfg.LayoutDir()); pid > 0 {
 			return pid, done
 		}
 	}
-	t.Fatalf("no process has %s in its arguments", cfg.LayoutDir())
+	t.Fatalf("no process has --layout=%s in its arguments", cfg.LayoutDir())
 	return 0, nil
 }
 
