@@ -38,6 +38,15 @@ type CheckOptions struct {
 	// Progress, if not nil, receives the layout verification's events
 	// (see layout.VerifyOptions).
 	Progress progress.Func
+	// Signatures checks the verify: policies of the configuration's
+	// images. Default (nil): the vendorimg-sigverify program, run for the
+	// check when an image has a policy and the layout exists, found at
+	// $VENDORIMG_SIGVERIFY, beside the running executable, or on PATH
+	// (errs.ErrNoSigverify when there is none of vendorimg's version).
+	// Set it to sigverify.Verify to check in this process instead (a Go
+	// test's TestMain, say), which links the Sigstore libraries into the
+	// caller's binary: vendorimg itself does not, to start faster.
+	Signatures SignatureVerifier
 }
 
 // CheckReport is the proof that the vendored images are intact: the
@@ -52,7 +61,9 @@ type CheckReport = daemon.CheckReport
 // where the two are composed). Findings are in the report, not errors. The
 // error is for what stops a check: a bad option, a cancelled ctx, or an
 // engine that cannot be reached (errs.ErrNoEngine); the report then still
-// holds the layout's part. It changes nothing.
+// holds the layout's part. A verify: policy that cannot be checked
+// (errs.ErrNoSigverify: see Signatures) is an error too, and then there is
+// no report. It changes nothing.
 func Check(ctx context.Context, cfg *config.Config, opts CheckOptions) (*CheckReport, error) {
 	images, err := cfg.Select(opts.Images)
 	if err != nil {
@@ -71,7 +82,7 @@ func Check(ctx context.Context, cfg *config.Config, opts CheckOptions) (*CheckRe
 		return rep, err
 	}
 	// The verify: policies, checked offline on the vendored signatures.
-	if serr := checkSignatures(ctx, layout.New(cfg.LayoutDir()), cfg, rep.Layout, opts.Progress); serr != nil {
+	if serr := checkSignatures(ctx, layout.New(cfg.LayoutDir()), cfg, rep.Layout, opts.Signatures, opts.Logger, opts.Progress); serr != nil {
 		return nil, serr
 	}
 	rep.OK = rep.OK && rep.Layout.OK()

@@ -19,13 +19,20 @@ import (
 // for containers; no package links github.com/distribution/reference,
 // whose regexps are compiled at init (the costliest init of the binary):
 // package reference has the grammar written by hand, and only its tests
-// compare it with distribution's; and only package sigverify links the
-// Sigstore libraries.
+// compare it with distribution's; only package sigverify links the
+// Sigstore libraries, and only the vendorimg-sigverify program links
+// sigverify: the vendorimg command, the root package and the code that
+// runs the program (internal/sigexec) link neither, so that no command
+// pays for their init at start-up. Tests are not in go list's graph:
+// sigverify's own tests and the system tests that check in process may
+// import it.
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/vendorimg/vendorimg"
 	noNetwork := []string{mod + "/reference", mod + "/platform", mod + "/manifest", mod + "/config", mod + "/layout", mod + "/errs", mod + "/progress", mod + "/internal/disk"}
 	networking := []string{"net", "net/http", "crypto/tls"}
 	syncSide := []string{mod + "/registry", mod + "/syncer", mod + "/pusher", mod + "/serve"}
+	noSigstore := []string{mod, mod + "/cmd/vendorimg", mod + "/internal/cli", mod + "/internal/sigexec"}
+	const sigverifyProgram = mod + "/cmd/vendorimg-sigverify"
 
 	out, err := exec.Command("go", "list", "-json=ImportPath,Deps", "./...").Output()
 	if err != nil {
@@ -60,8 +67,17 @@ func TestImportGraph(t *testing.T) {
 			if isDistributionReference(dep) && !strings.HasPrefix(p.ImportPath, mod+"/internal/testsupport/") {
 				t.Errorf("%s links %s: its regexps are compiled at init; the grammar is written by hand in package reference (go list -deps %s)", p.ImportPath, dep, p.ImportPath)
 			}
+			if slices.Contains(noSigstore, p.ImportPath) && (isSigstore(dep) || dep == mod+"/sigverify") {
+				t.Errorf("%s links %s: vendorimg runs the vendorimg-sigverify program to check signatures (internal/sigexec), so that its start-up does not pay for the Sigstore libraries' init", p.ImportPath, dep)
+			}
+			if dep == mod+"/sigverify" && p.ImportPath != sigverifyProgram {
+				t.Errorf("%s links %s: only %s does (vendorimg runs it; a library user may pass sigverify.Verify as vendorimg.CheckOptions.Signatures)", p.ImportPath, dep, sigverifyProgram)
+			}
 		}
-		if fenced || slices.Contains(syncSide, p.ImportPath) {
+		if p.ImportPath == sigverifyProgram && !slices.Contains(p.Deps, mod+"/sigverify") {
+			t.Errorf("%s does not link %s: what checks the signatures then?", p.ImportPath, mod+"/sigverify")
+		}
+		if fenced || slices.Contains(syncSide, p.ImportPath) || slices.Contains(noSigstore, p.ImportPath) || p.ImportPath == sigverifyProgram {
 			checked[p.ImportPath] = true
 		}
 		if slices.Contains(syncSide, p.ImportPath) {
@@ -73,7 +89,7 @@ func TestImportGraph(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range slices.Concat(noNetwork, syncSide) {
+	for _, pkg := range slices.Concat(noNetwork, syncSide, noSigstore, []string{sigverifyProgram}) {
 		if !checked[pkg] {
 			t.Errorf("%s was not in go list's output: renamed? update the fence", pkg)
 		}

@@ -30,7 +30,11 @@
 // read-only registry), config, reference, platform and manifest. Only
 // package daemon talks to engines, with its own Engine API client, and the
 // sync side (registry, syncer, pusher, serve) never links it (a test
-// enforces it).
+// enforces it). Nor does this package link sigverify and the Sigstore
+// libraries, half of the packages of a binary that links them and their
+// init at every start: Check runs the vendorimg-sigverify program for the
+// verify: policies, unless CheckOptions.Signatures is set (to
+// sigverify.Verify, say).
 //
 // The package never prints: progress comes through a callback, logs
 // through an injected *slog.Logger that defaults to discarding.

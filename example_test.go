@@ -2,6 +2,11 @@ package vendorimg_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log"
 	"os"
@@ -17,6 +22,7 @@ import (
 	"github.com/vendorimg/vendorimg/platform"
 	"github.com/vendorimg/vendorimg/reference"
 	"github.com/vendorimg/vendorimg/registry"
+	"github.com/vendorimg/vendorimg/sigverify"
 )
 
 // exampleRegistry serves a small, reproducible linux/amd64 image as
@@ -213,4 +219,56 @@ func ExampleGC() {
 	// Output:
 	// would remove blobs/sha256/454d84d36962e86e62fb51443d7a71033885f4826b60ec3b7dfac36bf6b0026f unreferenced 13 bytes
 	// kept 3
+}
+
+// Check runs the vendorimg-sigverify program for the verify: policies by
+// default; with Signatures set to sigverify.Verify it checks them in this
+// process instead (which links the Sigstore libraries into the caller).
+// Here the policy's key signed nothing that was vendored.
+func ExampleCheck_signatures() {
+	ctx := context.Background()
+	host, pin, client, stop := exampleRegistry()
+	defer stop()
+	dir, err := os.MkdirTemp("", "vendorimg-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cosign.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, config.FileName), []byte(fmt.Sprintf(`layout: testdata/images
+referrers: [signatures]
+verify: {key: cosign.pub}
+images:
+  - ref: %s/demo/hello:1
+    digest: %s
+    platforms: [linux/amd64]
+`, host, pin)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := vendorimg.Sync(ctx, cfg, vendorimg.SyncOptions{Client: client}); err != nil {
+		log.Fatal(err)
+	}
+
+	rep, err := vendorimg.Check(ctx, cfg, vendorimg.CheckOptions{Signatures: sigverify.Verify})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ok", rep.OK)
+	for _, f := range rep.Layout.Findings {
+		fmt.Println(f.Kind, f.Message)
+	}
+	// Output:
+	// ok false
+	// signature no valid signature: sha256:ba1410aba0d2bd76994ac8c352c1535f1b043c4902ce44508c5740c131b8ed5f: no signature is vendored
 }

@@ -17,6 +17,9 @@ type VerifyOptions struct {
 	// Progress, if not nil, receives a progress.Waiting event when a sync
 	// holds the layout's lock and progress.Advance events as blobs hash.
 	Progress progress.Func
+	// Signatures checks the verify: policies (see
+	// CheckOptions.Signatures). Default: the vendorimg-sigverify program.
+	Signatures SignatureVerifier
 }
 
 // Verify rehashes every blob of cfg's layout and checks it against cfg:
@@ -25,7 +28,7 @@ type VerifyOptions struct {
 // layout's shared lock, so it never sees a sync half-done. A layout with
 // findings is not an error: check Report.OK.
 func Verify(ctx context.Context, cfg *config.Config, opts VerifyOptions) (*layout.Report, error) {
-	rep, err := Check(ctx, cfg, CheckOptions{Deep: opts.Deep, Jobs: opts.Jobs, Progress: opts.Progress})
+	rep, err := Check(ctx, cfg, CheckOptions{Deep: opts.Deep, Jobs: opts.Jobs, Progress: opts.Progress, Signatures: opts.Signatures})
 	if err != nil {
 		return nil, err
 	}

@@ -73,4 +73,10 @@ var (
 	// ErrInvalidOption: an option of a library call has a value it
 	// cannot take (a negative count or duration); the message names it.
 	ErrInvalidOption = errors.New("invalid option")
+	// ErrNoSigverify: an image has a verify: policy, and the
+	// vendorimg-sigverify program that checks it cannot be used: it is
+	// not found ($VENDORIMG_SIGVERIFY, beside vendorimg, on PATH), cannot
+	// be started, or is of another version than vendorimg. The message
+	// says which, and how to get the right one.
+	ErrNoSigverify = errors.New("no vendorimg-sigverify")
 )

@@ -160,6 +160,8 @@ func (s *signedImage) vendorimgVerify(t *testing.T) (sigVerifyDoc, string) {
 // image with its signatures and SBOM attestation, and checks them offline
 // in vendorimg and in cosign, from the layout and through serve; a
 // flipped byte in a signature, or a policy with another key, fails.
+// vendorimg verify checks through vendorimg-sigverify (built beside it);
+// each time, Check with sigverify.Verify in this process finds the same.
 func TestSignaturesTravel(t *testing.T) {
 	// Each case has its own registry, project, keys and cosign HOME, and
 	// runs its offline steps in network namespaces of their own: they
@@ -222,6 +224,7 @@ func TestSignaturesTravel(t *testing.T) {
 			if !doc.OK {
 				t.Fatalf("vendorimg verify with the key policy failed:\n%s", out)
 			}
+			s.checkInProcess(t, doc)
 			if out, err := s.offline(t, localVerify); err != nil {
 				t.Fatalf("cosign verify --local-image offline: %v\n%s", err, out)
 			}
@@ -243,6 +246,7 @@ func TestSignaturesTravel(t *testing.T) {
 			if doc.OK || !hasFinding(doc, layout.KindSignature, s.host+"/signed:1") {
 				t.Fatalf("vendorimg verify with another key passed or named no image:\n%s", out)
 			}
+			s.checkInProcess(t, doc)
 
 			// The signatures only: cosign takes any bundle the key verifies
 			// as the image's signature, the SBOM attestation too, so a
@@ -265,6 +269,7 @@ func TestSignaturesTravel(t *testing.T) {
 			if !tt.recursive && !hasFinding(doc, layout.KindSignature, s.host+"/signed:1") {
 				t.Errorf("vendorimg verify did not report the signature of the index as invalid:\n%s", out)
 			}
+			s.checkInProcess(t, doc)
 			if out, err := s.offline(t, localVerify); err == nil {
 				t.Errorf("cosign verify --local-image passed a flipped byte in %s:\n%s", bundle, out)
 			}

@@ -71,11 +71,12 @@ func setup() error {
 		return err
 	}
 	env.bin = filepath.Join(env.dir, "bin")
-	// The build and the virtual environment take seconds each: at once.
+	// The build (vendorimg and vendorimg-sigverify into env.dir) and the
+	// virtual environment take seconds each: at once.
 	exe := filepath.Join(env.dir, "vendorimg")
 	built := make(chan error, 1)
 	go func() {
-		if err := testbin.Build(ctx, exe); err != nil {
+		if err := testbin.Build(ctx, env.dir); err != nil {
 			built <- err
 		}
 		close(built)

@@ -30,6 +30,7 @@ const (
 	kindSparseIndex       = "sparse-index"
 	kindTooDeep           = "too-deep"
 	kindCancelled         = "cancelled"
+	kindNoSigverify       = "no-sigverify"
 	kindError             = "error"
 )
 
@@ -41,6 +42,8 @@ func kindOf(err error) string {
 		return kindUsage
 	case errors.Is(err, errs.ErrNoEngine):
 		return kindEngineUnreachable
+	case errors.Is(err, errs.ErrNoSigverify):
+		return kindNoSigverify
 	case errors.Is(err, errs.ErrOffline):
 		return kindOffline
 	case errors.Is(err, errs.ErrUnauthorized):

@@ -64,10 +64,11 @@ type Result struct {
 // SHA-256, in sha256sum's format.
 const ChecksumsFile = "SHA256SUMS"
 
-// Run builds the release: the binary for each platform, its archive
-// (vendorimg_VERSION_OS_ARCH.tar.gz holding vendorimg_VERSION_OS_ARCH/
-// with vendorimg, README.md and LICENSE), its wheel, the pytest-vendorimg
-// wheel, and SHA256SUMS. A repository without a LICENSE file gives
+// Run builds the release: the binaries for each platform (vendorimg, and
+// vendorimg-sigverify, which vendorimg runs beside it to check verify:
+// policies), their archive (vendorimg_VERSION_OS_ARCH.tar.gz holding
+// vendorimg_VERSION_OS_ARCH/ with both, README.md and LICENSE), their
+// wheel, the pytest-vendorimg wheel, and SHA256SUMS. A repository without a LICENSE file gives
 // archives and wheels without one; the caller decides whether that may
 // be released (scripts/release refuses unless told).
 func Run(ctx context.Context, opts Options) (Result, error) {
@@ -126,13 +127,17 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		logf("building vendorimg %s for %s", v.Go, p)
-		bin, err := buildBinary(ctx, opts, v, p, filepath.Join(build, p.OS+"_"+p.Arch))
+		logf("building vendorimg and %s %s for %s", Sigverify, v.Go, p)
+		bin, err := buildBinaries(ctx, opts, v, p, filepath.Join(build, p.OS+"_"+p.Arch))
 		if err != nil {
 			return Result{}, err
 		}
 		dir := "vendorimg_" + v.Plain + "_" + p.OS + "_" + p.Arch
-		files := []File{{Name: "vendorimg", Mode: 0o755, Data: bin}, {Name: "README.md", Mode: 0o644, Data: readme}}
+		files := []File{
+			{Name: "vendorimg", Mode: 0o755, Data: bin.vendorimg},
+			{Name: Sigverify, Mode: 0o755, Data: bin.sigverify},
+			{Name: "README.md", Mode: 0o644, Data: readme},
+		}
 		if licence != nil {
 			files = append(files, File{Name: "LICENSE", Mode: 0o644, Data: licence})
 		}
@@ -182,22 +187,41 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, nil
 }
 
-// buildBinary cross-compiles cmd/vendorimg for p into dir and returns its
-// bytes. The build is reproducible: no cgo (the binaries are static and
-// need no C toolchain), -trimpath, no VCS stamps, the default instruction
-// set levels whatever the environment says, and GOFLAGS cleared so that a
+// Sigverify is the name of the program that vendorimg runs beside itself
+// to check verify: policies (internal/sigexec): every archive and wheel
+// carries it in vendorimg's folder.
+const Sigverify = "vendorimg-sigverify"
+
+// binaries are the bytes of one platform's programs.
+type binaries struct {
+	vendorimg, sigverify []byte
+}
+
+// buildBinaries cross-compiles cmd/vendorimg and cmd/vendorimg-sigverify
+// for p into dir, in one go build, and returns their bytes. The build is
+// reproducible: no cgo (the binaries are static and need no C
+// toolchain), -trimpath, no VCS stamps, the default instruction set levels
+// whatever the environment says, and GOFLAGS cleared so that a
 // developer's settings do not change the bytes; the version and commit
-// come in through -ldflags (internal/version).
-func buildBinary(ctx context.Context, opts Options, v Version, p Platform, dir string) ([]byte, error) {
-	out := filepath.Join(dir, "vendorimg")
+// come in through -ldflags (internal/version), the same in both, which
+// vendorimg-sigverify checks against vendorimg's.
+func buildBinaries(ctx context.Context, opts Options, v Version, p Platform, dir string) (binaries, error) {
 	ldflags := fmt.Sprintf("-s -w -X %s.version=%s -X %s.commit=%s", versionPackage, v.Go, versionPackage, opts.Commit)
-	cmd := exec.CommandContext(ctx, opts.Go, "build", "-trimpath", "-buildvcs=false", "-ldflags="+ldflags, "-o", out, "./cmd/vendorimg")
+	cmd := exec.CommandContext(ctx, opts.Go, "build", "-trimpath", "-buildvcs=false", "-ldflags="+ldflags, "-o", dir+string(filepath.Separator), "./cmd/vendorimg", "./cmd/"+Sigverify)
 	cmd.Dir = opts.Root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch, "GOFLAGS=", "GOAMD64=v1", "GOARM64=v8.0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building vendorimg for %s: %w\n%s", p, err, msg)
+		return binaries{}, fmt.Errorf("building vendorimg and %s for %s: %w\n%s", Sigverify, p, err, msg)
 	}
-	return os.ReadFile(out)
+	var b binaries
+	var err error
+	if b.vendorimg, err = os.ReadFile(filepath.Join(dir, "vendorimg")); err != nil {
+		return binaries{}, err
+	}
+	if b.sigverify, err = os.ReadFile(filepath.Join(dir, Sigverify)); err != nil {
+		return binaries{}, err
+	}
+	return b, nil
 }
 
 // GitState is root's HEAD commit ("-dirty" appended when git status lists

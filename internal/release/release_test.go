@@ -214,9 +214,10 @@ type tarFile struct {
 	data []byte
 }
 
-// TestReleaseBinaries: each archive holds its platform's binary (as file
-// and go version -m see it), the README and the licence when there is
-// one; the wheel of each platform carries the same binary bytes, with its
+// TestReleaseBinaries: each archive holds its platform's binaries,
+// vendorimg and vendorimg-sigverify side by side (as file and go version -m
+// see them), the README and the licence when there is one; the wheel of
+// each platform carries the same binaries' bytes in one folder, with their
 // execute bit and its platform's tags, at the same version.
 func TestReleaseBinaries(t *testing.T) {
 	dir := releaseDir(t)
@@ -232,54 +233,66 @@ func TestReleaseBinaries(t *testing.T) {
 		t.Run(p.OS+"_"+p.Arch, func(t *testing.T) {
 			folder := fmt.Sprintf("vendorimg_%s_%s_%s", testV.Plain, p.OS, p.Arch)
 			files := untar(t, filepath.Join(dir, archiveName(p)))
-			bin := files[folder+"/vendorimg"]
-			if bin == nil || bin.mode != 0o755 {
-				t.Fatalf("%s: %s/vendorimg = %+v, want the binary, mode 0755", archiveName(p), folder, bin)
-			}
 			if r := files[folder+"/README.md"]; r == nil || !bytes.Equal(r.data, readme) {
 				t.Errorf("%s: README.md is not the repository's", archiveName(p))
 			}
 			if l := files[folder+"/LICENSE"]; (licenceErr == nil) != (l != nil) || l != nil && !bytes.Equal(l.data, licence) {
 				t.Errorf("%s: LICENSE present %t, the repository's %t (%v)", archiveName(p), l != nil, licenceErr == nil, licenceErr)
 			}
-			path := filepath.Join(t.TempDir(), "vendorimg")
-			if err := os.WriteFile(path, bin.data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command("file", "-b", path).Output()
-			if err != nil || !fileWant[p.String()].Match(out) {
-				t.Errorf("file %s/vendorimg = %q, %v, want /%s/", folder, out, err, fileWant[p.String()])
-			}
-			// GOFLAGS cleared: .ci/run's GOFLAGS=-json makes go version -m
-			// print JSON.
-			gv := exec.Command("go", "version", "-m", path)
-			gv.Env = append(os.Environ(), "GOFLAGS=")
-			out, err = gv.Output()
-			mod := string(out)
-			for _, want := range []string{"\tpath\tgithub.com/vendorimg/vendorimg/cmd/vendorimg\n", "\tbuild\tGOOS=" + p.OS + "\n",
-				"\tbuild\tGOARCH=" + p.Arch + "\n", "\tbuild\tCGO_ENABLED=0\n", "\tbuild\t-trimpath=true\n"} {
-				if err != nil || !strings.Contains(mod, want) {
-					t.Errorf("go version -m %s/vendorimg lacks %q (%v):\n%s", folder, want, err, mod)
+			binaries := map[string][]byte{}
+			// vendorimg, and beside it the program it runs for verify:
+			// policies, of the same version.
+			for _, name := range []string{"vendorimg", release.Sigverify} {
+				bin := files[folder+"/"+name]
+				if bin == nil || bin.mode != 0o755 {
+					t.Fatalf("%s: %s/%s = %+v, want the binary, mode 0755", archiveName(p), folder, name, bin)
 				}
+				binaries[name] = bin.data
+				checkBinary(t, p, folder+"/"+name, bin.data, fileWant[p.String()])
 			}
-			// -trimpath leaves -ldflags out of the build information: the
-			// version the linker set is in the binary's data.
-			if !bytes.Contains(bin.data, []byte(testV.Go)) {
-				t.Errorf("%s/vendorimg does not hold its version %s", folder, testV.Go)
-			}
-			if strings.Contains(mod, "vcs.") {
-				t.Errorf("go version -m %s/vendorimg has VCS stamps, which vary with the checkout:\n%s", folder, mod)
-			}
-
-			if p.OS == "darwin" && p.Arch == "arm64" && !hasCodeSignature(t, bin.data) {
-				// macOS on arm64 kills a binary with no signature; Go's
-				// linker signs ad hoc (there, not for amd64, which needs none).
-				t.Errorf("%s/vendorimg has no LC_CODE_SIGNATURE load command", folder)
-			}
-
 			whl := wheelFor(t, dir, p)
-			checkWheel(t, whl, p, bin.data)
+			checkWheel(t, whl, p, binaries)
 		})
+	}
+}
+
+// checkBinary checks one binary of p's archive, named name there, as file
+// and go version -m see it.
+func checkBinary(t *testing.T, p release.Platform, name string, data []byte, fileWant *regexp.Regexp) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), filepath.Base(name))
+	if err := os.WriteFile(path, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("file", "-b", path).Output()
+	if err != nil || !fileWant.Match(out) {
+		t.Errorf("file %s = %q, %v, want /%s/", name, out, err, fileWant)
+	}
+	// GOFLAGS cleared: .ci/run's GOFLAGS=-json makes go version -m
+	// print JSON.
+	gv := exec.Command("go", "version", "-m", path)
+	gv.Env = append(os.Environ(), "GOFLAGS=")
+	out, err = gv.Output()
+	mod := string(out)
+	for _, want := range []string{"\tpath\tgithub.com/vendorimg/vendorimg/cmd/" + filepath.Base(name) + "\n", "\tbuild\tGOOS=" + p.OS + "\n",
+		"\tbuild\tGOARCH=" + p.Arch + "\n", "\tbuild\tCGO_ENABLED=0\n", "\tbuild\t-trimpath=true\n"} {
+		if err != nil || !strings.Contains(mod, want) {
+			t.Errorf("go version -m %s lacks %q (%v):\n%s", name, want, err, mod)
+		}
+	}
+	// -trimpath leaves -ldflags out of the build information: the
+	// version the linker set is in the binary's data.
+	if !bytes.Contains(data, []byte(testV.Go)) {
+		t.Errorf("%s does not hold its version %s", name, testV.Go)
+	}
+	if strings.Contains(mod, "vcs.") {
+		t.Errorf("go version -m %s has VCS stamps, which vary with the checkout:\n%s", name, mod)
+	}
+
+	if p.OS == "darwin" && p.Arch == "arm64" && !hasCodeSignature(t, data) {
+		// macOS on arm64 kills a binary with no signature; Go's
+		// linker signs ad hoc (there, not for amd64, which needs none).
+		t.Errorf("%s has no LC_CODE_SIGNATURE load command", name)
 	}
 }
 
@@ -300,14 +313,20 @@ func hasCodeSignature(t *testing.T, b []byte) bool {
 }
 
 // checkWheel checks a vendorimg wheel with unzip, as a user would look at
-// it, and by reading it.
-func checkWheel(t *testing.T, whl string, p release.Platform, binary []byte) {
+// it, and by reading it: it carries binaries (by name) as scripts, which
+// pip and uv install into one folder.
+func checkWheel(t *testing.T, whl string, p release.Platform, binaries map[string][]byte) {
 	t.Helper()
 	stem := "vendorimg-" + testV.Python
-	script := stem + ".data/scripts/vendorimg"
+	scripts := map[string][]byte{}
+	for name, data := range binaries {
+		scripts[stem+".data/scripts/"+name] = data
+	}
 	out, err := exec.Command("unzip", "-Z", whl).Output() // zipinfo: modes, like ls -l
-	if err != nil || !regexp.MustCompile(`(?m)^-rwxr-xr-x .* `+regexp.QuoteMeta(script)+`$`).Match(out) {
-		t.Errorf("unzip -Z %s = %v\n%s\nwant %s with mode -rwxr-xr-x", filepath.Base(whl), err, out, script)
+	for script := range scripts {
+		if err != nil || !regexp.MustCompile(`(?m)^-rwxr-xr-x .* `+regexp.QuoteMeta(script)+`$`).Match(out) {
+			t.Errorf("unzip -Z %s = %v\n%s\nwant %s with mode -rwxr-xr-x", filepath.Base(whl), err, out, script)
+		}
 	}
 	wheel, err := exec.Command("unzip", "-p", whl, stem+".dist-info/WHEEL").Output()
 	if err != nil {
@@ -359,16 +378,17 @@ func checkWheel(t *testing.T, whl string, p release.Platform, binary []byte) {
 	}
 	defer zr.Close()
 	for _, f := range zr.File {
-		if f.Name != script && f.Name != stem+".dist-info/METADATA" {
+		want, isScript := scripts[f.Name]
+		if !isScript && f.Name != stem+".dist-info/METADATA" {
 			continue
 		}
 		rc, _ := f.Open()
 		data, _ := io.ReadAll(rc)
 		rc.Close()
 		switch {
-		case f.Name == script && !bytes.Equal(data, binary):
-			t.Errorf("%s: %s is not the archive's binary", filepath.Base(whl), script)
-		case f.Name != script && !bytes.Contains(data, []byte("\nVersion: "+testV.Python+"\n")):
+		case isScript && !bytes.Equal(data, want):
+			t.Errorf("%s: %s is not the archive's binary", filepath.Base(whl), f.Name)
+		case !isScript && !bytes.Contains(data, []byte("\nVersion: "+testV.Python+"\n")):
 			t.Errorf("%s: METADATA has no Version: %s:\n%s", filepath.Base(whl), testV.Python, data)
 		}
 	}
@@ -441,6 +461,9 @@ func TestArchiveRunsTheREADMEsMainJob(t *testing.T) {
 		t.Errorf("vendorimg version --json = %+v, want version %s, commit %s", doc, testV.Go, commit)
 	}
 
+	// vendorimg-sigverify is beside it, of its version.
+	checkSigverify(t, env, filepath.Join(bin, "vendorimg"))
+
 	// unload removes the vendored image's tag: no suite may use it meanwhile.
 	vendorimgtest.LockEngine(t, vendorimgtest.LockExclusive)
 	env = append(env, "VENDORIMG_REQUIRE_DOCKER=1")
@@ -476,6 +499,9 @@ func TestWheelInAVenvWithoutGo(t *testing.T) {
 	if got := run(t, env, "", "sh", "-c", "vendorimg version"); !strings.HasPrefix(got, "vendorimg "+testV.Go+" ") {
 		t.Errorf("vendorimg version = %q, want vendorimg %s", got, testV.Go)
 	}
+	if got := strings.TrimSpace(run(t, env, "", "sh", "-c", "command -v "+release.Sigverify)); got != filepath.Join(vbin, release.Sigverify) {
+		t.Errorf("command -v %s = %s, want the environment's %s, beside vendorimg", release.Sigverify, got, filepath.Join(vbin, release.Sigverify))
+	}
 
 	vendorimgtest.LockEngine(t, vendorimgtest.LockShared)
 	env = append(env, "VENDORIMG_REQUIRE_DOCKER=1")
@@ -496,7 +522,8 @@ func TestWheelInAVenvWithoutGo(t *testing.T) {
 
 // TestWheelAloneForTheCLI: the vendorimg wheel alone, as pipx installs a
 // command line tool (a virtual environment of its own, its own pip): the
-// command runs and the plugin is not there.
+// command runs, finds vendorimg-sigverify beside it, and the plugin is not
+// there.
 func TestWheelAloneForTheCLI(t *testing.T) {
 	dir := releaseDir(t)
 	python := debianPython(t)
@@ -512,6 +539,53 @@ func TestWheelAloneForTheCLI(t *testing.T) {
 	if out, err := commandIn(env, filepath.Join(vbin, "python"), "-c", "import pytest_vendorimg"); err == nil {
 		t.Errorf("import pytest_vendorimg worked (%s), want only the vendorimg distribution installed", out)
 	}
+	checkSigverify(t, env, filepath.Join(vbin, "vendorimg"))
+}
+
+// checkSigverify runs exe verify --json with env on a project whose image
+// has a verify: policy (its key missing): the vendorimg-sigverify of the
+// same release must be found beside exe, run, and answer with the
+// policy's finding, rather than the kind no-sigverify.
+func checkSigverify(t *testing.T, env []string, exe string) {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"vendorimg.yaml":    "layout: images\nverify: {key: cosign.pub}\nimages:\n  - ref: registry.vendorimg.test/signed:1\n    digest: sha256:e351f403b6dfee83d32166c7d66efb05595650fccb420c74041a4e77f41dd0cd\n    platforms: [linux/amd64]\n",
+		"images/oci-layout": `{"imageLayoutVersion":"1.0.0"}`,
+		"images/index.json": `{"schemaVersion":2,"manifests":[]}`,
+	}
+	for name, data := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ := commandOut(env, exe, "-C", dir, "--json", "verify")
+	var doc struct {
+		Kind, Error string
+		Layout      struct {
+			Findings []struct{ Kind, Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%s verify --json: %v\n%s", exe, err, out)
+	}
+	signature := slices.ContainsFunc(doc.Layout.Findings, func(f struct{ Kind, Message string }) bool {
+		return f.Kind == "signature" && strings.Contains(f.Message, "cannot load the verify: policy")
+	})
+	if doc.Kind != "verify-failed" || !signature {
+		t.Errorf("%s verify --json with a verify: policy = kind %q (%s), findings %+v; want verify-failed with the policy's finding from vendorimg-sigverify", exe, doc.Kind, doc.Error, doc.Layout.Findings)
+	}
+}
+
+// commandOut is name's stdout alone.
+func commandOut(env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	return string(out), err
 }
 
 func commandIn(env []string, name string, args ...string) (string, error) {
@@ -601,6 +675,7 @@ func TestInstallScript(t *testing.T) {
 		if err != nil || !strings.HasPrefix(string(got), "vendorimg "+testV.Go+" ") {
 			t.Errorf("installed vendorimg version = %q, %v, want vendorimg %s", got, err, testV.Go)
 		}
+		checkSigverify(t, cleanEnv(t, "/usr/bin:/bin"), filepath.Join(bindir, "vendorimg"))
 		want := []string{"/SHA256SUMS", "/" + archiveName(release.Platform{OS: "linux", Arch: "amd64"})}
 		if asked := srv.paths(); !slices.Equal(asked, want) {
 			t.Errorf("scripts/install asked for %q, want %q", asked, want)
@@ -770,4 +845,10 @@ func TestActionStep(t *testing.T) {
 	if !strings.HasPrefix(got, "vendorimg "+testV.Go+" ") || !strings.Contains(out, got) {
 		t.Errorf("vendorimg version on the step's PATH = %q, want vendorimg %s, as the step printed", got, testV.Go)
 	}
+	// vendorimg-sigverify is on that PATH too, and found.
+	pathEnv := cleanEnv(t, bindir+string(os.PathListSeparator)+"/usr/bin:/bin")
+	if got := strings.TrimSpace(run(t, pathEnv, "", "sh", "-c", "command -v "+release.Sigverify)); got != filepath.Join(bindir, release.Sigverify) {
+		t.Errorf("command -v %s on the step's PATH = %q, want %s", release.Sigverify, got, filepath.Join(bindir, release.Sigverify))
+	}
+	checkSigverify(t, pathEnv, exe)
 }

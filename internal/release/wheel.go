@@ -27,12 +27,13 @@ const binarySummary = "The vendorimg command: vendor pinned container images int
 const projectURL = "https://github.com/vendorimg/vendorimg"
 
 // binaryWheel is the wheel of the vendorimg distribution for p: the
-// binary as a script (pip and uv put it in the environment's bin folder,
-// keeping its execute bit), the README as its description, and the
-// licence when there is one. It has no Python code at all, so it needs no
+// binaries as scripts (pip and uv put them in the environment's bin
+// folder, keeping their execute bit: vendorimg finds vendorimg-sigverify
+// there, beside itself), the README as its description, and the licence
+// when there is one. It has no Python code at all, so it needs no
 // particular Python: its tag is py3-none-PLATFORM.
-func binaryWheel(v Version, p Platform, binary, readme, licence []byte, mtime time.Time) (Wheel, error) {
-	plats, err := wheelPlatforms(p, binary)
+func binaryWheel(v Version, p Platform, bin binaries, readme, licence []byte, mtime time.Time) (Wheel, error) {
+	plats, err := wheelPlatforms(p, bin.vendorimg)
 	if err != nil {
 		return Wheel{}, err
 	}
@@ -54,7 +55,10 @@ func binaryWheel(v Version, p Platform, binary, readme, licence []byte, mtime ti
 		{"Classifier", osClassifier(p)},
 		{"Classifier", "Topic :: Software Development :: Testing"},
 	}
-	files := []File{{Name: stem + ".data/scripts/vendorimg", Mode: 0o755, Data: binary}}
+	files := []File{
+		{Name: stem + ".data/scripts/vendorimg", Mode: 0o755, Data: bin.vendorimg},
+		{Name: stem + ".data/scripts/" + Sigverify, Mode: 0o755, Data: bin.sigverify},
+	}
 	if licence != nil {
 		meta = append(meta, [2]string{"License-File", "LICENSE"})
 		files = append(files, File{Name: distInfo + "/LICENSE", Mode: 0o644, Data: licence})

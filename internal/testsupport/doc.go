@@ -9,9 +9,9 @@
 //     vendor it under other names (Checkout);
 //   - enginetest: which engine a test talks to, and the docker, layout-copy
 //     and byte-flip helpers the engine tests share;
-//   - testbin: the one builder of the vendorimg binary for tests, and its
-//     serve command run as a process (Serve), in an engine's network
-//     namespace if need be;
+//   - testbin: the one builder of the vendorimg binary for tests (with
+//     vendorimg-sigverify beside it), and its serve command run as a
+//     process (Serve), in an engine's network namespace if need be;
 //   - bench: the benchmarks' tools and findings (scripts/bench runs them).
 //
 // No production package imports anything below this folder.

@@ -128,7 +128,8 @@ def executable() -> Executable:
 
 NOT_FOUND = (
     "vendorimg is not on PATH: install it "
-    f"(pip install {BINARY_DIST}, or go install github.com/vendorimg/vendorimg/cmd/vendorimg@latest) "
+    f"(pip install {BINARY_DIST}, or go install github.com/vendorimg/vendorimg/cmd/vendorimg@latest "
+    "github.com/vendorimg/vendorimg/cmd/vendorimg-sigverify@latest) "
     f"or set {VENDORIMG_ENV} to its path"
 )
 
