@@ -139,6 +139,10 @@ func Load(ctx context.Context, c Client, l *layout.Layout, images []config.Image
 				opts.Logger.Debug("the engine is not what the load assumed; loading again", "assumed", eng.Platform, "engine", s.eng.Platform, "store", s.eng.Store)
 			}
 			return load(ctx, c, l, images, opts, s.eng, nil)
+		case serr != nil && err != nil && !errors.Is(err, serr):
+			// The load failed on its own too, and says more: how far it
+			// got before the engine stopped answering, which image.
+			return rep, err
 		case serr != nil:
 			return nil, serr
 		}
@@ -567,8 +571,11 @@ func all[T any](xs []T, f func(T) bool) bool {
 const goneTimeout = 5 * time.Second
 
 // gone asks the engine, after its load failed with err, whether it still
-// answers. When it does not (it was stopped or killed mid-load), the error
-// wraps errs.ErrNoEngine and err; when it does, nil: its own error stands.
+// answers. When it does not (it was stopped or killed mid-load: the
+// connection refused, or reset or closed before any answer, as by an
+// engine killed while it still accepted it), the error wraps
+// errs.ErrNoEngine and err; when it answers, even to refuse, or is merely
+// slower than goneTimeout, nil: its own error stands.
 func (ld *loader) gone(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
@@ -576,7 +583,9 @@ func (ld *loader) gone(ctx context.Context, err error) error {
 	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
 	defer cancel()
 	_, perr := ld.c.Info(pctx)
-	if perr == nil || !isConnectionFailed(perr) {
+	var refused *APIError
+	if perr == nil || errors.As(perr, &refused) || (pctx.Err() != nil && !isConnectionFailed(perr)) {
+		// It answered, if only to refuse; or it is merely slow.
 		return nil
 	}
 	ld.logger.Debug("the engine no longer answers", "load error", err, "ping error", perr)

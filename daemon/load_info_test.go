@@ -114,7 +114,7 @@ func TestLoadAssumesPodmansPlatform(t *testing.T) {
 
 	t.Run("info fails", func(t *testing.T) {
 		eng := newPodman(t, "")
-		eng.infoErr = errors.New("podman: cannot read its storage")
+		eng.infoErr = &APIError{Status: 500, Message: "podman: cannot read its storage"}
 		rep, err := Load(ctx, eng, l, []config.Image{im}, LoadOptions{})
 		if err == nil || rep != nil || !errors.Is(err, eng.infoErr) {
 			t.Errorf("Load() with a failing /info = %+v, %v; want no report and the engine's error", rep, err)

@@ -107,7 +107,7 @@ func TestSigverifyLookup(t *testing.T) {
 		{"nowhere", filepath.Join(alone, "vendorimg"), empty, "", "no-sigverify",
 			[]string{"no vendorimg-sigverify", "beside vendorimg (" + filepath.Join(alone, "vendorimg-sigverify") + ")", "the release archive and the vendorimg wheel carry it beside vendorimg", "VENDORIMG_SIGVERIFY"}},
 		{"another version", exe, empty, filepath.Join(stale, "vendorimg-sigverify"), "no-sigverify",
-			[]string{"no vendorimg-sigverify", "vendorimg-sigverify is version v0.0.1-stale, but vendorimg is "}},
+			[]string{"no vendorimg-sigverify", "vendorimg-sigverify is version v0.0.1-stale", ", but vendorimg is "}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

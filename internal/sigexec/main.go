@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vendorimg/vendorimg/config"
 	"github.com/vendorimg/vendorimg/internal/version"
@@ -117,12 +118,41 @@ func usage(w io.Writer, format string, args ...any) int {
 }
 
 // compatible reports whether a program of version own (and commit
-// ownCommit) checks for a vendorimg of version v (and commit): the same
-// version, and the same commit when both know theirs (a build of a work
-// tree says "(devel)" whatever its code; go install of a version records
-// no commit).
+// ownCommit) checks for a vendorimg of version v (and commit). A release
+// on either side must meet the same release; two development builds
+// (development), whose versions say little, need only agree on the
+// commit when both know theirs. The same commit when both know it, in
+// every case. (go build in a clean checkout stamps a pseudo-version and
+// the commit; go test and a dirty or unstamped build say "(devel)"; go
+// install of a version records no commit.)
 func compatible(own, ownCommit, v, commit string) bool {
-	return v == own && (commit == "" || ownCommit == "" || commit == ownCommit)
+	if (!development(own) || !development(v)) && own != v {
+		return false
+	}
+	return commit == "" || ownCommit == "" || commit == ownCommit
+}
+
+// development reports whether v is the version of a build of a work tree:
+// "(devel)", or a pseudo-version (v0.0.0-20261208041522-876c857f5d40, or
+// vX.Y.(Z+1)-0.TIMESTAMP-COMMIT after a tag).
+func development(v string) bool {
+	if v == "(devel)" {
+		return true
+	}
+	v = strings.TrimSuffix(v, "+dirty")
+	i := strings.LastIndexByte(v, '-')
+	if i < 0 || len(v)-i-1 != 12 || !isHex(v[i+1:]) {
+		return false
+	}
+	ts := v[:i]
+	if j := strings.LastIndexAny(ts, "-."); j >= 0 {
+		ts = ts[j+1:]
+	}
+	return len(ts) == 14 && strings.Trim(ts, "0123456789") == ""
+}
+
+func isHex(s string) bool {
+	return strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // describe is a version with its commit, if known.

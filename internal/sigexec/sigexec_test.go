@@ -191,6 +191,16 @@ func TestCompatible(t *testing.T) {
 		{"(devel)", "abc", "(devel)", "abd", false},
 		{"(devel)", "abc", "(devel)", "abc-dirty", false},
 		{"(devel)", "", "(devel)", "", true},
+		// go test (no stamp) beside go build in a clean checkout.
+		{"(devel)", "", "v0.0.0-20261208041522-876c857f5d40", "876c857f5d4060c79fc70dc99d3fa5cc6bc77727", true},
+		{"v0.0.0-20261208041522-876c857f5d40", "876c857f5d4060c79fc70dc99d3fa5cc6bc77727", "(devel)", "", true},
+		{"v1.2.4-0.20261208041522-876c857f5d40", "abc", "v0.0.0-20261208041522-876c857f5d40+dirty", "abc", true},
+		// Two development builds of different commits.
+		{"v0.0.0-20261208041522-876c857f5d40", "876c", "v0.0.0-20261208051522-976c857f5d40", "976c", false},
+		// A release beside a development build.
+		{"(devel)", "", "v0.0.1-stale", "abc", false},
+		{"v1.2.3", "", "(devel)", "", false},
+		{"v1.2.3", "", "v0.0.0-20261208041522-876c857f5d40", "", false},
 	}
 	for _, tt := range tests {
 		if got := compatible(tt.own, tt.ownCommit, tt.v, tt.commit); got != tt.want {
