@@ -330,13 +330,21 @@ func apiError(resp *http.Response) error {
 	return &APIError{Status: resp.StatusCode, Message: msg}
 }
 
+// negotiate settles the API version with the first /_ping, unless
+// DOCKER_API_VERSION fixed it.
+func (c *APIClient) negotiate(ctx context.Context) error {
+	if c.fixed {
+		return nil
+	}
+	_, err := c.Ping(ctx)
+	return err
+}
+
 // do sends a request to the engine, in the negotiated API version, and
 // returns the response of a success; a refusal is an *APIError.
 func (c *APIClient) do(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
-	if !c.fixed {
-		if _, err := c.Ping(ctx); err != nil {
-			return nil, err
-		}
+	if err := c.negotiate(ctx); err != nil {
+		return nil, err
 	}
 	u := c.base + "/v" + c.ClientVersion() + path
 	if len(query) > 0 {
@@ -439,10 +447,8 @@ func (c *APIClient) ImageTag(ctx context.Context, source, target string) error {
 func (c *APIClient) ImageSave(ctx context.Context, names []string, platforms ...ocispec.Platform) (io.ReadCloser, error) {
 	q := url.Values{"names": names}
 	if len(platforms) > 0 {
-		if !c.fixed {
-			if _, err := c.Ping(ctx); err != nil {
-				return nil, err
-			}
+		if err := c.negotiate(ctx); err != nil {
+			return nil, err
 		}
 		if v := c.ClientVersion(); compareVersions(v, "1.48") < 0 {
 			return nil, fmt.Errorf("exporting %s for a platform needs API 1.48; the engine speaks %s", strings.Join(names, ", "), v)

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"net/url"
 	"runtime"
 	"sync"
 
@@ -61,16 +60,10 @@ func (p *pendingInfo) wait(ctx context.Context) (Engine, error) {
 // the platform is certain enough: LoadOptions.Platform, or this process's
 // own on linux (not 32-bit arm, whose variant the process does not say).
 func assumeEngine(ctx context.Context, c Client, opts LoadOptions) (Engine, bool) {
-	p, ok := c.(pinger)
-	if !ok || opts.Archive {
+	if opts.Archive {
 		return Engine{}, false
 	}
-	if u, err := url.Parse(p.DaemonHost()); err != nil || u.Scheme != "unix" {
-		return Engine{}, false
-	}
-	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
-	defer cancel()
-	if ping, err := p.Ping(pctx); err != nil || ping.Libpod == "" {
+	if _, ok := podmanSocket(ctx, c); !ok {
 		return Engine{}, false
 	}
 	want := platform.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}

@@ -58,24 +58,33 @@ func (lp *libpod) lock(ctx context.Context) (func() error, error) {
 	return release, nil
 }
 
-// findLibpod returns a client of podman's own API when the engine c
-// talks to is podman on a local socket (its /_ping answers with a
-// Libpod-Api-Version header), nil otherwise.
-func findLibpod(ctx context.Context, c Client) *libpod {
+// podmanSocket returns the path of the unix socket of this machine on
+// which c talks to podman (its /_ping answers with a Libpod-Api-Version
+// header), and false for any other engine or address.
+func podmanSocket(ctx context.Context, c Client) (string, bool) {
 	p, ok := c.(pinger)
 	if !ok {
-		return nil
+		return "", false
 	}
 	u, err := url.Parse(p.DaemonHost())
 	if err != nil || u.Scheme != "unix" || u.Path == "" {
-		return nil
+		return "", false
 	}
 	pctx, cancel := context.WithTimeout(ctx, goneTimeout)
 	defer cancel()
 	if ping, err := p.Ping(pctx); err != nil || ping.Libpod == "" {
+		return "", false
+	}
+	return u.Path, true
+}
+
+// findLibpod returns a client of podman's own API when the engine c
+// talks to is podman on a local socket (podmanSocket), nil otherwise.
+func findLibpod(ctx context.Context, c Client) *libpod {
+	sock, ok := podmanSocket(ctx, c)
+	if !ok {
 		return nil
 	}
-	sock := u.Path
 	return &libpod{socket: sock, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
